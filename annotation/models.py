@@ -1,0 +1,304 @@
+"""Projects, rubrics, prompts, responses, tasks, assignments, judgements and preference pairs.
+
+Invariants the database enforces (not just the code): one judgement per (task, annotator), one
+active lease per (annotator, project), unique content hashes per project for deduplicated imports,
+and sane ranges for counters and settings.
+"""
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+DEFAULT_STRENGTH_SCALE = ["negligibly better", "slightly better", "clearly better", "much better"]
+
+
+def default_strength_scale() -> list[str]:
+    return list(DEFAULT_STRENGTH_SCALE)
+
+
+class Project(models.Model):
+    class Mode(models.TextChoices):
+        PAIRWISE = "pairwise", "Pairwise"
+        RANKING = "ranking", "K-way ranking"
+
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    instructions = models.TextField(blank=True, help_text="Markdown shown to annotators.")
+    mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.PAIRWISE)
+    rubric = models.ForeignKey("Rubric", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                               help_text="The rubric version in force for new judgements.")
+    strength_scale = models.JSONField(default=default_strength_scale, blank=True,
+                                      help_text="Labels from weakest to strongest preference.")
+    allow_ties = models.BooleanField(default=True)
+    allow_both_bad = models.BooleanField(default=True)
+    rationale_required = models.BooleanField(default=False)
+    overlap = models.PositiveSmallIntegerField(default=1, help_text="Judgements wanted per task.")
+    lease_seconds = models.PositiveIntegerField(default=600)
+    gold_rate = models.FloatField(default=0.0, help_text="Share of served tasks that are gold (0..1).")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(overlap__gte=1), name="project_overlap_positive"),
+            models.CheckConstraint(condition=Q(lease_seconds__gte=30), name="project_lease_at_least_30s"),
+            models.CheckConstraint(condition=Q(gold_rate__gte=0) & Q(gold_rate__lte=1), name="project_gold_rate_0_1"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        ANNOTATOR = "annotator", "Annotator"
+        ADMIN = "admin", "Project admin"
+        ML = "ml", "ML engineer"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "user", "role"], name="membership_unique_role")]
+        indexes = [models.Index(fields=["user", "project"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.role} · {self.project}"
+
+
+class Rubric(models.Model):
+    """One version of a project's rubric. A version that judgements use is never edited in place."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="rubrics")
+    name = models.CharField(max_length=200, default="Rubric")
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "-version"]
+        constraints = [models.UniqueConstraint(fields=["project", "version"], name="rubric_unique_version")]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version}"
+
+
+class Criterion(models.Model):
+    rubric = models.ForeignKey(Rubric, on_delete=models.CASCADE, related_name="criteria")
+    key = models.SlugField(max_length=64)
+    label = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["rubric", "position", "id"]
+        constraints = [models.UniqueConstraint(fields=["rubric", "key"], name="criterion_unique_key")]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class Batch(models.Model):
+    """A group of tasks that arrived together (one uploaded or imported file)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="batches")
+    name = models.CharField(max_length=255)
+    source = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "batches"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Prompt(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="prompts")
+    text = models.TextField(help_text="Plain text; for chats, the transcript as text.")
+    messages = models.JSONField(null=True, blank=True, help_text='Chat turns: [{"role": ..., "content": ...}]')
+    metadata = models.JSONField(default=dict, blank=True)
+    external_id = models.CharField(max_length=255, blank=True)
+    content_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "content_hash"], name="prompt_unique_content")]
+        indexes = [models.Index(fields=["project", "external_id"])]
+
+    def __str__(self) -> str:
+        return self.text[:80]
+
+
+class Response(models.Model):
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="responses")
+    text = models.TextField()
+    source_model = models.CharField(max_length=200, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    content_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["prompt", "content_hash"], name="response_unique_content")]
+
+    def __str__(self) -> str:
+        return self.text[:80]
+
+
+class Task(models.Model):
+    class Status(models.TextChoices):
+        POOL = "pool", "Pool"  # imported, not yet released to annotators
+        OPEN = "open", "Open"
+        COMPLETE = "complete", "Complete"
+        RETIRED = "retired", "Retired"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
+    batch = models.ForeignKey(Batch, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks")
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="tasks")
+    responses = models.ManyToManyField(Response, through="TaskSlot", related_name="tasks")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    priority = models.FloatField(default=0.0, help_text="Higher is served first (set by active learning).")
+    target_judgements = models.PositiveSmallIntegerField(default=1)
+    completed_judgements = models.PositiveIntegerField(default=0)
+    is_gold = models.BooleanField(default=False)
+    gold_ranking = models.JSONField(null=True, blank=True,
+                                    help_text="Expected ranking: groups of response ids, best first.")
+    external_id = models.CharField(max_length=255, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    content_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "content_hash"], name="task_unique_content"),
+            models.CheckConstraint(condition=Q(target_judgements__gte=1), name="task_target_positive"),
+            models.CheckConstraint(condition=~Q(is_gold=True) | Q(gold_ranking__isnull=False),
+                                   name="task_gold_has_answer"),
+        ]
+        indexes = [
+            # The next-task query: open tasks of a project by priority.
+            models.Index(fields=["project", "status", "-priority", "id"], name="task_next_idx"),
+            models.Index(fields=["project", "is_gold", "status"], name="task_gold_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Task {self.pk}"
+
+
+class TaskSlot(models.Model):
+    """A response's canonical position within a task (display order is shuffled per assignment)."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="slots")
+    response = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="slots")
+    position = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["task", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "position"], name="slot_unique_position"),
+            models.UniqueConstraint(fields=["task", "response"], name="slot_unique_response"),
+        ]
+
+
+class Assignment(models.Model):
+    """A lease of a task to one annotator, with the shuffled order the responses were shown in."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUBMITTED = "submitted", "Submitted"
+        SKIPPED = "skipped", "Skipped"
+        EXPIRED = "expired", "Expired"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="assignments")
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="assignments")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments")
+    display_order = models.JSONField(help_text="Response ids in the order shown.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    skip_reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["annotator", "project"], condition=Q(status="active"),
+                                    name="assignment_one_active_per_annotator"),
+        ]
+        indexes = [
+            models.Index(fields=["task", "status"], name="assignment_task_status_idx"),
+            models.Index(fields=["status", "expires_at"], name="assignment_expiry_idx"),
+            models.Index(fields=["annotator", "task"], name="assignment_annotator_task_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Assignment {self.pk} ({self.status})"
+
+
+class Judgement(models.Model):
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="judgements")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="judgements")
+    assignment = models.OneToOneField(Assignment, null=True, blank=True, on_delete=models.SET_NULL,
+                                      related_name="judgement")
+    ranking = models.JSONField(help_text="Groups of response ids, best first; a group holds tied responses.")
+    strength = models.PositiveSmallIntegerField(null=True, blank=True,
+                                                help_text="Index into the project's strength scale.")
+    both_bad = models.BooleanField(default=False)
+    criteria = models.JSONField(default=dict, blank=True, help_text="Criterion key -> ranking.")
+    rationale = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    display_order = models.JSONField(default=list)
+    rubric = models.ForeignKey(Rubric, null=True, blank=True, on_delete=models.PROTECT, related_name="judgements")
+    is_surplus = models.BooleanField(default=False, help_text="Arrived late, past the task's target.")
+    gold_correct = models.BooleanField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["task", "annotator"], name="judgement_unique_per_annotator")]
+        indexes = [models.Index(fields=["annotator", "created_at"], name="judgement_annotator_day_idx")]
+
+    def __str__(self) -> str:
+        return f"Judgement {self.pk}"
+
+
+class PreferencePair(models.Model):
+    """A (prompt, chosen, rejected) row, written in the same transaction as its judgement."""
+
+    class Source(models.TextChoices):
+        HUMAN = "human", "Human"
+        IMPORTED = "imported", "Imported"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="pairs")
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="pairs")
+    chosen = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="+")
+    rejected = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="+")
+    margin = models.FloatField(default=0.0)
+    strength = models.PositiveSmallIntegerField(null=True, blank=True)
+    criterion = models.CharField(max_length=64, blank=True, help_text="Blank for the overall preference.")
+    is_tie = models.BooleanField(default=False)
+    source = models.CharField(max_length=16, choices=Source.choices)
+    judgement = models.ForeignKey(Judgement, null=True, blank=True, on_delete=models.CASCADE, related_name="pairs")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+")
+    batch = models.ForeignKey(Batch, null=True, blank=True, on_delete=models.SET_NULL, related_name="pairs")
+    weight = models.FloatField(default=1.0)
+    provenance = models.JSONField(default=dict, blank=True)
+    dedupe_key = models.CharField(max_length=64, null=True, blank=True,
+                                  help_text="Content hash of imported pairs; re-imports are skipped.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "dedupe_key"], name="pair_unique_import"),
+            models.CheckConstraint(condition=~Q(chosen=models.F("rejected")), name="pair_distinct_responses"),
+            models.CheckConstraint(condition=Q(source="imported") | Q(judgement__isnull=False),
+                                   name="pair_human_has_judgement"),
+        ]
+        indexes = [
+            models.Index(fields=["project", "source", "created_at"], name="pair_project_source_idx"),
+            models.Index(fields=["project", "criterion"], name="pair_project_criterion_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Pair {self.pk}"

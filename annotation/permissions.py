@@ -1,0 +1,86 @@
+"""The one permission layer: per-project roles, reused by pages, the API and commands.
+
+A user sees a project only through a membership; superusers see everything. Views ask
+`project_for_user(...)` (404 for non-members, so project ids do not leak) and then
+`require_role(...)` (403 when the member lacks the role).
+"""
+from collections.abc import Iterable
+from functools import wraps
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework.permissions import BasePermission
+
+from .models import Membership, Project
+
+Role = Membership.Role
+MANAGE_ROLES = (Role.ADMIN,)
+DATA_ROLES = (Role.ADMIN, Role.ML)
+ANNOTATE_ROLES = (Role.ANNOTATOR, Role.ADMIN)
+
+
+def user_roles(*, user, project: Project) -> set[str]:
+    if not user.is_authenticated:
+        return set()
+    if user.is_superuser:
+        return set(Role.values)
+    return set(Membership.objects.filter(user=user, project=project).values_list("role", flat=True))
+
+
+def has_role(*, user, project: Project, roles: Iterable[str]) -> bool:
+    return bool(user_roles(user=user, project=project) & set(roles))
+
+
+def visible_projects(*, user):
+    if user.is_superuser:
+        return Project.objects.all()
+    return Project.objects.filter(memberships__user=user).distinct()
+
+
+def project_for_user(*, user, project_id) -> Project:
+    """The project if the user is a member (or superuser), else 404."""
+    try:
+        return visible_projects(user=user).get(pk=project_id)
+    except (Project.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such project.")
+
+
+def require_role(*, user, project: Project, roles: Iterable[str]) -> None:
+    roles = tuple(roles)
+    if not has_role(user=user, project=project, roles=roles):
+        names = " or ".join(Role(r).label for r in roles)
+        raise PermissionDenied(f"This needs the {names} role in project “{project.name}”.")
+
+
+def project_role_required(*roles: str):
+    """View decorator: loads `project_id` from the URL into `request.project`, checks the role."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, project_id, **kwargs):
+            if not request.user.is_authenticated:
+                from django.contrib.auth.views import redirect_to_login
+
+                return redirect_to_login(request.get_full_path())
+            project = project_for_user(user=request.user, project_id=project_id)
+            require_role(user=request.user, project=project, roles=roles)
+            request.project = project
+            return view(request, *args, project_id=project_id, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+class HasProjectRole(BasePermission):
+    """DRF permission: the view names `project_roles` and resolves the project via `get_project()`.
+
+    Non-members get 404 (from `project_for_user`), members without the role get 403.
+    """
+
+    def has_permission(self, request, view) -> bool:
+        if not request.user or not request.user.is_authenticated:
+            return False
+        project = view.get_project()
+        require_role(user=request.user, project=project, roles=view.project_roles)
+        return True

@@ -1,0 +1,20 @@
+"""Test settings: real PostgreSQL and Redis, never a silent fallback to SQLite or a file broker."""
+import os
+
+os.environ.setdefault("DEBUG", "1")
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/verdict")
+os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14")
+
+from .base import *  # noqa: E402,F403
+from .base import DATABASES, CELERY_BROKER_URL, VAR_DIR  # noqa: E402
+
+if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    raise ImproperlyConfigured("Tests run on PostgreSQL: set DATABASE_URL=postgres://...")  # noqa: F405
+if not CELERY_BROKER_URL.startswith("redis"):
+    raise ImproperlyConfigured("Tests run against Redis: set CELERY_BROKER_URL=redis://...")  # noqa: F405
+
+# Unit tests run tasks inline; integration tests start a real worker and switch this off.
+CELERY_TASK_ALWAYS_EAGER = True
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+MEDIA_ROOT = VAR_DIR / "test-media"
+REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"user": "100000/min"}}  # noqa: F405

@@ -1,0 +1,99 @@
+"""Dataset snapshots, training runs and the reward-model registry."""
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from annotation.models import Project
+
+
+class DatasetSnapshot(models.Model):
+    """An immutable, versioned freeze of a project's preference pairs, split by prompt."""
+
+    class Aggregation(models.TextChoices):
+        EVERY = "every", "Every judgement as a row"
+        MAJORITY = "majority", "Majority per pair, agreement as weight"
+        WEIGHTED = "weighted", "Annotator-weighted"
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="snapshots")
+    version = models.PositiveIntegerField()
+    filters = models.JSONField(default=dict, blank=True)
+    aggregation = models.CharField(max_length=16, choices=Aggregation.choices, default=Aggregation.EVERY)
+    split_seed = models.IntegerField(default=0)
+    val_fraction = models.FloatField(default=0.1)
+    train_rows = models.PositiveIntegerField(default=0)
+    val_rows = models.PositiveIntegerField(default=0)
+    sha256 = models.CharField(max_length=64)
+    artifact = models.FileField(upload_to="snapshots/", max_length=500)
+    artifact_parquet = models.FileField(upload_to="snapshots/", max_length=500, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "version"], name="snapshot_unique_version"),
+            models.CheckConstraint(condition=Q(val_fraction__gte=0) & Q(val_fraction__lt=1),
+                                   name="snapshot_val_fraction_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project} snapshot v{self.version}"
+
+
+class TrainingRun(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    snapshot = models.ForeignKey(DatasetSnapshot, on_delete=models.PROTECT, related_name="runs")
+    config = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    progress = models.FloatField(default=0.0)
+    metrics = models.JSONField(default=list, blank=True, help_text="Metric history, one entry per report.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    worker = models.CharField(max_length=255, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(progress__gte=0) & Q(progress__lte=1), name="run_progress_0_1"),
+        ]
+        indexes = [models.Index(fields=["status", "heartbeat_at"], name="run_status_heartbeat_idx")]
+
+    def __str__(self) -> str:
+        return f"Run {self.pk} ({self.status})"
+
+
+class RewardModel(models.Model):
+    class Status(models.TextChoices):
+        CANDIDATE = "candidate", "Candidate"
+        ACTIVE = "active", "Active"
+        ARCHIVED = "archived", "Archived"
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="reward_models")
+    version = models.PositiveIntegerField()
+    run = models.OneToOneField(TrainingRun, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="reward_model")
+    artifact_dir = models.CharField(max_length=500, help_text="Storage path of the Hugging Face model folder.")
+    validation_report = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CANDIDATE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "version"], name="rewardmodel_unique_version"),
+            models.UniqueConstraint(fields=["project"], condition=Q(status="active"),
+                                    name="rewardmodel_one_active_per_project"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project} RM v{self.version} ({self.status})"
