@@ -31,3 +31,13 @@ def project_stats(*, project: Project) -> dict:
         "active_leases": Assignment.objects.filter(project=project, status=Assignment.Status.ACTIVE).count(),
         "members": project.memberships.values("role").annotate(n=Count("id")).order_by("role"),
     }
+
+
+def project_by_ref(*, ref: str) -> Project:
+    """A project by exact name, or by id when `ref` is all digits and no project has that name."""
+    project = Project.objects.filter(name=ref).first()
+    if project is None and ref.isdigit():
+        project = Project.objects.filter(pk=int(ref)).first()
+    if project is None:
+        raise Project.DoesNotExist(f"No project named or numbered {ref!r}.")
+    return project

@@ -1,0 +1,27 @@
+from django.core.management.base import BaseCommand, CommandError
+from django.db import IntegrityError
+
+from annotation import services
+from annotation.models import Project
+
+
+class Command(BaseCommand):
+    help = "Creates an annotation project."
+
+    def add_arguments(self, parser):
+        parser.add_argument("name")
+        parser.add_argument("--mode", choices=Project.Mode.values, default=Project.Mode.PAIRWISE)
+        parser.add_argument("--overlap", type=int, default=1, help="judgements wanted per task (default 1)")
+        parser.add_argument("--lease-seconds", type=int, default=600, help="lease length (default 600)")
+
+    def handle(self, *args, name, mode, overlap, lease_seconds, **options):
+        if overlap < 1:
+            raise CommandError("--overlap must be at least 1.")
+        if lease_seconds < 30:
+            raise CommandError("--lease-seconds must be at least 30.")
+        try:
+            project = services.project_create(name=name, mode=mode, overlap=overlap, lease_seconds=lease_seconds)
+        except IntegrityError:
+            raise CommandError(f"A project named {name!r} already exists.")
+        self.stdout.write(self.style.SUCCESS(f"Created project {project.name!r} (id {project.pk}, {mode}, "
+                                             f"overlap {overlap}, lease {lease_seconds}s)."))
