@@ -6,6 +6,19 @@ from django.db.models import Q
 from annotation.models import Project
 
 
+class SnapshotImmutable(Exception):
+    """Raised on any attempt to change or delete a snapshot once it is written."""
+
+
+class SnapshotQuerySet(models.QuerySet):
+    # Bulk paths skip save()/delete(), so they are closed here too: a snapshot is evidence.
+    def update(self, **kwargs):
+        raise SnapshotImmutable("Dataset snapshots are immutable; cut a new version instead.")
+
+    def delete(self):
+        raise SnapshotImmutable("Dataset snapshots are immutable and cannot be deleted.")
+
+
 class DatasetSnapshot(models.Model):
     """An immutable, versioned freeze of a project's preference pairs, split by prompt."""
 
@@ -25,8 +38,12 @@ class DatasetSnapshot(models.Model):
     sha256 = models.CharField(max_length=64)
     artifact = models.FileField(upload_to="snapshots/", max_length=500)
     artifact_parquet = models.FileField(upload_to="snapshots/", max_length=500, blank=True)
+    parquet_sha256 = models.CharField(max_length=64, blank=True)
+    stats = models.JSONField(default=dict, blank=True, help_text="Row counts by split, source and criterion.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = SnapshotQuerySet.as_manager()
 
     class Meta:
         ordering = ["project", "-version"]
@@ -38,6 +55,14 @@ class DatasetSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project} snapshot v{self.version}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise SnapshotImmutable("Dataset snapshots are immutable; cut a new version instead.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise SnapshotImmutable("Dataset snapshots are immutable and cannot be deleted.")
 
 
 class TrainingRun(models.Model):

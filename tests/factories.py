@@ -42,3 +42,70 @@ def task(project, n_responses=2, prompt=None, **kwargs):
 
 def rubric(project, keys=("helpfulness", "harmlessness", "honesty")):
     return services.rubric_create(project=project, name="Default rubric", criteria=[{"key": k} for k in keys])
+
+
+# --- Judgements and pairs written directly (snapshot/export/API tests; added by the snapshots engineer) ---
+
+def _ranking_pairs(ranking):
+    """(chosen, rejected, is_tie) for every two responses of a ranking (groups of ids, best first)."""
+    out = []
+    for i, group in enumerate(ranking):
+        for a_pos, a in enumerate(group):
+            out += [(a, b, True) for b in group[a_pos + 1:]]
+            out += [(a, b, False) for lower in ranking[i + 1:] for b in lower]
+    return out
+
+
+def judgement(task, annotator, ranking=None, *, strength=None, criteria=None, duration_ms=1500,
+              gold_correct=None, both_bad=False, margin=None, display_order=None):
+    """A judgement and its PreferencePair rows, as the judging service writes them.
+
+    `ranking` holds groups of response ids, best first (default: canonical slot order); `criteria`
+    maps criterion key -> ranking and adds that criterion's pairs.
+    """
+    from annotation.models import Judgement, PreferencePair
+
+    slots = list(task.slots.order_by("position").values_list("response_id", flat=True))
+    ranking = ranking or [[r] for r in slots]
+    made = Judgement.objects.create(
+        task=task, annotator=annotator, ranking=ranking, strength=strength, both_bad=both_bad,
+        criteria=criteria or {}, duration_ms=duration_ms, display_order=display_order or slots,
+        rubric=task.project.rubric, gold_correct=gold_correct,
+    )
+    margin = float(strength or 0) if margin is None else margin
+    rows = [("", ranking)] + list((criteria or {}).items())
+    PreferencePair.objects.bulk_create(
+        PreferencePair(project=task.project, prompt=task.prompt, chosen_id=c, rejected_id=r,
+                       margin=0.0 if tie else margin, strength=None if tie else strength, criterion=key,
+                       is_tie=tie, source=PreferencePair.Source.HUMAN, judgement=made, annotator=annotator,
+                       batch=task.batch)
+        for key, rank in rows for c, r, tie in _ranking_pairs(rank)
+    )
+    return made
+
+
+def judged_pair(project, annotator=None, *, prefer=0, task=None, **kwargs):
+    """A two-response task judged once, preferring response `prefer`; returns the judgement."""
+    task = task or globals()["task"](project)
+    annotator = annotator or member(project, "annotator")
+    slots = list(task.slots.order_by("position").values_list("response_id", flat=True))
+    ranking = [[slots[prefer]], [r for i, r in enumerate(slots) if i != prefer]]
+    return judgement(task, annotator, ranking, **kwargs)
+
+
+def imported_pair(project, prompt="An imported prompt?", chosen="A good answer.", rejected="A bad answer.",
+                  margin=0.0, batch=None):
+    from annotation.hashing import content_hash, pair_hash
+    from annotation.models import PreferencePair, Prompt, Response
+
+    prompt_obj, _ = Prompt.objects.get_or_create(project=project, content_hash=content_hash(prompt),
+                                                 defaults={"text": prompt})
+    c, _ = Response.objects.get_or_create(prompt=prompt_obj, content_hash=content_hash(chosen),
+                                          defaults={"text": chosen})
+    r, _ = Response.objects.get_or_create(prompt=prompt_obj, content_hash=content_hash(rejected),
+                                          defaults={"text": rejected})
+    return PreferencePair.objects.create(
+        project=project, prompt=prompt_obj, chosen=c, rejected=r, margin=margin, batch=batch,
+        source=PreferencePair.Source.IMPORTED,
+        dedupe_key=pair_hash(prompt_hash=prompt_obj.content_hash, chosen_hash=c.content_hash,
+                             rejected_hash=r.content_hash))
