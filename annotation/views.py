@@ -1,8 +1,9 @@
 """Pages for everyone (home) and for project admins (overview, imports). Thin: parse, call, render."""
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 
-from . import selectors
+from . import importers, selectors
 from .permissions import DATA_ROLES, MANAGE_ROLES, Role, project_role_required, user_roles
 
 
@@ -22,6 +23,33 @@ def project_detail(request, project_id):
     })
 
 
+IMPORT_KINDS = {
+    "tasks": ("Tasks to annotate", lambda **kw: importers.import_tasks(**kw)),
+    "pairs-trl": ("Judged pairs, TRL prompt/chosen/rejected", lambda **kw: importers.import_pairs(fmt="trl", **kw)),
+    "pairs-hh": ("Judged pairs, HH-RLHF transcripts", lambda **kw: importers.import_pairs(fmt="hh", **kw)),
+}
+
+
 @project_role_required(*MANAGE_ROLES)
 def import_upload(request, project_id):
-    raise NotImplementedError
+    errors, kind = [], request.POST.get("kind", "tasks")
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if kind not in IMPORT_KINDS:
+            errors = [f"Unknown import kind {kind!r}."]
+        elif upload is None:
+            errors = ["Choose a .jsonl or .jsonl.gz file to upload."]
+        else:
+            try:
+                result = IMPORT_KINDS[kind][1](project=request.project, fileobj=upload, filename=upload.name,
+                                               user=request.user, batch_name=request.POST.get("batch_name") or None)
+            except importers.ImportFailed as exc:
+                errors = exc.errors
+            else:
+                messages.success(request, f"Imported {result.created} new row(s) from {upload.name}; "
+                                          f"skipped {result.duplicates} duplicate(s).")
+                return redirect("project-detail", project_id=project_id)
+    return render(request, "annotation/import.html", {
+        "project": request.project, "errors": errors, "kind": kind,
+        "kinds": [(key, label) for key, (label, _) in IMPORT_KINDS.items()],
+    }, status=400 if errors else 200)

@@ -21,3 +21,43 @@ def project_admin(project):
 @pytest.fixture
 def ml_engineer(project):
     return factories.member(project, "ml")
+
+
+@pytest.fixture
+def live_worker(transactional_db):
+    """A real Celery worker process on Redis, using this test's PostgreSQL database."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from django.db import connection
+
+    from config.celery_app import app
+
+    db = connection.settings_dict
+    env = {**os.environ, "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+           "DJANGO_SETTINGS_MODULE": "config.settings.test", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "-Q", "default,training",
+         "--loglevel", "WARNING", "--without-heartbeat", "--without-mingle", "--without-gossip"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    app.conf.task_always_eager = False
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"Celery worker exited early:\n{proc.stdout.read()}")
+            if app.control.ping(timeout=0.5):
+                break
+        else:
+            raise RuntimeError("Celery worker did not answer a ping within 60 s")
+        yield proc
+    finally:
+        app.conf.task_always_eager = True
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()

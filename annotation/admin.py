@@ -1,0 +1,134 @@
+from django.contrib import admin
+
+from .models import (Assignment, Batch, Criterion, Judgement, Membership, PreferencePair, Project, Prompt,
+                     Response, Rubric, Task, TaskSlot)
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    list_display = ["name", "mode", "overlap", "lease_seconds", "gold_rate", "allow_ties", "created_at"]
+    list_filter = ["mode", "allow_ties", "rationale_required"]
+    search_fields = ["name", "description"]
+    inlines = [MembershipInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "project", "role", "created_at"]
+    list_filter = ["role", "project"]
+    search_fields = ["user__username", "project__name"]
+    autocomplete_fields = ["user", "project"]
+
+
+class CriterionInline(admin.TabularInline):
+    model = Criterion
+    extra = 0
+
+
+@admin.register(Rubric)
+class RubricAdmin(admin.ModelAdmin):
+    list_display = ["name", "project", "version", "created_at"]
+    list_filter = ["project"]
+    inlines = [CriterionInline]
+
+
+@admin.register(Criterion)
+class CriterionAdmin(admin.ModelAdmin):
+    list_display = ["key", "label", "rubric", "position"]
+    list_filter = ["rubric__project"]
+    search_fields = ["key", "label"]
+
+
+@admin.register(Batch)
+class BatchAdmin(admin.ModelAdmin):
+    list_display = ["name", "project", "source", "created_by", "created_at"]
+    list_filter = ["project"]
+    search_fields = ["name", "source"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(Prompt)
+class PromptAdmin(admin.ModelAdmin):
+    list_display = ["id", "short_text", "project", "external_id", "created_at"]
+    list_filter = ["project"]
+    search_fields = ["text", "external_id", "content_hash"]
+    readonly_fields = ["content_hash"]
+
+    @admin.display(description="text")
+    def short_text(self, obj):
+        return obj.text[:100]
+
+
+@admin.register(Response)
+class ResponseAdmin(admin.ModelAdmin):
+    list_display = ["id", "short_text", "source_model", "prompt_id", "created_at"]
+    list_filter = ["source_model", "prompt__project"]
+    search_fields = ["text", "source_model", "content_hash"]
+    raw_id_fields = ["prompt"]
+    readonly_fields = ["content_hash"]
+
+    @admin.display(description="text")
+    def short_text(self, obj):
+        return obj.text[:100]
+
+
+class TaskSlotInline(admin.TabularInline):
+    model = TaskSlot
+    extra = 0
+    raw_id_fields = ["response"]
+
+
+@admin.register(Task)
+class TaskAdmin(admin.ModelAdmin):
+    list_display = ["id", "project", "status", "priority", "completed_judgements", "target_judgements", "is_gold",
+                    "batch", "external_id", "created_at"]
+    list_filter = ["project", "status", "is_gold", "batch"]
+    search_fields = ["external_id", "prompt__text", "content_hash"]
+    raw_id_fields = ["prompt", "batch"]
+    list_select_related = ["project", "batch"]
+    inlines = [TaskSlotInline]
+    actions = ["retire", "reopen"]
+
+    @admin.action(description="Retire selected tasks (no longer served)")
+    def retire(self, request, queryset):
+        queryset.update(status=Task.Status.RETIRED)
+
+    @admin.action(description="Reopen selected tasks")
+    def reopen(self, request, queryset):
+        queryset.update(status=Task.Status.OPEN)
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(admin.ModelAdmin):
+    list_display = ["id", "task_id", "annotator", "project", "status", "created_at", "expires_at", "finished_at"]
+    list_filter = ["project", "status"]
+    search_fields = ["annotator__username", "skip_reason"]
+    raw_id_fields = ["task", "annotator"]
+    list_select_related = ["annotator", "project"]
+
+
+@admin.register(Judgement)
+class JudgementAdmin(admin.ModelAdmin):
+    list_display = ["id", "task_id", "annotator", "strength", "both_bad", "is_surplus", "gold_correct",
+                    "duration_ms", "created_at"]
+    list_filter = ["task__project", "is_surplus", "both_bad", "gold_correct"]
+    search_fields = ["annotator__username", "rationale"]
+    raw_id_fields = ["task", "assignment", "annotator", "rubric"]
+    list_select_related = ["annotator"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(PreferencePair)
+class PreferencePairAdmin(admin.ModelAdmin):
+    list_display = ["id", "project", "source", "criterion", "margin", "is_tie", "annotator", "created_at"]
+    list_filter = ["project", "source", "criterion", "is_tie"]
+    search_fields = ["prompt__text", "dedupe_key"]
+    raw_id_fields = ["prompt", "chosen", "rejected", "judgement", "annotator", "batch"]
+    list_select_related = ["project", "annotator"]
+    date_hierarchy = "created_at"

@@ -1,0 +1,26 @@
+from django.contrib import admin
+
+from .models import DatasetSnapshot, RewardModel, TrainingRun
+
+
+@admin.register(DatasetSnapshot)
+class DatasetSnapshotAdmin(admin.ModelAdmin):
+    list_display = ["project", "version", "aggregation", "train_rows", "val_rows", "sha256", "created_at"]
+    list_filter = ["project", "aggregation"]
+    search_fields = ["sha256"]
+
+    def has_change_permission(self, request, obj=None):
+        return False  # snapshots are immutable
+
+
+@admin.register(TrainingRun)
+class TrainingRunAdmin(admin.ModelAdmin):
+    list_display = ["id", "snapshot", "status", "progress", "worker", "heartbeat_at", "created_at", "finished_at"]
+    list_filter = ["status", "snapshot__project"]
+    search_fields = ["worker", "error"]
+
+
+@admin.register(RewardModel)
+class RewardModelAdmin(admin.ModelAdmin):
+    list_display = ["project", "version", "status", "run", "artifact_dir", "created_at"]
+    list_filter = ["project", "status"]
