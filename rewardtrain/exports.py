@@ -47,6 +47,10 @@ def _chat_prompt(row: dict) -> list[dict]:
 
 
 def _hh_transcript(row: dict, answer: str) -> str:
+    text = row["prompt"]
+    if not row["prompt_messages"] and text.lstrip("\n").startswith("Human:"):
+        # Already a transcript (an imported HH prompt kept as text): close its open Assistant turn.
+        return "\n\n" + text.lstrip("\n").removesuffix("\n\nAssistant:").rstrip() + f"\n\nAssistant: {answer}"
     names = {"user": "Human", "assistant": "Assistant"}
     turns = "".join(f"\n\n{names.get(m['role'], m['role'].title())}: {m['content']}" for m in _chat_prompt(row))
     return f"{turns}\n\nAssistant: {answer}"
