@@ -1,1 +1,11 @@
-urlpatterns = []
+from django.urls import path
+
+from . import api_annotator
+
+urlpatterns = [
+    path("projects/<int:project_id>/next-task/", api_annotator.NextTaskApi.as_view(), name="api-next-task"),
+    path("assignments/<int:assignment_id>/judgement/", api_annotator.JudgementSubmitApi.as_view(),
+         name="api-judgement"),
+    path("assignments/<int:assignment_id>/skip/", api_annotator.SkipApi.as_view(), name="api-skip"),
+    path("tasks/<int:task_id>/gold/", api_annotator.TaskGoldApi.as_view(), name="api-task-gold"),
+]

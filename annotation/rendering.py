@@ -1,0 +1,97 @@
+"""Untrusted text (prompts, model outputs, instructions) to safe HTML, and word-level diffs.
+
+Model outputs routinely contain HTML and script. Raw HTML in the Markdown source is escaped and
+shown as text, and Markdown's output still goes through nh3:
+only formatting tags survive, no scripts or styles, no event handlers, no images or other remote
+loads (an image becomes its alt text), and links keep only http, https and mailto targets, open in
+a new tab and carry rel="noopener nofollow noreferrer".
+"""
+import difflib
+import html
+import re
+import threading
+from functools import lru_cache
+
+import markdown
+import nh3
+
+ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "code", "del", "dd", "div", "dl", "dt", "em", "h1", "h2", "h3",
+    "h4", "h5", "h6", "hr", "i", "ins", "kbd", "li", "ol", "p", "pre", "s", "span", "strong", "sub", "sup",
+    "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul",
+}
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "code": {"class"}, "td": {"align"}, "th": {"align"},
+                      "ol": {"start"}, "abbr": {"title"}}
+SAFE_URL = re.compile(r"^(https?://|mailto:)", re.IGNORECASE)
+LANGUAGE_CLASS = re.compile(r"^language-[A-Za-z0-9_+#.-]{1,40}$")
+_IMG = re.compile(r"<img\b[^>]*?\balt=\"([^\"]*)\"[^>]*>", re.IGNORECASE)
+_MD_EXTENSIONS = ["fenced_code", "tables", "sane_lists"]
+
+
+def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
+    if attr == "href":
+        return value if SAFE_URL.match(value.strip()) else None
+    if attr == "class":
+        return value if tag == "code" and LANGUAGE_CLASS.match(value) else None
+    return value
+
+
+def sanitize_html(raw_html: str) -> str:
+    """Keeps formatting only; nothing that runs, loads or navigates somewhere unexpected."""
+    raw_html = _IMG.sub(lambda m: f"[image: {m.group(1)}]", raw_html)
+    return nh3.clean(
+        raw_html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, attribute_filter=_attribute_filter,
+        clean_content_tags={"script", "style", "iframe", "object", "embed", "template", "noscript", "svg", "math"},
+        url_schemes={"http", "https", "mailto"}, link_rel="noopener nofollow noreferrer",
+        set_tag_attribute_values={"a": {"target": "_blank"}}, strip_comments=True,
+    )
+
+
+_local = threading.local()
+
+
+def _markdown() -> markdown.Markdown:
+    # Markdown instances are not thread-safe; one per thread, reset between documents.
+    md = getattr(_local, "md", None)
+    if md is None:
+        md = markdown.Markdown(extensions=_MD_EXTENSIONS, output_format="html")
+        # Raw HTML in a model's answer is shown as the text it is, not interpreted: annotators judge
+        # what the model wrote. (nh3 below would make it harmless anyway.)
+        md.preprocessors.deregister("html_block")
+        md.inlinePatterns.deregister("html")
+        _local.md = md
+    return md.reset()
+
+
+@lru_cache(maxsize=4096)
+def markdown_to_safe_html(text: str) -> str:
+    """Markdown with fenced code and tables, sanitized. Cached: the same response renders often."""
+    if not text:
+        return ""
+    return sanitize_html(_markdown().convert(text))
+
+
+_TOKEN = re.compile(r"\s+|[^\s]+")
+
+
+def word_diff(old: str, new: str) -> tuple[str, str]:
+    """Both texts as escaped HTML with the words only one of them has marked <del> / <ins>."""
+    a, b = _TOKEN.findall(old), _TOKEN.findall(new)
+    left, right = [], []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        old_part, new_part = html.escape("".join(a[i1:i2])), html.escape("".join(b[j1:j2]))
+        if op == "equal":
+            left.append(old_part)
+            right.append(new_part)
+            continue
+        if old_part:
+            left.append(f"<del>{old_part}</del>")
+        if new_part:
+            right.append(f"<ins>{new_part}</ins>")
+    return "".join(left), "".join(right)
+
+
+def similarity(old: str, new: str) -> float:
+    """0..1, cheap upper bound first so very different texts cost little."""
+    matcher = difflib.SequenceMatcher(None, _TOKEN.findall(old), _TOKEN.findall(new), autojunk=False)
+    return matcher.ratio() if matcher.real_quick_ratio() > 0.5 and matcher.quick_ratio() > 0.5 else 0.0

@@ -1,0 +1,87 @@
+"""Reads for the annotator workspace and API: a lease as the annotator sees it, progress, gold quality."""
+from datetime import datetime, time
+
+from django.db.models import Count, Q
+from django.http import Http404
+from django.utils import timezone
+
+from .models import Assignment, Criterion, Judgement, Project, Response, Task
+from .rendering import markdown_to_safe_html, similarity, word_diff
+
+LETTERS = "ABCDEFGHI"
+DIFF_MIN_SIMILARITY = 0.6
+
+
+def assignment_for_annotator(*, user, assignment_id) -> Assignment:
+    """The lease if it is this user's; 404 otherwise, so other people's lease ids do not leak."""
+    try:
+        return Assignment.objects.select_related("project").get(pk=assignment_id, annotator=user)
+    except (Assignment.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such assignment.")
+
+
+def criteria_for(*, project: Project) -> list[Criterion]:
+    return list(Criterion.objects.filter(rubric_id=project.rubric_id)) if project.rubric_id else []
+
+
+def task_view(*, assignment: Assignment, render: bool = False) -> dict:
+    """The task of a lease with its responses in the stored display order (two queries)."""
+    task = Task.objects.select_related("prompt").only(
+        "id", "prompt__id", "prompt__text", "prompt__messages").get(pk=assignment.task_id)
+    by_id = {r.pk: r for r in Response.objects.filter(pk__in=assignment.display_order).only("id", "text")}
+    responses = [{"id": rid, "label": LETTERS[i], "text": by_id[rid].text}
+                 for i, rid in enumerate(assignment.display_order)]
+    prompt = task.prompt
+    messages = prompt.messages if isinstance(prompt.messages, list) and prompt.messages else None
+    view = {"task_id": task.pk, "prompt": {"text": prompt.text, "messages": messages}, "responses": responses}
+    if render:
+        for response in responses:
+            response["html"] = markdown_to_safe_html(response["text"])
+        view["prompt"]["turns"] = [
+            {"role": str(m.get("role", "")), "html": markdown_to_safe_html(str(m.get("content", "")))}
+            for m in messages or [] if isinstance(m, dict)
+        ]
+        view["prompt"]["html"] = markdown_to_safe_html(prompt.text)
+    return view
+
+
+def responses_diff(*, responses: list[dict]) -> dict:
+    """Word-level diffs of every response against the first one shown, when they are near-identical."""
+    base = responses[0]["text"]
+    diffs, similar = [], False
+    for response in responses:
+        ratio = 1.0 if response is responses[0] else similarity(base, response["text"])
+        similar = similar or (ratio >= DIFF_MIN_SIMILARITY and response is not responses[0])
+        diffs.append({"label": response["label"], "ratio": ratio,
+                      "html": word_diff(base, response["text"])[1] if response is not responses[0] else None})
+    if len(responses) == 2:
+        diffs[0]["html"] = word_diff(base, responses[1]["text"])[0]
+    else:
+        diffs[0]["html"] = "<em>Reference: the others are compared with this one.</em>"
+    return {"similar": similar, "diffs": diffs}
+
+
+def annotator_progress(*, project: Project, user) -> dict:
+    """Done today (in the site's time zone), an estimate of what is left for this user, and the project's completion."""
+    start = timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
+    done_today = Judgement.objects.filter(annotator=user, created_at__gte=start, task__project=project).count()
+    counts = Task.objects.filter(project=project).aggregate(
+        open=Count("id", filter=Q(status=Task.Status.OPEN)),
+        complete=Count("id", filter=Q(status=Task.Status.COMPLETE)))
+    mine_open = Judgement.objects.filter(annotator=user, task__project=project,
+                                         task__status=Task.Status.OPEN).count()
+    remaining = max(counts["open"] - mine_open, 0)
+    total = counts["open"] + counts["complete"]
+    return {"done_today": done_today, "remaining": remaining,
+            "percent": round(100 * counts["complete"] / total) if total else 100}
+
+
+def gold_accuracy(*, project: Project) -> list[dict]:
+    """Per annotator: gold answers given and how many matched, best accuracy last (to see who needs help first)."""
+    rows = (Judgement.objects.filter(task__project=project, gold_correct__isnull=False)
+            .values("annotator__username")
+            .annotate(answers=Count("id"), correct=Count("id", filter=Q(gold_correct=True)))
+            .order_by("annotator__username"))
+    result = [{"annotator": r["annotator__username"], "answers": r["answers"], "correct": r["correct"],
+               "accuracy": r["correct"] / r["answers"]} for r in rows]
+    return sorted(result, key=lambda r: r["accuracy"])
