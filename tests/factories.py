@@ -46,23 +46,14 @@ def rubric(project, keys=("helpfulness", "harmlessness", "honesty")):
 
 # --- Judgements and pairs written directly (snapshot/export/API tests; added by the snapshots engineer) ---
 
-def _ranking_pairs(ranking):
-    """(chosen, rejected, is_tie) for every two responses of a ranking (groups of ids, best first)."""
-    out = []
-    for i, group in enumerate(ranking):
-        for a_pos, a in enumerate(group):
-            out += [(a, b, True) for b in group[a_pos + 1:]]
-            out += [(a, b, False) for lower in ranking[i + 1:] for b in lower]
-    return out
-
-
 def judgement(task, annotator, ranking=None, *, strength=None, criteria=None, duration_ms=1500,
-              gold_correct=None, both_bad=False, margin=None, display_order=None):
-    """A judgement and its PreferencePair rows, as the judging service writes them.
+              gold_correct=None, both_bad=False, display_order=None):
+    """A judgement and its PreferencePair rows, written the way annotation.judging writes them.
 
     `ranking` holds groups of response ids, best first (default: canonical slot order); `criteria`
     maps criterion key -> ranking and adds that criterion's pairs.
     """
+    from annotation.judging import pair_rows
     from annotation.models import Judgement, PreferencePair
 
     slots = list(task.slots.order_by("position").values_list("response_id", flat=True))
@@ -72,14 +63,14 @@ def judgement(task, annotator, ranking=None, *, strength=None, criteria=None, du
         criteria=criteria or {}, duration_ms=duration_ms, display_order=display_order or slots,
         rubric=task.project.rubric, gold_correct=gold_correct,
     )
-    margin = float(strength or 0) if margin is None else margin
-    rows = [("", ranking)] + list((criteria or {}).items())
+    common = {"project": task.project, "prompt": task.prompt, "source": PreferencePair.Source.HUMAN,
+              "judgement": made, "annotator": annotator, "batch": task.batch, "provenance": {"task": task.pk}}
+    rows = [] if both_bad else [("", ranking, strength)]
+    rows += [(key, rank, None) for key, rank in (criteria or {}).items()]
     PreferencePair.objects.bulk_create(
-        PreferencePair(project=task.project, prompt=task.prompt, chosen_id=c, rejected_id=r,
-                       margin=0.0 if tie else margin, strength=None if tie else strength, criterion=key,
-                       is_tie=tie, source=PreferencePair.Source.HUMAN, judgement=made, annotator=annotator,
-                       batch=task.batch)
-        for key, rank in rows for c, r, tie in _ranking_pairs(rank)
+        PreferencePair(chosen_id=c, rejected_id=r, margin=m, is_tie=t, strength=None if t else level,
+                       criterion=key, **common)
+        for key, rank, level in rows for c, r, m, t in pair_rows(ranking=rank, strength=level)
     )
     return made
 
