@@ -1,0 +1,123 @@
+"""Every API endpoint against every kind of caller: the role rules a user would run into.
+
+Callers: anonymous, an annotator of the project, the admin of *another* project (a stranger here:
+404, so ids do not leak), an ML engineer and the project admin. Each endpoint gets a fresh world.
+"""
+import io
+from dataclasses import dataclass
+
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from annotation import queue
+from rewardtrain.snapshots import filters_build, snapshot_create
+from tests import factories
+
+ROLES = ("anonymous", "annotator", "other_admin", "ml", "admin")
+
+
+@dataclass
+class World:
+    project: object
+    users: dict
+    task: object
+    judgement: object
+    pair: object
+    snapshot: object
+    assignment: object
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def world(db) -> World:
+    project = factories.ProjectFactory()
+    factories.rubric(project, keys=("helpfulness",))
+    users = {"annotator": factories.member(project, "annotator"), "ml": factories.member(project, "ml"),
+             "admin": factories.member(project, "admin"), "other_admin": factories.member(factories.ProjectFactory(),
+                                                                                          "admin")}
+    judgement = factories.judged_pair(project, users["annotator"])
+    factories.task(project)  # something left to claim
+    assignment = queue.task_next(project=project, annotator=users["annotator"])
+    snapshot = snapshot_create(project=project, filters=filters_build(project=project))
+    return World(project=project, users=users, task=judgement.task, judgement=judgement,
+                 pair=judgement.pairs.first(), snapshot=snapshot, assignment=assignment)
+
+
+def task_file():
+    upload = io.BytesIO(b'{"prompt": "New?", "responses": ["yes", "no"]}\n')
+    upload.name = "tasks.jsonl"
+    return upload
+
+
+def ranking_body(w: World):
+    ids = list(w.assignment.task.slots.order_by("position").values_list("response_id", flat=True))
+    return {"ranking": [[ids[0]], ids[1:]], "criteria": {"helpfulness": [[ids[0]], ids[1:]]}}
+
+
+P = "/api/v1/projects/{p}"
+S = P + "/snapshots/{s}"
+# (method, url, body or body factory, format, {role: status}); anonymous is always 401.
+MEMBERS_READ = {"annotator": 200, "other_admin": 404, "ml": 200, "admin": 200}
+DATA_READ = {"annotator": 403, "other_admin": 404, "ml": 200, "admin": 200}
+ADMIN_ONLY = {"annotator": 403, "other_admin": 404, "ml": 403, "admin": 201}
+DATA_WRITE = {"annotator": 403, "other_admin": 404, "ml": 201, "admin": 201}
+LEASEHOLDER = {"annotator": 201, "other_admin": 404, "ml": 404, "admin": 404}
+ENDPOINTS = [
+    ("get", "/api/v1/projects/", None, None, {"annotator": 200, "other_admin": 200, "ml": 200, "admin": 200}),
+    ("get", P + "/", None, None, MEMBERS_READ),
+    ("get", P + "/rubrics/", None, None, MEMBERS_READ),
+    ("post", P + "/rubrics/", {"criteria": [{"key": "style"}]}, "json", ADMIN_ONLY),
+    ("get", P + "/batches/", None, None, DATA_READ),
+    ("post", P + "/batches/", lambda w: {"file": task_file()}, "multipart", ADMIN_ONLY),
+    ("get", P + "/tasks/", None, None, DATA_READ),
+    ("get", P + "/tasks/{t}/", None, None, DATA_READ),
+    ("patch", P + "/tasks/{t}/", {"priority": 5}, "json", {**DATA_READ}),
+    ("get", P + "/judgements/", None, None, MEMBERS_READ),
+    ("get", P + "/judgements/{j}/", None, None, MEMBERS_READ),  # the annotator's own judgement
+    ("get", P + "/pairs/", None, None, DATA_READ),
+    ("get", P + "/pairs/{pair}/", None, None, DATA_READ),
+    ("get", P + "/snapshots/", None, None, DATA_READ),
+    ("post", P + "/snapshots/", {"criteria": ["*"]}, "json", DATA_WRITE),
+    ("get", S + "/", None, None, DATA_READ),
+    ("post", S + "/verify/", None, None, DATA_READ),
+    ("get", S + "/download/trl/", None, None, DATA_READ),
+    ("get", S + "/download/full/", None, None, DATA_READ),
+    ("get", S + "/download/parquet/", None, None, DATA_READ),
+    # The annotator API (annotation/api_annotator.py).
+    ("post", P + "/next-task/", None, None, {"annotator": 200, "other_admin": 404, "ml": 403, "admin": 200}),
+    ("post", "/api/v1/assignments/{a}/judgement/", ranking_body, "json", LEASEHOLDER),
+    ("post", "/api/v1/assignments/{a}/skip/", {"reason": "unclear"}, "json", {**LEASEHOLDER, "annotator": 200}),
+    ("post", "/api/v1/tasks/{t}/gold/", lambda w: {"gold_ranking": w.judgement.ranking}, "json",
+     {"annotator": 403, "other_admin": 404, "ml": 403, "admin": 200}),
+]
+
+
+def call(w: World, role: str, method, url, body, fmt):
+    client = APIClient()
+    if role != "anonymous":
+        token, _ = Token.objects.get_or_create(user=w.users[role])
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    url = url.format(p=w.project.pk, s=w.snapshot.pk, t=w.task.pk, j=w.judgement.pk, pair=w.pair.pk,
+                     a=w.assignment.pk)
+    body = body(w) if callable(body) else body
+    kwargs = {"format": fmt} if fmt else {}
+    return getattr(client, method)(url, body, **kwargs) if body is not None else getattr(client, method)(url)
+
+
+@pytest.mark.parametrize("method, url, body, fmt, expected", ENDPOINTS,
+                         ids=[f"{m.upper()} {u}" for m, u, *_ in ENDPOINTS])
+def test_permission_matrix(world, method, url, body, fmt, expected):
+    expected = {"anonymous": 401, **expected}
+    got = {}
+    # Denied callers first, so a successful write cannot change what the others see.
+    for role in sorted(ROLES, key=lambda r: expected[r] < 400):
+        response = call(world, role, method, url, body, fmt)
+        got[role] = response.status_code
+        if response.status_code >= 400:
+            assert set(response.json()) == {"error"}, f"{role}: {response.content[:200]}"
+    assert got == expected
