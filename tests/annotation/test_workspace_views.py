@@ -1,0 +1,187 @@
+"""The annotator workspace pages: permissions, rendering, htmx submit and skip, validation, gold page."""
+import pytest
+from django.urls import reverse
+
+from annotation import judging, queue
+from annotation.models import Assignment, Judgement, Task
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def client_as(client):
+    def login(user):
+        client.force_login(user)
+        return client
+    return login
+
+
+def url(project):
+    return reverse("annotate", kwargs={"project_id": project.pk})
+
+
+def current_lease(user):
+    return Assignment.objects.get(annotator=user, status=Assignment.Status.ACTIVE)
+
+
+def test_page_shows_prompt_responses_keys_and_progress(client_as, project, annotator):
+    project.instructions = "Prefer **correct** answers."
+    project.save()
+    factories.rubric(project, keys=("helpful",))
+    factories.task(project, prompt="What is 2+2?")
+    page = client_as(annotator).get(url(project))
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "What is 2+2?" in html and "<strong>correct</strong>" in html
+    assert 'data-pick="A"' in html and 'data-pick="B"' in html
+    assert "negligibly better" in html and "Helpful" in html
+    assert 'data-testid="remaining">1<' in html
+    assert "css/workspace.css" in html and "js/workspace.js" in html
+
+
+def test_chat_prompts_render_as_turns(client_as, project, annotator):
+    factories.task(project, prompt=[{"role": "user", "content": "Hi there"}, {"role": "assistant", "content": "Hello!"},
+                                    {"role": "user", "content": "Now a haiku"}])
+    html = client_as(annotator).get(url(project)).content.decode()
+    assert html.count('class="ws-turn ') == 3 and "ws-role-assistant" in html
+
+
+def test_untrusted_text_is_escaped(client_as, project, annotator):
+    project.instructions = "<script>window.__xss=1</script>"
+    project.save()
+    services_prompt = '<img src=x onerror="window.__xss=1">'
+    factories.task(project, prompt=services_prompt)
+    html = client_as(annotator).get(url(project)).content.decode()
+    assert "<script>window.__xss" not in html and "<img src=x" not in html
+    assert "&lt;img src=x onerror=" in html
+
+
+def test_page_needs_the_annotator_or_admin_role(client_as, project):
+    factories.task(project)
+    assert client_as(factories.member(project, "ml")).get(url(project)).status_code == 403
+    assert client_as(factories.UserFactory()).get(url(project)).status_code == 404
+    assert client_as(factories.member(project, "admin")).get(url(project)).status_code == 200
+
+
+def test_page_render_makes_a_bounded_number_of_queries(client_as, project, annotator, django_assert_max_num_queries):
+    factories.rubric(project, keys=("a", "b", "c"))
+    project.mode = "ranking"
+    project.save()
+    factories.task(project, n_responses=9)
+    client = client_as(annotator)
+    client.get(url(project))
+    with django_assert_max_num_queries(14):
+        assert client.get(url(project)).status_code == 200
+
+
+def test_htmx_submit_stores_the_judgement_and_swaps_in_the_next_task(client_as, project, annotator):
+    factories.task(project, priority=2)
+    second = factories.task(project, priority=1)
+    client = client_as(annotator)
+    client.get(url(project))
+    lease = current_lease(annotator)
+    response = client.post(reverse("annotate-submit", args=[project.pk, lease.pk]),
+                           {"overall": "B", "strength": "2", "rationale": "B is right", "duration_ms": "3100"}, **HTMX)
+    assert response.status_code == 200
+    judgement = Judgement.objects.get(annotator=annotator)
+    assert judgement.ranking == [[lease.display_order[1]], [lease.display_order[0]]]
+    assert (judgement.strength, judgement.rationale, judgement.duration_ms) == (2, "B is right", 3100)
+    html = response.content.decode()
+    assert html.count('id="task"') == 1 and 'hx-swap-oob="true"' in html
+    assert f'data-assignment="{current_lease(annotator).pk}"' in html
+    assert current_lease(annotator).task_id == second.pk
+    assert 'data-testid="done-today">1<' in html
+
+
+def test_double_submit_stores_one_judgement(client_as, project, annotator):
+    factories.task(project)
+    client = client_as(annotator)
+    client.get(url(project))
+    lease = current_lease(annotator)
+    for _ in range(2):
+        client.post(reverse("annotate-submit", args=[project.pk, lease.pk]), {"overall": "tie"}, **HTMX)
+    assert Judgement.objects.filter(annotator=annotator).count() == 1
+
+
+def test_validation_error_keeps_the_answer_and_says_what_is_missing(client_as, project, annotator):
+    factories.task(project)
+    client = client_as(annotator)
+    client.get(url(project))
+    lease = current_lease(annotator)
+    response = client.post(reverse("annotate-submit", args=[project.pk, lease.pk]),
+                           {"overall": "A", "rationale": "keep me"}, **HTMX)
+    html = response.content.decode()
+    assert response.status_code == 422
+    assert "choose how much better" in html
+    assert 'value="A" checked' in html and "keep me" in html
+    assert not Judgement.objects.exists()
+
+
+def test_kway_ranking_from_rank_selects(client_as, project, annotator):
+    project.mode = "ranking"
+    project.save()
+    factories.task(project, n_responses=4)
+    client = client_as(annotator)
+    client.get(url(project))
+    lease = current_lease(annotator)
+    a, b, c, d = lease.display_order
+    client.post(reverse("annotate-submit", args=[project.pk, lease.pk]),
+                {"rank-A": "2", "rank-B": "1", "rank-C": "3", "rank-D": "2"}, **HTMX)
+    assert Judgement.objects.get().ranking == [[b], [a, d], [c]]
+
+
+def test_plain_form_post_redirects_back_to_the_workspace(client_as, project, annotator):
+    factories.task(project)
+    client = client_as(annotator)
+    client.get(url(project))
+    lease = current_lease(annotator)
+    response = client.post(reverse("annotate-submit", args=[project.pk, lease.pk]), {"overall": "tie"})
+    assert response.status_code == 302 and response["Location"] == url(project)
+
+
+def test_skip_with_reason_moves_on(client_as, project, annotator):
+    factories.task(project)
+    client = client_as(annotator)
+    client.get(url(project))
+    lease = current_lease(annotator)
+    response = client.post(reverse("annotate-skip", args=[project.pk, lease.pk]), {"reason": "Outside my expertise"},
+                           **HTMX)
+    lease.refresh_from_db()
+    assert (lease.status, lease.skip_reason) == ("skipped", "Outside my expertise")
+    assert "Nothing left for you" in response.content.decode()
+
+
+def test_someone_elses_lease_is_404(client_as, project, annotator):
+    factories.task(project)
+    lease = queue.task_next(project=project, annotator=annotator)
+    intruder = client_as(factories.member(project, "annotator"))
+    assert intruder.post(reverse("annotate-submit", args=[project.pk, lease.pk]), {"overall": "A"}).status_code == 404
+    assert intruder.post(reverse("annotate-skip", args=[project.pk, lease.pk]), {"reason": "x"}).status_code == 404
+
+
+def test_diff_fragment_marks_changed_words(client_as, project, annotator):
+    services_task = factories.task(project)
+    lease = queue.task_next(project=project, annotator=annotator)
+    response = client_as(annotator).get(reverse("annotate-diff", args=[project.pk, lease.pk]))
+    html = response.content.decode()
+    assert services_task and "<del>" in html and "<ins>" in html and 'id="ws-diff-B"' in html
+
+
+def test_admin_marks_a_task_gold_from_the_gold_page(client_as, project, project_admin):
+    task = factories.task(project, external_id="ext-7")
+    client = client_as(project_admin)
+    found = client.get(reverse("gold-tasks", args=[project.pk]), {"task": "ext-7"})
+    assert found.status_code == 302
+    response = client.post(found["Location"], {"rank-A": "1", "rank-B": "2", "target_judgements": "4",
+                                               "action": "mark"})
+    assert response.status_code == 302
+    task.refresh_from_db()
+    first, second = task.slots.order_by("position").values_list("response_id", flat=True)
+    assert (task.is_gold, task.gold_ranking, task.target_judgements) == (True, [[first], [second]], 4)
+    assert client.get(reverse("gold-tasks", args=[project.pk])).status_code == 200
+
+
+def test_gold_page_is_for_project_admins(client_as, project, annotator):
+    assert client_as(annotator).get(reverse("gold-tasks", args=[project.pk])).status_code == 403
