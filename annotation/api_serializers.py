@@ -66,7 +66,7 @@ class RubricIn(serializers.Serializer):
 
 
 class BatchOut(serializers.ModelSerializer):
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     tasks = serializers.IntegerField(source="task_count", read_only=True)
 
     class Meta:

@@ -43,7 +43,7 @@ class SnapshotIn(serializers.Serializer):
 
 
 class SnapshotOut(serializers.ModelSerializer):
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     downloads = serializers.SerializerMethodField()
 
     class Meta:
