@@ -1,0 +1,74 @@
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from annotation.models import Batch
+from rewardtrain.models import DatasetSnapshot
+from tests import factories
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+def run(*args) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+def test_create_snapshot_prints_version_counts_and_hash(project):
+    for i in range(10):
+        factories.judged_pair(project, prefer=i % 2)
+    output = run("create_snapshot", project.name, "--val-fraction", "0.3", "--seed", "5",
+                 "--aggregation", "majority", "--exclude-gold", "--since", "2020-01-01")
+    snap = DatasetSnapshot.objects.get()
+    assert f"version {snap.version}" in output
+    assert f"{snap.train_rows} train, {snap.val_rows} val" in output
+    assert f"sha256: {snap.sha256}" in output
+    assert snap.filters["exclude_gold"] and snap.aggregation == "majority" and snap.split_seed == 5
+    run("create_snapshot", str(project.pk), "--criterion", "*", "--source", "human")
+    assert DatasetSnapshot.objects.filter(project=project).count() == 2
+
+
+@pytest.mark.parametrize("args, message", [
+    (["No such project"], "No project named or numbered"),
+    (["{p}", "--since", "yesterday"], "is not a date"),
+    (["{p}", "--batch", "{b}"], "No batch"),
+    (["{p}", "--exclude-annotator", "ghost"], "No annotator 'ghost'"),
+    (["{p}", "--val-fraction", "1.5"], "validation fraction"),
+    (["{p}", "--min-agreement", "2"], "between 0 and 1"),
+])
+def test_create_snapshot_rejects_bad_input_clearly(project, args, message):
+    foreign = Batch.objects.create(project=factories.ProjectFactory(), name="x")
+    args = [a.format(p=project.name, b=foreign.pk) for a in args]
+    with pytest.raises(CommandError, match=message):
+        run("create_snapshot", *args)
+    assert not DatasetSnapshot.objects.exists()
+
+
+def test_export_snapshot_writes_the_chosen_format_and_split(project, tmp_path):
+    for _ in range(12):
+        factories.judged_pair(project)
+    run("create_snapshot", project.name, "--val-fraction", "0.5")
+    snap = DatasetSnapshot.objects.get()
+    target = tmp_path / "train.jsonl"
+    output = run("export_snapshot", str(snap.pk), "--format", "trl", "--out", str(target), "--split", "train")
+    rows = [json.loads(line) for line in target.read_text().splitlines()]
+    assert len(rows) == snap.train_rows and f"Wrote {snap.train_rows} trl line(s)" in output
+    assert set(rows[0]) == {"prompt", "chosen", "rejected", "margin"}
+
+
+def test_export_snapshot_rejects_bad_input(project, tmp_path):
+    factories.judged_pair(project)
+    run("create_snapshot", project.name)
+    snap = DatasetSnapshot.objects.get()
+    with pytest.raises(CommandError, match="No snapshot with id 999999"):
+        run("export_snapshot", "999999", "--format", "trl", "--out", str(tmp_path / "x.jsonl"))
+    with pytest.raises(CommandError, match="invalid choice"):
+        run("export_snapshot", str(snap.pk), "--format", "csv", "--out", str(tmp_path / "x.jsonl"))
+    with pytest.raises(CommandError, match="cannot write"):
+        run("export_snapshot", str(snap.pk), "--format", "hh", "--out", str(tmp_path / "missing-dir" / "x.jsonl"))
