@@ -44,8 +44,8 @@ def test_trl_export_trains_in_reward_trainer_without_conversion(project, tmp_pat
     from trl import RewardConfig, RewardTrainer
 
     torch.manual_seed(0)
-    for i in range(12):
-        factories.judged_pair(project, strength=i % 3)
+    for i in range(12):  # fixed prompts, so the seeded split is fixed too
+        factories.judged_pair(project, task=factories.task(project, prompt=f"Reward prompt {i}?"), strength=i % 3)
     snapshot = snapshot_create(project=project, filters=filters_build(project=project), val_fraction=0.3, seed=0)
     files = {}
     for split in ("train", "val"):
