@@ -1,0 +1,133 @@
+"""Loading a backbone as a reward model, scoring batches, and saving the model folder.
+
+The saved folder is a plain Hugging Face sequence-classification model (``num_labels`` = 1 +
+number of criterion heads; output 0 is the overall reward) plus ``rewardtrain.json``, which
+records the input format, the head names and the reward normalization.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import torch
+from torch import nn
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
+
+from .formatting import InputFormat
+
+META_FILE = "rewardtrain.json"
+OVERALL = "overall"
+
+
+def is_encoder(config) -> bool:
+    """Encoders (BERT family) read a text pair; everything else is treated as a decoder."""
+    return config.model_type in MODEL_FOR_MASKED_LM_MAPPING_NAMES and not getattr(config, "is_encoder_decoder", False)
+
+
+def load_tokenizer(name: str):
+    tokenizer = AutoTokenizer.from_pretrained(name)
+    if tokenizer.pad_token is None:
+        # Decoders usually ship without a pad token; eos is the standard stand-in, and scoring by
+        # attention mask (not by searching for pad ids) keeps that safe.
+        if tokenizer.eos_token is None:
+            raise ValueError(f"tokenizer of {name} has neither a pad nor an eos token")
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "right"
+    return tokenizer
+
+
+def load_model(name: str, heads: list[str] | None = None, *, disable_dropout: bool = False):
+    """Load ``name`` for sequence classification; ``heads`` sets the outputs (training).
+
+    With ``heads=None`` the head layout stored in the folder is kept (evaluation and scoring).
+    """
+    tokenizer = load_tokenizer(name)
+    kwargs: dict = {"dtype": torch.float32}
+    if heads is not None:
+        kwargs.update(
+            num_labels=len(heads),
+            id2label=dict(enumerate(heads)),
+            label2id={h: i for i, h in enumerate(heads)},
+            # Starting from an existing reward model with another head count is fine: the head is new.
+            ignore_mismatched_sizes=True,
+        )
+    model = AutoModelForSequenceClassification.from_pretrained(name, **kwargs)
+    model.config.get_text_config().pad_token_id = tokenizer.pad_token_id
+    if disable_dropout:
+        for module in model.modules():
+            if isinstance(module, nn.Dropout):
+                module.p = 0.0
+    return model, tokenizer
+
+
+def default_format(config, input_format: str, max_length: int, tokenizer) -> InputFormat:
+    encoder = is_encoder(config)
+    kind = input_format if input_format != "auto" else ("pair" if encoder else "concat")
+    limit = getattr(tokenizer, "model_max_length", None) or max_length
+    positions = getattr(config.get_text_config(), "max_position_embeddings", None) or max_length
+    return InputFormat(kind=kind, max_length=min(max_length, limit, positions), last_token_pooling=not encoder)
+
+
+def fast_bf16(device: torch.device) -> bool:
+    """Whether bf16 autocast speeds training up here: bf16 GPUs, and CPUs with native bf16
+    instructions (AVX512-BF16/AMX), where it is faster than fp32; elsewhere it is slower."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return False
+
+
+class RewardScorer(nn.Module):
+    """``forward`` returns one row of head outputs per input sequence, in float32.
+
+    Decoders are read at the last position the attention mask marks as real (inputs are right
+    padded), not at "the last token that is not pad", which breaks when pad == eos.  Wrapping the
+    whole computation in one module keeps DistributedDataParallel's hooks in the path.
+    """
+
+    def __init__(self, model, last_token_pooling: bool):
+        super().__init__()
+        self.model = model
+        self.last_token_pooling = last_token_pooling and hasattr(model, "score")
+
+    def forward(self, input_ids, attention_mask, token_type_ids=None):
+        if self.last_token_pooling:
+            backbone = getattr(self.model, self.model.base_model_prefix)
+            hidden = backbone(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
+            last = attention_mask.sum(dim=1) - 1
+            pooled = hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
+            return self.model.score(pooled).float()
+        extra = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
+        return self.model(input_ids=input_ids, attention_mask=attention_mask, **extra).logits.float()
+
+
+def save_model_folder(out: str, model, tokenizer, meta: dict) -> None:
+    os.makedirs(out, exist_ok=True)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    with open(os.path.join(out, META_FILE), "w", encoding="utf-8") as handle:
+        json.dump(meta, handle, indent=2)
+
+
+def read_meta(folder: str) -> dict | None:
+    path = os.path.join(folder, META_FILE)
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def load_reward_model(folder: str, max_length: int = 512):
+    """Load any reward-model folder: ours (with rewardtrain.json) or a plain HF one."""
+    model, tokenizer = load_model(folder)
+    model.eval()
+    meta = read_meta(folder) or {}
+    if "format" in meta:
+        fmt = InputFormat.from_dict(meta["format"])
+    else:
+        fmt = default_format(AutoConfig.from_pretrained(folder), "auto", max_length, tokenizer)
+    heads = meta.get("heads") or [model.config.id2label.get(i, f"head_{i}") for i in range(model.config.num_labels)]
+    return model, tokenizer, fmt, heads, meta

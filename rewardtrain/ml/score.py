@@ -1,0 +1,100 @@
+"""Scoring texts with a trained reward-model folder."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import torch
+
+from .batching import inference_batches, pad_rows
+from .data import load_score_rows
+from .formatting import Formatter
+from .model import OVERALL, RewardScorer, load_reward_model
+
+
+def pick_device(device: str | None = None) -> torch.device:
+    if device:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@torch.inference_mode()
+def predict(scorer: RewardScorer, ids, types, pad_id: int, batch_tokens: int, device) -> np.ndarray:
+    """(texts, heads) raw rewards; batches are length-sorted so little padding is computed."""
+    was_training = scorer.training
+    scorer.eval()
+    out = np.zeros((len(ids), scorer.model.config.num_labels), dtype=np.float32)
+    use_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+    for rows in inference_batches([len(i) for i in ids], batch_tokens):
+        input_ids, mask, token_types = pad_rows([ids[r] for r in rows], [types[r] for r in rows], pad_id)
+        token_types = None if token_types is None else token_types.to(device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+            scores = scorer(input_ids.to(device), mask.to(device), token_types)
+        out[rows] = scores.float().cpu().numpy()
+    scorer.train(was_training)
+    return out
+
+
+class RewardModel:
+    """A loaded reward-model folder; load once, score many times (e.g. in a web service)."""
+
+    def __init__(self, folder: str, *, device: str | None = None, batch_tokens: int = 16384):
+        model, self.tokenizer, self.format, self.heads, self.meta = load_reward_model(folder)
+        self.device = pick_device(device)
+        self.scorer = RewardScorer(model, self.format.last_token_pooling).to(self.device)
+        self.batch_tokens = max(batch_tokens, self.format.max_length)
+        norm = self.meta.get("normalization") or {}
+        self.mean = np.array(norm.get("mean", [0.0] * len(self.heads)), dtype=np.float32)
+        self.std = np.array(norm.get("std", [1.0] * len(self.heads)), dtype=np.float32)
+
+    def formatter(self) -> Formatter:
+        return Formatter(self.tokenizer, self.format)
+
+    def score_encoded(self, ids, types) -> np.ndarray:
+        return predict(self.scorer, ids, types, self.tokenizer.pad_token_id, self.batch_tokens, self.device)
+
+    def score(self, prompts: list[str], responses: list[str], *, normalize: bool = False) -> np.ndarray:
+        """(n, heads) rewards; ``normalize`` maps them to training-data z-scores."""
+        encoded = self.formatter().encode(list(prompts), list(responses))
+        scores = self.score_encoded([e[0] for e in encoded], [e[1] for e in encoded])
+        return (scores - self.mean) / np.where(self.std > 0, self.std, 1.0) if normalize else scores
+
+
+def score_texts(
+    model: str | RewardModel,
+    prompts: list[str],
+    responses: list[str],
+    *,
+    head: str = OVERALL,
+    normalize: bool = False,
+) -> list[float]:
+    """Reward of each (prompt, response); ``model`` is a folder path or a loaded RewardModel."""
+    if len(prompts) != len(responses):
+        raise ValueError("prompts and responses must have the same length")
+    reward_model = model if isinstance(model, RewardModel) else RewardModel(model)
+    column = reward_model.heads.index(head)
+    return reward_model.score(prompts, responses, normalize=normalize)[:, column].tolist()
+
+
+def score_file(model: str | RewardModel, data: str, out: str) -> int:
+    """Write each input row back with ``rewards`` (raw), ``rewards_normalized`` and, with
+    criterion heads, ``rewards_by_criterion``; returns the number of rows."""
+    reward_model = model if isinstance(model, RewardModel) else RewardModel(model)
+    rows = load_score_rows(data)
+    prompts = [row["prompt"] for _, row, responses in rows for _ in responses]
+    responses = [r for _, _, rs in rows for r in rs]
+    raw = reward_model.score(prompts, responses)
+    norm = (raw - reward_model.mean) / np.where(reward_model.std > 0, reward_model.std, 1.0)
+    at = 0
+    with open(out, "w", encoding="utf-8") as handle:
+        for _, row, rs in rows:
+            part, part_norm = raw[at : at + len(rs)], norm[at : at + len(rs)]
+            at += len(rs)
+            result = dict(row, rewards=part[:, 0].tolist(), rewards_normalized=part_norm[:, 0].tolist())
+            if len(reward_model.heads) > 1:
+                result["rewards_by_criterion"] = {
+                    h: part[:, i].tolist() for i, h in enumerate(reward_model.heads) if i > 0
+                }
+            handle.write(json.dumps(result, ensure_ascii=False) + "\n")
+    return len(rows)
