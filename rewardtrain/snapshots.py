@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -111,9 +112,12 @@ def _annotator_ids(*, project: Project, refs: Iterable[int | str]) -> tuple[int,
 
 def annotator_pseudonym(user_id: int | None) -> str | None:
     """Stable per installation, not reversible without SECRET_KEY: exports never carry user ids."""
-    if user_id is None:
-        return None
-    digest = hmac.new(settings.SECRET_KEY.encode(), f"verdict-annotator:{user_id}".encode(), hashlib.sha256)
+    return None if user_id is None else _pseudonym(settings.SECRET_KEY, user_id)
+
+
+@lru_cache(maxsize=4096)
+def _pseudonym(secret: str, user_id: int) -> str:
+    digest = hmac.new(secret.encode(), f"verdict-annotator:{user_id}".encode(), hashlib.sha256)
     return "a_" + digest.hexdigest()[:16]
 
 

@@ -166,3 +166,16 @@ def test_ids_beyond_the_database_range_are_not_found_not_errors(project, project
 def test_filter_ids_beyond_the_database_range_are_rejected(project, project_admin):
     response = client_for(project_admin).get(f"/api/v1/projects/{project.pk}/tasks/", {"batch": 10**30})
     assert response.status_code == 400
+
+
+def test_throttled_callers_get_429_in_the_error_shape(project, ml_engineer, monkeypatch):
+    from django.core.cache import cache
+    from rest_framework.throttling import UserRateThrottle
+
+    cache.clear()
+    monkeypatch.setattr(UserRateThrottle, "THROTTLE_RATES", {"user": "2/min"})
+    client = client_for(ml_engineer)
+    statuses = [client.get(f"/api/v1/projects/{project.pk}/tasks/").status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    assert client.get("/api/v1/projects/").json()["error"]["code"] == "throttled"
+    cache.clear()
