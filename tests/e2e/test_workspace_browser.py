@@ -1,0 +1,230 @@
+"""The annotator workspace in headless Chromium: keyboard-only judging, rankings, ties, skips, XSS."""
+import os
+
+import pytest
+from django.test import Client
+
+from annotation import services
+from annotation.models import Assignment, Judgement
+from tests import factories
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists("/usr/bin/chromium"):
+        pytest.skip("Debian's chromium is not installed")
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def open_workspace(browser, live_server):
+    contexts = []
+
+    def open_for(user, project, width=1280):
+        client = Client()
+        client.force_login(user)
+        context = browser.new_context(viewport={"width": width, "height": 900})
+        context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}])
+        contexts.append(context)
+        page = context.new_page()
+        page.dialogs = []
+        page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
+        page.errors = []
+        page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+        page.goto(f"{live_server.url}/projects/{project.pk}/annotate/")
+        page.evaluate("window.__samePage = 1")  # survives only if no reload happens
+        return page
+
+    yield open_for
+    for context in contexts:
+        context.close()
+
+
+def lease_of(user):
+    return Assignment.objects.get(annotator=user, status=Assignment.Status.ACTIVE)
+
+
+def wait_for_next_task(page, previous_assignment_id):
+    expect(page.locator("#task")).not_to_have_attribute("data-assignment", str(previous_assignment_id))
+
+
+def test_keyboard_only_pairwise_judgement_with_rubric_and_rationale(open_workspace, project, annotator):
+    project.rationale_required = True
+    project.save()
+    factories.rubric(project, keys=("helpful", "safe"))
+    factories.task(project, prompt="First prompt about rivers", priority=2)
+    factories.task(project, prompt="Second prompt about mountains", priority=1)
+    page = open_workspace(annotator, project)
+    lease = lease_of(annotator)
+    a, b = lease.display_order
+
+    page.keyboard.press("b")          # overall: B is better
+    page.keyboard.press("3")          # clearly better
+    page.keyboard.press("a")          # helpful: A
+    page.keyboard.press("t")          # safe: tie
+    page.keyboard.press("r")
+    page.keyboard.type("B answers the question; A rambles.")
+    page.keyboard.press("Escape")
+    page.keyboard.press("Enter")
+
+    wait_for_next_task(page, lease.pk)
+    expect(page.locator(".ws-prompt")).to_contain_text("Second prompt about mountains")
+    expect(page.get_by_test_id("done-today")).to_have_text("1")
+    assert page.evaluate("window.__samePage") == 1
+    judgement = Judgement.objects.get(annotator=annotator)
+    assert judgement.ranking == [[b], [a]] and judgement.strength == 2
+    assert judgement.criteria == {"helpful": [[a], [b]], "safe": [[a, b]]}
+    assert judgement.rationale == "B answers the question; A rambles."
+    assert judgement.duration_ms is not None and judgement.duration_ms > 0
+    assert not page.errors
+
+
+def test_missing_answer_is_explained_and_nothing_is_lost(open_workspace, project, annotator):
+    factories.task(project)
+    page = open_workspace(annotator, project)
+    page.keyboard.press("a")
+    page.keyboard.press("Enter")  # no strength yet
+    expect(page.get_by_test_id("error")).to_contain_text("choose how much better")
+    page.keyboard.press("2")
+    page.keyboard.press("Enter")
+    expect(page.locator(".ws-empty")).to_be_visible()
+    assert Judgement.objects.get(annotator=annotator).strength == 1
+
+
+def test_tie_by_keyboard(open_workspace, project, annotator):
+    factories.task(project)
+    page = open_workspace(annotator, project)
+    lease = lease_of(annotator)
+    page.keyboard.press("t")
+    page.keyboard.press("Enter")
+    expect(page.locator(".ws-empty")).to_be_visible()
+    assert Judgement.objects.get(annotator=annotator).ranking == [lease.display_order]
+
+
+def test_kway_ranking_by_keyboard_with_a_tied_group(open_workspace, project, annotator):
+    project.mode = "ranking"
+    project.save()
+    factories.task(project, n_responses=4)
+    page = open_workspace(annotator, project)
+    r = dict(zip("ABCD", lease_of(annotator).display_order))
+    for key in ["b", "t", "d", "a"]:  # B best, D tied with B, then A; C is implied last
+        page.keyboard.press(key)
+    expect(page.locator('.ws-q[data-q="rank"] .ws-chip').first).to_contain_text("B")
+    page.keyboard.press("Enter")
+    expect(page.locator(".ws-empty")).to_be_visible()
+    assert Judgement.objects.get(annotator=annotator).ranking == [[r["B"], r["D"]], [r["A"]], [r["C"]]]
+
+
+def test_kway_ranking_by_clicking_in_order_and_moving_a_chip(open_workspace, project, annotator):
+    project.mode = "ranking"
+    project.save()
+    factories.task(project, n_responses=3)
+    page = open_workspace(annotator, project)
+    r = dict(zip("ABC", lease_of(annotator).display_order))
+    page.click('[data-pick="C"]')
+    page.click('[data-pick="A"]')          # B is implied last
+    chip = page.locator('.ws-tray .ws-chip[data-letter="B"]')
+    chip.focus()
+    page.keyboard.press("Alt+ArrowLeft")   # the keyboard twin of dragging B above A
+    expect(page.locator(".ws-tray .ws-chip").nth(1)).to_contain_text("B")
+    page.locator("#judgement-form button[type=submit]").click()
+    expect(page.locator(".ws-empty")).to_be_visible()
+    assert Judgement.objects.get(annotator=annotator).ranking == [[r["C"]], [r["B"]], [r["A"]]]
+
+
+def test_kway_ranking_by_dragging(open_workspace, project, annotator):
+    project.mode = "ranking"
+    project.save()
+    factories.task(project, n_responses=3)
+    page = open_workspace(annotator, project)
+    r = dict(zip("ABC", lease_of(annotator).display_order))
+    page.keyboard.press("a")
+    page.keyboard.press("b")               # A, B, C
+    page.locator('.ws-tray .ws-chip[data-letter="C"]').drag_to(
+        page.locator('.ws-tray .ws-chip[data-letter="A"]'))
+    expect(page.locator(".ws-tray .ws-chip").first).to_contain_text("C")
+    page.keyboard.press("Enter")
+    expect(page.locator(".ws-empty")).to_be_visible()
+    assert Judgement.objects.get(annotator=annotator).ranking == [[r["C"]], [r["A"]], [r["B"]]]
+
+
+def test_skip_by_keyboard_with_a_reason(open_workspace, project, annotator):
+    factories.task(project, prompt="Skip me", priority=2)
+    factories.task(project, prompt="Then me", priority=1)
+    page = open_workspace(annotator, project)
+    lease = lease_of(annotator)
+    page.keyboard.press("s")
+    expect(page.locator("#ws-skip")).to_be_visible()
+    page.keyboard.press("2")
+    page.keyboard.press("Enter")
+    wait_for_next_task(page, lease.pk)
+    expect(page.locator(".ws-prompt")).to_contain_text("Then me")
+    lease.refresh_from_db()
+    assert (lease.status, lease.skip_reason) == ("skipped", "Prompt or responses are broken")
+    assert page.evaluate("window.__samePage") == 1
+
+
+def test_help_overlay_and_diff_toggle(open_workspace, project, annotator):
+    services.task_create(project=project, prompt="Compare", responses=["The cat sat on the mat.",
+                                                                      "The cat sat on the red mat."])
+    page = open_workspace(annotator, project)
+    page.keyboard.press("?")
+    expect(page.locator("#ws-help")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.locator("#ws-help")).to_be_hidden()
+    page.keyboard.press("w")
+    # Each side marks the words only it has; the display order is shuffled, so either side may.
+    expect(page.locator(".ws-response .ws-diffbody").locator("ins, del")).to_have_text("red ")
+    expect(page.locator(".ws-response .ws-body.md").first).to_be_hidden()
+
+
+XSS = [
+    "<script>window.__xss = 1; alert('script')</script>",
+    '<img src=x onerror="window.__xss = 2; alert(\'img\')">',
+    "[click me](javascript:window.__xss=3;alert('link'))",
+    '<a href="javascript:alert(4)" onclick="window.__xss=4">raw link</a>',
+    '<svg onload="window.__xss=5"></svg><iframe src="javascript:alert(6)"></iframe>',
+]
+
+
+def test_xss_payloads_in_prompts_responses_and_instructions_never_run(open_workspace, project, annotator, live_server):
+    project.instructions = XSS[0] + "\n\n" + XSS[2]
+    project.save()
+    services.task_create(project=project, prompt=[{"role": "user", "content": XSS[1]},
+                                                  {"role": "assistant", "content": XSS[3]},
+                                                  {"role": "user", "content": XSS[4]}],
+                         responses=["\n\n".join(XSS), "Safe answer with " + XSS[2]])
+    page = open_workspace(annotator, project)
+    page.keyboard.press("n")  # open the instructions too
+    expect(page.locator("#ws-guide")).to_have_attribute("open", "")
+    links = page.locator(".ws-task a, .ws-guide a")
+    assert links.count() >= 3
+    for link in links.all():
+        link.click(no_wait_after=True, timeout=2000)
+    page.keyboard.press("w")  # the diff view renders the same text another way
+    expect(page.locator(".ws-response .ws-diffbody").first).not_to_be_empty()
+    page.wait_for_timeout(300)  # give any injected handler a chance to fire before asserting it did not
+    assert page.evaluate("window.__xss") is None
+    assert page.dialogs == []
+    # Annotators see what the model wrote, as text.
+    expect(page.locator(".ws-response .ws-body.md", has_text="<script>window.__xss = 1;")).to_have_count(1)
+    assert page.locator(".ws-task script, .ws-task img, .ws-task iframe, .ws-task svg").count() == 0
+    assert page.locator("[onerror], [onclick], [onload], a[href^='javascript']").count() == 0
+
+
+def test_narrow_screens_stack_the_responses(open_workspace, project, annotator):
+    factories.task(project)
+    page = open_workspace(annotator, project, width=600)
+    a, b = page.locator(".ws-response").all()
+    assert a.bounding_box()["y"] < b.bounding_box()["y"]
+    assert abs(a.bounding_box()["x"] - b.bounding_box()["x"]) < 2
