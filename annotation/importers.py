@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
+from django.db import reset_queries, transaction
 
 from .hashing import content_hash, messages_to_text, pair_hash, prompt_hash, task_hash
 from .models import Batch, PreferencePair, Project, Prompt, Response, Task, TaskSlot
@@ -385,6 +385,7 @@ def _run(*, project, fileobj, filename, user, batch_name, parse, write) -> Impor
             if len(pending) >= size:
                 write(project, batch, pending, result)
                 pending = []
+                reset_queries()  # with DEBUG on, Django's query log would otherwise keep every batch's SQL
         if errors.total == 0 and result.lines == 0:
             errors.add("the file holds no rows")
         if errors.total:

@@ -36,10 +36,8 @@ def one_run(kind: str, rows: int) -> dict:
     """Runs one import in a fresh process so that its peak memory is its own."""
     code = f"""
 import sys, time, json; sys.path.insert(0, 'benchmarks')
-import _django; _django.setup('verdict_bench_import')
+import _django; _django.setup('verdict_bench_import', fresh=True)
 from annotation import importers, services
-from annotation.models import Project
-Project.objects.filter(name='bench-{kind}-{rows}').delete()
 project = services.project_create(name='bench-{kind}-{rows}')
 base = _django.peak_rss_mb()
 fn = importers.import_tasks if '{kind}' == 'tasks' else importers.import_pairs
