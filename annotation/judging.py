@@ -162,12 +162,15 @@ def judgement_submit(*, assignment: Assignment, ranking=None, strength=None, bot
                      criteria=None, rationale: str = "", duration_ms=None, now=None) -> tuple[Judgement, bool]:
     """Stores the annotator's answer for this lease; returns (judgement, created)."""
     now = now or timezone.now()
-    # Lock order everywhere: assignment, then task. Claims lock only tasks, so no cycle.
-    assignment = Assignment.objects.select_for_update().select_related("project").get(pk=assignment.pk)
-    project = assignment.project
+    # Lock order: the task, then this lease; other leases only with SKIP LOCKED. Claims never wait
+    # for a task lock and skips and sweeps hold only lease rows, so no wait cycle can form.
     task = Task.objects.select_for_update().get(pk=assignment.task_id)
+    assignment = Assignment.objects.select_for_update(of=("self",)).select_related("project").get(pk=assignment.pk)
+    project = assignment.project
     existing = Judgement.objects.filter(task=task, annotator_id=assignment.annotator_id).first()
     if existing is not None:
+        if assignment.status == Assignment.Status.ACTIVE:  # judged through another lease of the same task
+            Assignment.objects.filter(pk=assignment.pk).update(status=Assignment.Status.EXPIRED, finished_at=now)
         return existing, False
     if assignment.status == Assignment.Status.SKIPPED:
         raise AssignmentConflict("This task was skipped, so it can no longer be judged on this lease.")
@@ -175,7 +178,8 @@ def judgement_submit(*, assignment: Assignment, ranking=None, strength=None, bot
                       strength=strength, both_bad=both_bad, criteria=criteria, rationale=rationale,
                       duration_ms=duration_ms)
     if data["duration_ms"] is None:
-        data["duration_ms"] = min(int((now - assignment.created_at).total_seconds() * 1000), MAX_DURATION_MS)
+        elapsed_ms = int((now - assignment.created_at).total_seconds() * 1000)
+        data["duration_ms"] = min(max(elapsed_ms, 0), MAX_DURATION_MS)
 
     on_time = assignment.status == Assignment.Status.ACTIVE and assignment.expires_at > now
     others_holding = 0 if on_time else (
@@ -195,9 +199,12 @@ def judgement_submit(*, assignment: Assignment, ranking=None, strength=None, bot
             task.status = Task.Status.COMPLETE
         task.save(update_fields=["completed_judgements", "status"])
     Assignment.objects.filter(pk=assignment.pk).update(status=Assignment.Status.SUBMITTED, finished_at=now)
-    # A newer lease of the same task by the same annotator has nothing left to do.
-    Assignment.objects.filter(task=task, annotator_id=assignment.annotator_id, status=Assignment.Status.ACTIVE
-                              ).update(status=Assignment.Status.EXPIRED, finished_at=now)
+    # Another lease of the same task by the same annotator has nothing left to do. A locked one is
+    # being submitted, skipped or expired right now; its own transaction will close it.
+    others = (Assignment.objects.select_for_update(skip_locked=True)
+              .filter(task=task, annotator_id=assignment.annotator_id, status=Assignment.Status.ACTIVE)
+              .exclude(pk=assignment.pk).values_list("pk", flat=True))
+    Assignment.objects.filter(pk__in=list(others)).update(status=Assignment.Status.EXPIRED, finished_at=now)
     _pairs_create(judgement=judgement, task=task, project=project)
     return judgement, True
 
