@@ -1,0 +1,80 @@
+"""Safe Markdown: what annotators see of untrusted text, and the word diff."""
+from html.parser import HTMLParser
+
+import pytest
+
+from annotation.rendering import markdown_to_safe_html, word_diff
+from annotation.templatetags.safe_markdown import safe_markdown
+
+
+@pytest.mark.parametrize("payload", [
+    "<script>window.__xss=1</script>",
+    '<img src=x onerror="window.__xss=1">',
+    '<svg onload="window.__xss=1"></svg>',
+    '<iframe src="https://evil.example"></iframe>',
+    '<a href="https://ok.example" onclick="window.__xss=1">x</a>',
+    '<div style="background:url(https://evil.example/t.png)">x</div>',
+])
+def test_raw_html_is_shown_as_text_never_as_markup(payload):
+    html = markdown_to_safe_html(payload)
+    tags, attributes = parsed(html)
+    assert tags <= {"p", "a"}
+    assert not {a for a in attributes if a.startswith("on") or a in {"style", "src"}}
+    assert "&lt;" in html  # the annotator still sees what the model wrote
+
+
+def parsed(html):
+    """The tags and attribute names a browser would build from `html`."""
+    class Collector(HTMLParser):
+        tags, attributes = set(), set()
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.add(tag)
+            self.attributes.update(name for name, _ in attrs)
+    collector = Collector()
+    collector.tags, collector.attributes = set(), set()
+    collector.feed(html)
+    return collector.tags, collector.attributes
+
+
+@pytest.mark.parametrize("link", ["javascript:alert(1)", "JaVaScRiPt:alert(1)", "data:text/html,<b>x</b>",
+                                  "vbscript:msgbox(1)", "/accounts/logout/"])
+def test_links_keep_only_http_https_and_mailto_targets(link):
+    html = markdown_to_safe_html(f"[click]({link})")
+    assert "href" not in html and "click" in html
+
+
+def test_safe_links_open_in_a_new_tab_without_referrer_or_opener():
+    html = markdown_to_safe_html("[docs](https://example.com/a) and <mailto:x@example.com>")
+    assert 'href="https://example.com/a"' in html
+    assert 'rel="noopener nofollow noreferrer"' in html and 'target="_blank"' in html
+    assert "mailto:" in html
+
+
+def test_images_become_their_alt_text_so_nothing_remote_loads():
+    html = markdown_to_safe_html("![a cat](https://tracker.example/pixel.png)")
+    assert "<img" not in html and "tracker.example" not in html
+    assert "[image: a cat]" in html
+
+
+def test_code_blocks_keep_their_language_and_escape_their_content():
+    html = markdown_to_safe_html('```python\nprint("<b>hi</b>")\n```')
+    assert '<pre><code class="language-python">' in html
+    assert "&lt;b&gt;hi&lt;/b&gt;" in html
+
+
+def test_formatting_and_tables_survive():
+    html = markdown_to_safe_html("**bold** *it*\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n1. one\n2. two")
+    for tag in ("<strong>", "<em>", "<table>", "<td>", "<ol>"):
+        assert tag in html
+
+
+def test_template_filter_marks_only_sanitized_output_safe():
+    assert str(safe_markdown("<script>x</script>")) == "<p>&lt;script&gt;x&lt;/script&gt;</p>"
+    assert safe_markdown(None) == ""
+
+
+def test_word_diff_marks_only_the_changed_words_and_escapes_them():
+    old, new = word_diff("The cat sat on the <mat>.", "The dog sat on the <mat>.")
+    assert old == "The <del>cat</del> sat on the &lt;mat&gt;."
+    assert new == "The <ins>dog</ins> sat on the &lt;mat&gt;."
