@@ -7,8 +7,10 @@ Formats
 - trl       TRL explicit preference: {"prompt", "chosen", "rejected", "margin"}; RewardTrainer reads it as is.
 - trl-chat  TRL conversational: the same with message lists ({"role", "content"}).
 - hh        Anthropic HH-RLHF style: full "\\n\\nHuman: ...\\n\\nAssistant: ..." transcripts in chosen/rejected.
-- kway      one line per ranking: the responses and their order (groups of tied ids, best first).
-- full      every artifact field: pseudonymous annotator, judgement id, display order, duration, rubric version.
+- kway      one line per ranking: "ranking" holds groups of tied response texts, best first
+            ("ranking_ids" the same as response ids), the format rewardtrain.ml reads.
+- full      every artifact field: pseudonymous annotator, judgement id, display order, duration, rubric version;
+            its prompt/chosen/rejected/margin/tie/criterion/weight keys are rewardtrain.ml's pair rows.
 Ties carry no preference, so trl, trl-chat and hh leave them out; kway and full keep them.
 """
 import json
@@ -58,14 +60,14 @@ def _hh_transcript(row: dict, answer: str) -> str:
 
 def _trl(rows) -> Iterator[bytes]:
     for row in rows:
-        if not row["is_tie"]:
+        if not row["tie"]:
             yield _line({"prompt": row["prompt"], "chosen": row["chosen"], "rejected": row["rejected"],
                          "margin": row["margin"]})
 
 
 def _trl_chat(rows) -> Iterator[bytes]:
     for row in rows:
-        if not row["is_tie"]:
+        if not row["tie"]:
             yield _line({"prompt": _chat_prompt(row),
                          "chosen": [{"role": "assistant", "content": row["chosen"]}],
                          "rejected": [{"role": "assistant", "content": row["rejected"]}],
@@ -74,7 +76,7 @@ def _trl_chat(rows) -> Iterator[bytes]:
 
 def _hh(rows) -> Iterator[bytes]:
     for row in rows:
-        if not row["is_tie"]:
+        if not row["tie"]:
             yield _line({"chosen": _hh_transcript(row, row["chosen"]),
                          "rejected": _hh_transcript(row, row["rejected"])})
 
@@ -88,7 +90,7 @@ def ranking_from_pairs(rows: list[dict]) -> list[list[int]]:
     for row in rows:
         wins.setdefault(row["chosen_id"], 0)
         wins.setdefault(row["rejected_id"], 0)
-        if not row["is_tie"]:
+        if not row["tie"]:
             wins[row["chosen_id"]] += 1
     levels = sorted(set(wins.values()), reverse=True)
     return [sorted(r for r, w in wins.items() if w == level) for level in levels]
@@ -100,10 +102,12 @@ def _kway_group(rows: list[dict], *, judgement_id) -> dict:
         texts[row["chosen_id"]] = row["chosen"]
         texts[row["rejected_id"]] = row["rejected"]
     first = rows[0]
+    ranking = ranking_from_pairs(rows)
     return {
         "prompt": first["prompt"], "prompt_messages": first["prompt_messages"], "criterion": first["criterion"],
         "split": first["split"], "responses": [{"id": rid, "text": texts[rid]} for rid in sorted(texts)],
-        "ranking": ranking_from_pairs(rows), "judgement_id": judgement_id, "annotator": first["annotator"],
+        "ranking": [[texts[rid] for rid in level] for level in ranking], "ranking_ids": ranking,
+        "judgement_id": judgement_id, "annotator": first["annotator"],
         "display_order": first["display_order"], "source": first["source"],
         "pair_ids": sorted(pid for row in rows for pid in row["pair_ids"]),
     }

@@ -209,7 +209,7 @@ def _vote_row(vote: dict, *, split: str, agreement: float, votes: int) -> dict:
         **_base_row(vote, split=split),
         "chosen_id": vote["chosen_id"], "chosen": vote["chosen__text"],
         "rejected_id": vote["rejected_id"], "rejected": vote["rejected__text"],
-        "is_tie": vote["is_tie"], "margin": vote["margin"], "strength": vote["strength"], "weight": vote["weight"],
+        "tie": vote["is_tie"], "margin": vote["margin"], "strength": vote["strength"], "weight": vote["weight"],
         "agreement": agreement, "votes": votes, "source": vote["source"],
         "pair_id": vote["id"], "pair_ids": [vote["id"]], "judgement_id": vote["judgement_id"],
         "task_id": vote["judgement__task_id"], "annotator": annotator_pseudonym(annotator),
@@ -238,7 +238,7 @@ def _aggregate_row(group: list[dict], *, split: str, scores: dict[str, float], a
     return {
         **_base_row(first, split=split),
         "chosen_id": chosen[0], "chosen": chosen[1], "rejected_id": rejected[0], "rejected": rejected[1],
-        "is_tie": side == "tie", "margin": round(sum(v["margin"] for v in backing) / len(backing), 6),
+        "tie": side == "tie", "margin": round(sum(v["margin"] for v in backing) / len(backing), 6),
         "strength": None, "weight": round(best / total, 6), "agreement": agreement, "votes": len(group),
         "source": sources[0] if len(sources) == 1 else "mixed",
         "pair_id": None, "pair_ids": [v["id"] for v in group], "judgement_id": None, "task_id": None,
@@ -287,7 +287,7 @@ PARQUET_SCHEMA = pa.schema([
     ("split", pa.string()), ("prompt_id", pa.int64()), ("prompt", pa.string()),
     ("prompt_messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
     ("criterion", pa.string()), ("chosen_id", pa.int64()), ("chosen", pa.string()),
-    ("rejected_id", pa.int64()), ("rejected", pa.string()), ("is_tie", pa.bool_()), ("margin", pa.float64()),
+    ("rejected_id", pa.int64()), ("rejected", pa.string()), ("tie", pa.bool_()), ("margin", pa.float64()),
     ("strength", pa.int64()), ("weight", pa.float64()), ("agreement", pa.float64()), ("votes", pa.int64()),
     ("source", pa.string()), ("pair_id", pa.int64()), ("pair_ids", pa.list_(pa.int64())),
     ("judgement_id", pa.int64()), ("task_id", pa.int64()), ("annotator", pa.string()),
@@ -331,7 +331,7 @@ def _write_artifacts(rows: Iterable[dict], folder: str, stats: dict) -> _Written
                 last_prompt = row["prompt_id"]
             by_source[row["source"]] = by_source.get(row["source"], 0) + 1
             by_criterion[row["criterion"] or "overall"] = by_criterion.get(row["criterion"] or "overall", 0) + 1
-            ties += row["is_tie"]
+            ties += row["tie"]
             pending.append(row)
             if len(pending) >= PARQUET_ROW_GROUP:
                 parquet.write_table(pa.Table.from_pylist(pending, schema=PARQUET_SCHEMA))

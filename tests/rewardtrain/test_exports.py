@@ -71,14 +71,16 @@ def test_kway_groups_give_back_the_ranking_with_ties(snapshot, project):
     a, b, c = task.slots.order_by("position").values_list("response_id", flat=True)
     rows = exported(snapshot, "kway")
     [group] = [r for r in rows if r["prompt_messages"]]
-    assert group["ranking"] == [[b], sorted([a, c])]
+    assert group["ranking_ids"] == [[b], sorted([a, c])]
+    texts = {r["id"]: r["text"] for r in group["responses"]}
+    assert group["ranking"] == [[texts[b]], [texts[i] for i in sorted([a, c])]]
     assert [resp["id"] for resp in group["responses"]] == sorted([a, b, c])
     assert len(rows) == 3
 
 
 def test_ranking_from_pairs_orders_by_wins():
-    pairs = [{"chosen_id": 1, "rejected_id": 2, "is_tie": False}, {"chosen_id": 1, "rejected_id": 3, "is_tie": False},
-             {"chosen_id": 3, "rejected_id": 2, "is_tie": False}]
+    pairs = [{"chosen_id": 1, "rejected_id": 2, "tie": False}, {"chosen_id": 1, "rejected_id": 3, "tie": False},
+             {"chosen_id": 3, "rejected_id": 2, "tie": False}]
     assert ranking_from_pairs(pairs) == [[1], [3], [2]]
 
 
@@ -88,7 +90,7 @@ def test_full_format_carries_pseudonymous_provenance(snapshot, project):
     annotators = set(project.memberships.filter(role="annotator").values_list("user_id", flat=True))
     assert {r["annotator"] for r in judged} == {annotator_pseudonym(u) for u in annotators}
     assert all(r["duration_ms"] == 1500 and r["display_order"] for r in judged)
-    assert any(r["is_tie"] for r in judged)
+    assert any(r["tie"] for r in judged)
     assert json.loads([r for r in rows if r["source"] == "imported"][0]["provenance"]) == {}
 
 
@@ -121,3 +123,16 @@ def test_imported_pairs_round_trip_through_a_snapshot(project, fmt, original):
 
     import_pairs(project=project, fileobj=io.BytesIO(json.dumps(original).encode()), filename="in.jsonl", fmt=fmt)
     assert exported(cut(project, val_fraction=0), fmt) == [original]
+
+
+@pytest.mark.parametrize("fmt", ["full", "kway", "trl"])
+def test_exports_are_read_by_the_reward_trainer_as_they_are(snapshot, tmp_path, fmt):
+    from rewardtrain.ml.data import load_groups
+
+    path = tmp_path / f"{fmt}.jsonl"
+    with open(path, "wb") as out:
+        lines = export_to_file(snapshot=snapshot, fmt=fmt, split="all", out=out)
+    groups = load_groups(str(path))
+    assert len(groups) == lines
+    has_ties = any(any(g.ties) for g in groups)
+    assert has_ties == (fmt != "trl")  # the 3-way judgement's tie survives in full and kway
