@@ -39,7 +39,7 @@ __all__ = [
 # Heavy modules (torch, transformers) load on first use, so ``python -m rewardtrain.ml`` can set
 # up the environment first and importing the package stays cheap for the Django side.
 _LAZY = {
-    "train": "train", "TrainResult": "train", "evaluate_model": "evaluate",
+    "train": "trainer", "TrainResult": "trainer", "evaluate_model": "evaluate",
     "score_texts": "score", "score_file": "score", "RewardModel": "score",
 }
 

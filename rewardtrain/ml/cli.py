@@ -59,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _train(args) -> dict:
     from .config import TrainConfig
-    from .train import train
+    from .trainer import train
 
     config = TrainConfig(
         data=args.data, out=args.out, eval_data=args.eval_data, model=args.model, epochs=args.epochs,

@@ -64,7 +64,7 @@ class TrainConfig:
     save_every: int = 100  # optimizer steps between resumable checkpoints; 0 = never
     checkpoint_dir: str | None = None  # default: <out>/checkpoint
     resume: bool = True  # continue from checkpoint_dir when one exists
-    norm_samples: int = 4096  # responses scored to estimate the reward mean/std
+    norm_samples: int = 1024  # training responses scored to estimate the reward mean/std
     progress_bar: bool = False
 
     def __post_init__(self) -> None:
