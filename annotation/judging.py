@@ -199,12 +199,14 @@ def judgement_submit(*, assignment: Assignment, ranking=None, strength=None, bot
             task.status = Task.Status.COMPLETE
         task.save(update_fields=["completed_judgements", "status"])
     Assignment.objects.filter(pk=assignment.pk).update(status=Assignment.Status.SUBMITTED, finished_at=now)
-    # Another lease of the same task by the same annotator has nothing left to do. A locked one is
-    # being submitted, skipped or expired right now; its own transaction will close it.
-    others = (Assignment.objects.select_for_update(skip_locked=True)
-              .filter(task=task, annotator_id=assignment.annotator_id, status=Assignment.Status.ACTIVE)
-              .exclude(pk=assignment.pk).values_list("pk", flat=True))
-    Assignment.objects.filter(pk__in=list(others)).update(status=Assignment.Status.EXPIRED, finished_at=now)
+    if not on_time:
+        # A newer lease of the same task by the same annotator has nothing left to do. (On time, this
+        # lease is the annotator's only active one.) A locked one is being submitted, skipped or
+        # expired right now; its own transaction will close it.
+        others = (Assignment.objects.select_for_update(skip_locked=True)
+                  .filter(task=task, annotator_id=assignment.annotator_id, status=Assignment.Status.ACTIVE)
+                  .exclude(pk=assignment.pk).values_list("pk", flat=True))
+        Assignment.objects.filter(pk__in=list(others)).update(status=Assignment.Status.EXPIRED, finished_at=now)
     _pairs_create(judgement=judgement, task=task, project=project)
     return judgement, True
 

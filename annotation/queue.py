@@ -24,19 +24,22 @@ Rules (the README's "Task distribution" section says the same in prose):
 * **Display order.** Every claim shuffles the task's responses and stores the order on the
   assignment (and later on the judgement), so position bias can be measured.
 """
+import json
 import secrets
 from datetime import timedelta
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from .models import Assignment, Project, TaskSlot
+from .models import Assignment, Project
 
 _rng = secrets.SystemRandom()
 _MAX_CLAIM_ATTEMPTS = 8
 
 _CANDIDATE_SQL = """
-SELECT t.id FROM annotation_task t
+SELECT t.id, (SELECT array_agg(ts.response_id ORDER BY ts.position) FROM annotation_taskslot ts
+              WHERE ts.task_id = t.id)
+FROM annotation_task t
 WHERE t.project_id = %(project)s AND t.status = 'open' AND t.is_gold = %(gold)s
   AND NOT (t.id = ANY(%(rejected)s))
   AND NOT EXISTS (SELECT 1 FROM annotation_judgement j WHERE j.task_id = t.id AND j.annotator_id = %(user)s)
@@ -57,6 +60,16 @@ SELECT t.status = 'open' AND t.completed_judgements + (
 FROM annotation_task t WHERE t.id = %(task)s
 """
 
+# ON CONFLICT on the partial unique index: a parallel claim by the same annotator (double click,
+# two tabs) inserts nothing here and we return that lease instead, without a savepoint round trip.
+_INSERT_LEASE_SQL = """
+INSERT INTO annotation_assignment (project_id, task_id, annotator_id, display_order, status, skip_reason,
+                                   created_at, expires_at)
+VALUES (%(project)s, %(task)s, %(user)s, %(order)s, 'active', '', %(now)s, %(expires)s)
+ON CONFLICT (annotator_id, project_id) WHERE status = 'active' DO NOTHING
+RETURNING id
+"""
+
 
 def lease_active(*, project: Project, annotator, now=None) -> Assignment | None:
     """The annotator's own unexpired lease in the project, if any."""
@@ -66,13 +79,8 @@ def lease_active(*, project: Project, annotator, now=None) -> Assignment | None:
             .first())
 
 
-def _close_expired_own_lease(*, project: Project, annotator, now) -> None:
-    Assignment.objects.filter(project=project, annotator=annotator, status=Assignment.Status.ACTIVE,
-                              expires_at__lte=now).update(status=Assignment.Status.EXPIRED, finished_at=now)
-
-
-def _claim_candidate(*, project: Project, annotator, gold: bool, now) -> int | None:
-    """Locks one task with room for this annotator and returns its id (None when there is none)."""
+def _claim_candidate(*, project: Project, annotator, gold: bool, now) -> tuple[int, list[int]] | None:
+    """Locks one task with room for this annotator: (task id, response ids), or None."""
     rejected: list[int] = []
     with connection.cursor() as cursor:
         for _ in range(_MAX_CLAIM_ATTEMPTS):
@@ -83,7 +91,7 @@ def _claim_candidate(*, project: Project, annotator, gold: bool, now) -> int | N
                 return None
             cursor.execute(_HAS_ROOM_SQL, {"task": row[0], "now": now})
             if cursor.fetchone()[0]:
-                return row[0]
+                return row[0], row[1]
             rejected.append(row[0])  # filled up by a claim committed after our snapshot
     return None
 
@@ -96,32 +104,34 @@ def _serve_gold_first(project: Project) -> bool:
 def task_next(*, project: Project, annotator, now=None) -> Assignment | None:
     """The annotator's current lease, or a freshly claimed one; None when nothing is left for them."""
     now = now or timezone.now()
-    current = lease_active(project=project, annotator=annotator, now=now)
+    current = (Assignment.objects.select_related("task")
+               .filter(project=project, annotator=annotator, status=Assignment.Status.ACTIVE).first())
     if current is not None:
-        return current
-    _close_expired_own_lease(project=project, annotator=annotator, now=now)
+        if current.expires_at > now:
+            return current
+        Assignment.objects.filter(pk=current.pk, status=Assignment.Status.ACTIVE).update(
+            status=Assignment.Status.EXPIRED, finished_at=now)
 
     gold_first = _serve_gold_first(project)
-    task_id = None
+    claimed = None
     for gold in (gold_first, not gold_first):
-        task_id = _claim_candidate(project=project, annotator=annotator, gold=gold, now=now)
-        if task_id is not None:
+        claimed = _claim_candidate(project=project, annotator=annotator, gold=gold, now=now)
+        if claimed is not None:
             break
-    if task_id is None:
+    if claimed is None:
         return None
 
-    response_ids = list(TaskSlot.objects.filter(task_id=task_id)
-                        .order_by("position").values_list("response_id", flat=True))
-    try:
-        with transaction.atomic():
-            return Assignment.objects.create(
-                project=project, task_id=task_id, annotator=annotator,
-                display_order=_rng.sample(response_ids, len(response_ids)),
-                expires_at=now + timedelta(seconds=project.lease_seconds),
-            )
-    except IntegrityError:
-        # The same annotator claimed in a parallel request (double click, two tabs): use that lease.
+    task_id, response_ids = claimed
+    order = _rng.sample(response_ids, len(response_ids))
+    expires_at = now + timedelta(seconds=project.lease_seconds)
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_LEASE_SQL, {"project": project.pk, "task": task_id, "user": annotator.pk,
+                                           "order": json.dumps(order), "now": now, "expires": expires_at})
+        row = cursor.fetchone()
+    if row is None:
         return lease_active(project=project, annotator=annotator, now=now)
+    return Assignment(pk=row[0], project=project, task_id=task_id, annotator=annotator, display_order=order,
+                      status=Assignment.Status.ACTIVE, skip_reason="", created_at=now, expires_at=expires_at)
 
 
 @transaction.atomic

@@ -25,15 +25,15 @@ def criteria_for(*, project: Project) -> list[Criterion]:
 
 
 def task_view(*, assignment: Assignment, render: bool = False) -> dict:
-    """The task of a lease with its responses in the stored display order (two queries)."""
-    task = Task.objects.select_related("prompt").only(
-        "id", "prompt__id", "prompt__text", "prompt__messages").get(pk=assignment.task_id)
-    by_id = {r.pk: r for r in Response.objects.filter(pk__in=assignment.display_order).only("id", "text")}
+    """The task of a lease with its responses in the stored display order (one query)."""
+    by_id = {r.pk: r for r in Response.objects.filter(pk__in=assignment.display_order).select_related("prompt")
+             .only("id", "text", "prompt__id", "prompt__text", "prompt__messages")}
     responses = [{"id": rid, "label": LETTERS[i], "text": by_id[rid].text}
                  for i, rid in enumerate(assignment.display_order)]
-    prompt = task.prompt
+    prompt = by_id[assignment.display_order[0]].prompt  # a task's responses all answer its prompt
     messages = prompt.messages if isinstance(prompt.messages, list) and prompt.messages else None
-    view = {"task_id": task.pk, "prompt": {"text": prompt.text, "messages": messages}, "responses": responses}
+    view = {"task_id": assignment.task_id, "prompt": {"text": prompt.text, "messages": messages},
+            "responses": responses}
     if render:
         for response in responses:
             response["html"] = markdown_to_safe_html(response["text"])
