@@ -26,7 +26,8 @@ DOWNLOAD_FORMATS = (*exports.FORMATS, "jsonl", "parquet")
 class SnapshotIn(serializers.Serializer):
     criteria = serializers.ListField(
         child=serializers.CharField(max_length=64, allow_blank=True), default=["overall"], max_length=100,
-        help_text='Criterion keys; "overall" is the overall preference, "*" means every criterion.')
+        help_text='Criterion keys; "overall" (the default, also for an empty list) is the overall '
+                  'preference, "*" means every criterion.')
     sources = serializers.ListField(child=serializers.ChoiceField(choices=["human", "imported"]), default=list,
                                     help_text="Empty: both.")
     since = serializers.DateField(required=False, allow_null=True)

@@ -46,7 +46,7 @@ class SnapshotError(ValueError):
 
 @dataclass(frozen=True)
 class SnapshotFilters:
-    criteria: tuple[str, ...] = (OVERALL,)  # empty tuple: every criterion
+    criteria: tuple[str, ...] = (OVERALL,)  # empty tuple: every criterion (users ask with "*")
     sources: tuple[str, ...] = ()  # empty: human and imported
     since: date | None = None  # inclusive, by the date the pair was recorded
     until: date | None = None  # inclusive
@@ -75,7 +75,7 @@ def filters_build(*, project: Project, criteria: Iterable[str] | None = None, so
                   min_agreement: float | None = None, exclude_gold: bool = False,
                   exclude_annotators: Iterable[int | str] = ()) -> SnapshotFilters:
     """Validated filters from user input; annotators may be given by id or username."""
-    crit = (OVERALL,) if criteria is None else tuple(sorted({criterion_from_input(c) for c in criteria}))
+    crit = tuple(sorted({criterion_from_input(c) for c in criteria or ["overall"]}))
     if "*" in crit:
         crit = ()
     bad_sources = set(sources) - set(PreferencePair.Source.values)

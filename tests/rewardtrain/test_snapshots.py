@@ -104,6 +104,7 @@ def test_filters_by_criterion_source_batch_dates_gold_and_annotator(project):
     everything = pair_ids(criteria=["*"])
     assert len(everything) == 5
     assert len(pair_ids()) == 4  # overall only, by default
+    assert len(pair_ids(criteria=[])) == 4
     assert [r["criterion"] for r in rows_of(cut(project, criteria=["helpfulness"]))] == ["helpfulness"]
     assert len(pair_ids(sources=["imported"])) == 1
     assert pair_ids(sources=["imported"]) == [old.pk]
