@@ -33,6 +33,7 @@ def test_ml_engineer_sees_snapshots_with_counts_hash_and_downloads(client, proje
     assert f"{snapshot.train_rows} train" in html
     for fmt in ("trl", "trl-chat", "hh", "kway", "full"):
         assert reverse("snapshot-download", args=[project.pk, snapshot.pk, fmt]) in html
+    assert reverse("api-snapshot-download", args=[project.pk, snapshot.pk, "parquet"]) in html
     assert "Verify integrity" in html
 
 
