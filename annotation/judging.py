@@ -31,6 +31,7 @@ Rules (the README's "Task distribution" section says the same in prose):
 from itertools import combinations
 
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from .models import Assignment, Criterion, Judgement, PreferencePair, Task, TaskSlot
@@ -165,11 +166,13 @@ def judgement_submit(*, assignment: Assignment, ranking=None, strength=None, bot
     # Lock order: the task, then this lease; other leases only with SKIP LOCKED. Claims never wait
     # for a task lock and skips and sweeps hold only lease rows, so no wait cycle can form.
     task = Task.objects.select_for_update().get(pk=assignment.task_id)
-    assignment = Assignment.objects.select_for_update(of=("self",)).select_related("project").get(pk=assignment.pk)
+    prior = Judgement.objects.filter(task_id=OuterRef("task_id"), annotator_id=OuterRef("annotator_id"))
+    assignment = (Assignment.objects.select_for_update(of=("self",)).select_related("project")
+                  .annotate(prior_judgement=Subquery(prior.values("pk")[:1])).get(pk=assignment.pk))
     project = assignment.project
-    existing = Judgement.objects.filter(task=task, annotator_id=assignment.annotator_id).first()
-    if existing is not None:
-        if assignment.status == Assignment.Status.ACTIVE:  # judged through another lease of the same task
+    if assignment.prior_judgement is not None:  # a replay, or judged through another lease of this task
+        existing = Judgement.objects.get(pk=assignment.prior_judgement)
+        if assignment.status == Assignment.Status.ACTIVE:
             Assignment.objects.filter(pk=assignment.pk).update(status=Assignment.Status.EXPIRED, finished_at=now)
         return existing, False
     if assignment.status == Assignment.Status.SKIPPED:
