@@ -9,8 +9,15 @@ class DatasetSnapshotAdmin(admin.ModelAdmin):
     list_filter = ["project", "aggregation"]
     search_fields = ["sha256"]
 
+    # Snapshots are immutable and cut through create_snapshot, the page or the API, never here.
+    def has_add_permission(self, request):
+        return False
+
     def has_change_permission(self, request, obj=None):
-        return False  # snapshots are immutable
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(TrainingRun)

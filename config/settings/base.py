@@ -106,6 +106,7 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "staticfiles"))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every request otherwise
 MEDIA_ROOT = Path(os.environ.get("VERDICT_STORAGE_DIR", VAR_DIR / "media"))
 MEDIA_URL = "/media/"
 STORAGES = {
@@ -173,6 +174,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Human preference annotation and reward-model training.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "TaskStatusEnum": "annotation.models.Task.Status",
+        "AssignmentStatusEnum": "annotation.models.Assignment.Status",
+    },
 }
 
 LOGGING = {
