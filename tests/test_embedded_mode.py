@@ -1,0 +1,55 @@
+"""The embedded default of `make run`: SQLite, the file-system broker and a real worker process.
+
+Runs in subprocesses with none of the test environment, exactly as a newcomer's first run would.
+"""
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.integration
+
+CHECK = textwrap.dedent("""
+    from django.test import Client
+    from annotation.models import Project
+    from annotation.tasks import health_check
+
+    client = Client()
+    assert client.login(username="demo-annotator", password="verdict-demo")
+    for project in Project.objects.all():
+        page = client.get(f"/projects/{project.id}/annotate/")
+        assert page.status_code == 200, (project.name, page.status_code)
+        claimed = client.post(f"/api/v1/projects/{project.id}/next-task/")
+        assert claimed.status_code == 200, (project.name, claimed.status_code, claimed.content[:300])
+    result = health_check.delay().get(timeout=60)
+    assert result["ok"] and result["database"] == "sqlite", result
+    print("EMBEDDED-OK")
+""")
+
+
+def test_run_command_setup_works_on_sqlite_with_the_file_broker(tmp_path):
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "DJANGO_SETTINGS_MODULE"}}
+    env.update(DEBUG="1", VERDICT_VAR_DIR=str(tmp_path), HF_HUB_OFFLINE="1", ALLOWED_HOSTS="testserver,localhost")
+    manage = [sys.executable, str(ROOT / "manage.py")]
+
+    def run(*args):
+        return subprocess.run(manage + list(args), cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+    assert run("migrate", "--no-input").returncode == 0
+    seeded = run("seed_demo")
+    assert seeded.returncode == 0, seeded.stderr
+    assert "demo-annotator" in seeded.stdout
+    worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo",
+                               "-Q", "default,training", "--loglevel", "WARNING"],
+                              cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        checked = run("shell", "-c", CHECK)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    assert "EMBEDDED-OK" in checked.stdout, checked.stdout + checked.stderr
