@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import judging, queue, workspace
-from .models import Assignment, Judgement, Task
+from .models import Assignment, Task
 from .permissions import ANNOTATE_ROLES, MANAGE_ROLES, HasProjectRole, project_for_user
 
 
@@ -100,11 +100,21 @@ class JudgementInput(serializers.Serializer):
     duration_ms = serializers.IntegerField(required=False, allow_null=True)
 
 
-class JudgementOutput(serializers.ModelSerializer):
-    class Meta:
-        model = Judgement
-        fields = ["id", "assignment", "task", "ranking", "strength", "both_bad", "criteria", "rationale",
-                  "duration_ms", "display_order", "is_surplus", "created_at"]
+class JudgementOutput(serializers.Serializer):
+    # Explicit fields, not a ModelSerializer: this runs on every submission and model introspection costs.
+    id = serializers.IntegerField()
+    assignment = serializers.IntegerField(source="assignment_id", allow_null=True)
+    task = serializers.IntegerField(source="task_id")
+    ranking = serializers.ListField(child=serializers.ListField(child=serializers.IntegerField()))
+    strength = serializers.IntegerField(allow_null=True)
+    both_bad = serializers.BooleanField()
+    criteria = serializers.DictField(child=serializers.ListField(child=serializers.ListField(
+        child=serializers.IntegerField())))
+    rationale = serializers.CharField(allow_blank=True)
+    duration_ms = serializers.IntegerField(allow_null=True)
+    display_order = serializers.ListField(child=serializers.IntegerField())
+    is_surplus = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
 
 
 class SkipInput(serializers.Serializer):

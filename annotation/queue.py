@@ -74,9 +74,8 @@ RETURNING id
 def lease_active(*, project: Project, annotator, now=None) -> Assignment | None:
     """The annotator's own unexpired lease in the project, if any."""
     now = now or timezone.now()
-    return (Assignment.objects.select_related("task")
-            .filter(project=project, annotator=annotator, status=Assignment.Status.ACTIVE, expires_at__gt=now)
-            .first())
+    return Assignment.objects.filter(project=project, annotator=annotator, status=Assignment.Status.ACTIVE,
+                                     expires_at__gt=now).first()
 
 
 def _claim_candidate(*, project: Project, annotator, gold: bool, now) -> tuple[int, list[int]] | None:
@@ -104,8 +103,7 @@ def _serve_gold_first(project: Project) -> bool:
 def task_next(*, project: Project, annotator, now=None) -> Assignment | None:
     """The annotator's current lease, or a freshly claimed one; None when nothing is left for them."""
     now = now or timezone.now()
-    current = (Assignment.objects.select_related("task")
-               .filter(project=project, annotator=annotator, status=Assignment.Status.ACTIVE).first())
+    current = Assignment.objects.filter(project=project, annotator=annotator, status=Assignment.Status.ACTIVE).first()
     if current is not None:
         if current.expires_at > now:
             return current

@@ -224,9 +224,9 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
-def start_gunicorn(workers: int, threads: int) -> subprocess.Popen:
+def start_gunicorn(workers: int, threads: int, worker_class: str) -> subprocess.Popen:
     command = [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi:application", "-b", f"{HOST}:{PORT}",
-               "-w", str(workers), "-k", "gthread", "--threads", str(threads), "--keep-alive", "10",
+               "-w", str(workers), "-k", worker_class, "--threads", str(threads), "--keep-alive", "10",
                "--log-level", "warning"]
     server = subprocess.Popen(command, cwd=ROOT, env=server_env(), start_new_session=True)
     for _ in range(100):  # bounded wait for the port
@@ -239,9 +239,9 @@ def start_gunicorn(workers: int, threads: int) -> subprocess.Popen:
     raise RuntimeError("gunicorn did not start")
 
 
-def run(rates: list[float], seconds: float, workers: int, threads: int) -> None:
+def run(rates: list[float], seconds: float, workers: int, threads: int, worker_class: str) -> None:
     reset_run_state()
-    server = start_gunicorn(workers, threads)
+    server = start_gunicorn(workers, threads, worker_class)
     try:
         offered_load(5, 4)  # warm up connections and caches
         reset_run_state()
@@ -303,15 +303,16 @@ def main() -> None:
     run_parser = sub.add_parser("run")
     run_parser.add_argument("--rates", type=float, nargs="+", default=[10, 25, 50])
     run_parser.add_argument("--seconds", type=float, default=30)
-    run_parser.add_argument("--workers", type=int, default=3)
-    run_parser.add_argument("--threads", type=int, default=4)
+    run_parser.add_argument("--workers", type=int, default=2)
+    run_parser.add_argument("--threads", type=int, default=8)
+    run_parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
     args = parser.parse_args()
     if args.command == "seed":
         seed()
     elif args.command == "explain":
         explain()
     else:
-        run(args.rates, args.seconds, args.workers, args.threads)
+        run(args.rates, args.seconds, args.workers, args.threads, args.worker_class)
 
 
 if __name__ == "__main__":
