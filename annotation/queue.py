@@ -31,17 +31,14 @@ from datetime import timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
-from .models import Assignment, Project
+from .models import Assignment, Project, TaskSlot
 
 _rng = secrets.SystemRandom()
 _MAX_CLAIM_ATTEMPTS = 8
 
 _CANDIDATE_SQL = """
-SELECT t.id, (SELECT array_agg(ts.response_id ORDER BY ts.position) FROM annotation_taskslot ts
-              WHERE ts.task_id = t.id)
-FROM annotation_task t
-WHERE t.project_id = %(project)s AND t.status = 'open' AND t.is_gold = %(gold)s
-  AND NOT (t.id = ANY(%(rejected)s))
+SELECT t.id {response_ids} FROM annotation_task t
+WHERE t.project_id = %(project)s AND t.status = 'open' AND t.is_gold = %(gold)s {not_rejected}
   AND NOT EXISTS (SELECT 1 FROM annotation_judgement j WHERE j.task_id = t.id AND j.annotator_id = %(user)s)
   AND NOT EXISTS (SELECT 1 FROM annotation_assignment s
                   WHERE s.annotator_id = %(user)s AND s.task_id = t.id AND s.status = 'skipped')
@@ -49,9 +46,21 @@ WHERE t.project_id = %(project)s AND t.status = 'open' AND t.is_gold = %(gold)s
                                 WHERE a.task_id = t.id AND a.status = 'active' AND a.expires_at > %(now)s)
       < t.target_judgements
 ORDER BY t.priority DESC, t.id
-LIMIT 1
-FOR UPDATE OF t SKIP LOCKED
+LIMIT 1 {lock}
 """
+# PostgreSQL also returns the task's response ids in slot order, saving a round trip.
+_PG_RESPONSE_IDS = """, (SELECT array_agg(ts.response_id ORDER BY ts.position) FROM annotation_taskslot ts
+                         WHERE ts.task_id = t.id)"""
+
+
+def _candidate_sql(*, rejected: list[int]) -> str:
+    # SQLite (the embedded default) has no row locks: its IMMEDIATE transactions serialize writers.
+    postgres = connection.vendor == "postgresql"
+    not_rejected = "AND t.id NOT IN ({})".format(", ".join(f"%(r{i})s" for i in range(len(rejected)))) \
+        if rejected else ""
+    return _CANDIDATE_SQL.format(response_ids=_PG_RESPONSE_IDS if postgres else "", not_rejected=not_rejected,
+                                 lock="FOR UPDATE OF t SKIP LOCKED" if postgres else "")
+
 
 _HAS_ROOM_SQL = """
 SELECT t.status = 'open' AND t.completed_judgements + (
@@ -81,16 +90,20 @@ def lease_active(*, project: Project, annotator, now=None) -> Assignment | None:
 def _claim_candidate(*, project: Project, annotator, gold: bool, now) -> tuple[int, list[int]] | None:
     """Locks one task with room for this annotator: (task id, response ids), or None."""
     rejected: list[int] = []
+    db_now = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
         for _ in range(_MAX_CLAIM_ATTEMPTS):
-            cursor.execute(_CANDIDATE_SQL, {"project": project.pk, "gold": gold, "user": annotator.pk,
-                                            "now": now, "rejected": rejected})
+            params = {"project": project.pk, "gold": gold, "user": annotator.pk, "now": db_now,
+                      **{f"r{i}": task_id for i, task_id in enumerate(rejected)}}
+            cursor.execute(_candidate_sql(rejected=rejected), params)
             row = cursor.fetchone()
             if row is None:
                 return None
-            cursor.execute(_HAS_ROOM_SQL, {"task": row[0], "now": now})
+            cursor.execute(_HAS_ROOM_SQL, {"task": row[0], "now": db_now})
             if cursor.fetchone()[0]:
-                return row[0], row[1]
+                response_ids = row[1] if len(row) > 1 else list(
+                    TaskSlot.objects.filter(task_id=row[0]).order_by("position").values_list("response_id", flat=True))
+                return row[0], response_ids
             rejected.append(row[0])  # filled up by a claim committed after our snapshot
     return None
 
@@ -123,8 +136,10 @@ def task_next(*, project: Project, annotator, now=None) -> Assignment | None:
     order = _rng.sample(response_ids, len(response_ids))
     expires_at = now + timedelta(seconds=project.lease_seconds)
     with connection.cursor() as cursor:
-        cursor.execute(_INSERT_LEASE_SQL, {"project": project.pk, "task": task_id, "user": annotator.pk,
-                                           "order": json.dumps(order), "now": now, "expires": expires_at})
+        cursor.execute(_INSERT_LEASE_SQL, {
+            "project": project.pk, "task": task_id, "user": annotator.pk, "order": json.dumps(order),
+            "now": connection.ops.adapt_datetimefield_value(now),
+            "expires": connection.ops.adapt_datetimefield_value(expires_at)})
         row = cursor.fetchone()
     if row is None:
         return lease_active(project=project, annotator=annotator, now=now)
