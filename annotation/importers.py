@@ -303,17 +303,22 @@ def _ensure_responses(pairs: list[tuple[int, dict]]) -> dict[tuple[int, str], in
     return ids
 
 
-def _write_tasks(project: Project, batch: Batch, rows: list[dict], result: ImportResult) -> None:
+def _fresh(rows: list[dict], queryset, key: str, result: ImportResult) -> dict[str, dict]:
+    """Rows whose hash is neither stored (`key` of `queryset`) nor earlier in the batch; counts the rest."""
+    stored = set(queryset.filter(**{f"{key}__in": [r["hash"] for r in rows]}).values_list(key, flat=True))
+    fresh: dict[str, dict] = {}
     for row in rows:
-        row["hash"] = task_hash(prompt_hash=row["prompt_hash"], response_hashes=[r["hash"] for r in row["responses"]])
-    existing = set(Task.objects.filter(project=project, content_hash__in=[r["hash"] for r in rows])
-                   .values_list("content_hash", flat=True))
-    fresh = {}
-    for row in rows:
-        if row["hash"] in existing or row["hash"] in fresh:
+        if row["hash"] in stored or row["hash"] in fresh:
             result.duplicates += 1
         else:
             fresh[row["hash"]] = row
+    return fresh
+
+
+def _write_tasks(project: Project, batch: Batch, rows: list[dict], result: ImportResult) -> None:
+    for row in rows:
+        row["hash"] = task_hash(prompt_hash=row["prompt_hash"], response_hashes=[r["hash"] for r in row["responses"]])
+    fresh = _fresh(rows, Task.objects.filter(project=project), "content_hash", result)
     if not fresh:
         return
     prompt_ids = _ensure_prompts(project, list(fresh.values()))
@@ -336,14 +341,7 @@ def _write_pairs(project: Project, batch: Batch, rows: list[dict], result: Impor
     for row in rows:
         row["hash"] = pair_hash(prompt_hash=row["prompt_hash"], chosen_hash=row["chosen"]["hash"],
                                 rejected_hash=row["rejected"]["hash"])
-    existing = set(PreferencePair.objects.filter(project=project, dedupe_key__in=[r["hash"] for r in rows])
-                   .values_list("dedupe_key", flat=True))
-    fresh = {}
-    for row in rows:
-        if row["hash"] in existing or row["hash"] in fresh:
-            result.duplicates += 1
-        else:
-            fresh[row["hash"]] = row
+    fresh = _fresh(rows, PreferencePair.objects.filter(project=project), "dedupe_key", result)
     if not fresh:
         return
     prompt_ids = _ensure_prompts(project, list(fresh.values()))
