@@ -8,7 +8,8 @@ subprocess (so peak RSS is its own), one after the other, and both trained model
 the full held-out set by the same evaluator.  Reported per trainer:
 
 * train pairs/s -- comparisons trained / seconds in the training loop (TRL: ``train_runtime``;
-  ours: the step loop), and end-to-end seconds including model load and tokenization;
+  ours: the step loop), the same per CPU-second of the process (robust to other load on a
+  shared machine), and end-to-end seconds including model load and tokenization;
 * peak RSS (``VmHWM`` of the subprocess);
 * held-out accuracy on all held-out pairs, and on the pairs short enough for TRL's filter.
 
@@ -83,9 +84,18 @@ def run_ours(args, work: str) -> dict:
         max_length=args.max_length, batch_tokens=2 * args.batch_size * args.max_length,
         max_batch_pairs=args.batch_size, seed=args.seed, save_every=0, resume=False,
     )
-    result = train(config)
+    cpu = {}
+
+    def clock(event):  # CPU seconds of the step loop only, like TRL's train() below
+        if event["event"] == "start":
+            cpu["start"] = time.process_time()
+        elif event["event"] == "step":
+            cpu["end"] = time.process_time()
+
+    result = train(config, callback=clock)
     t = result.metrics["train"]
     return {"pairs_trained": t["pairs"], "train_seconds": t["seconds"], "steps": t["steps"], "model_dir": out,
+            "train_cpu_seconds": cpu["end"] - cpu["start"],
             "truncated_prompts": t["truncated_prompts"], "truncated_responses": t["truncated_responses"]}
 
 
@@ -110,7 +120,9 @@ def run_trl(args, work: str) -> dict:
     )
     trainer = RewardTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer)
     pairs = len(trainer.train_dataset)
+    cpu_start = time.process_time()
     metrics = trainer.train().metrics
+    cpu_seconds = time.process_time() - cpu_start
     trainer.save_model(out)
     tokenizer.save_pretrained(out)
     # Tell the shared evaluator how TRL laid the inputs out: prompt+response+eos as one sequence.
@@ -118,7 +130,8 @@ def run_trl(args, work: str) -> dict:
     with open(os.path.join(out, "rewardtrain.json"), "w") as handle:
         json.dump({"format": fmt, "heads": ["overall"]}, handle)
     return {"pairs_trained": pairs, "train_seconds": metrics["train_runtime"], "steps": trainer.state.global_step,
-            "model_dir": out, "dropped_rows": len(dataset) - pairs}
+            "model_dir": out, "dropped_rows": len(dataset) - pairs,
+            "train_cpu_seconds": cpu_seconds}
 
 
 def child(args) -> None:
@@ -131,6 +144,8 @@ def child(args) -> None:
     result["end_to_end_seconds"] = time.perf_counter() - start
     result["peak_rss_mb"] = peak_rss_mb()  # before evaluation, which is not part of training
     result["pairs_per_second"] = result["pairs_trained"] / result["train_seconds"]
+    # Other processes on a shared machine stretch wall time; CPU time is much less affected.
+    result["pairs_per_cpu_second"] = result["pairs_trained"] / result["train_cpu_seconds"]
     result.update(held_out(result["model_dir"], args.work))
     with open(os.path.join(args.work, f"result_{args.which}.json"), "w") as handle:
         json.dump(result, handle, indent=2)
@@ -175,6 +190,7 @@ def main() -> None:
         "settings": {k: getattr(args, k) for k in ("epochs", "lr", "batch_size", "max_length", "seed", "repeats")},
         "ours": ours, "trl": trl,
         "speedup_pairs_per_second": ours["pairs_per_second"] / trl["pairs_per_second"],
+        "speedup_pairs_per_cpu_second": ours["pairs_per_cpu_second"] / trl["pairs_per_cpu_second"],
         "speedup_end_to_end": trl["end_to_end_seconds"] / ours["end_to_end_seconds"],
         "peak_rss_ratio": ours["peak_rss_mb"] / trl["peak_rss_mb"],
         "accuracy_difference": ours["accuracy"] - trl["accuracy"],

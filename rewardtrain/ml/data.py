@@ -189,24 +189,33 @@ def load_groups(path: str) -> list[Group]:
     return groups
 
 
+def _flat_texts(value, path: str, line: int, name: str) -> list[str]:
+    flat = []
+    for entry in value if isinstance(value, list) else [None]:
+        for item in entry if isinstance(entry, list) else [entry]:
+            flat.append(item.get("text") if isinstance(item, dict) else item)
+    if not flat or not all(isinstance(t, str) for t in flat):
+        raise DataError(path, line, name, "expected a non-empty list of strings")
+    return flat
+
+
 def load_score_rows(path: str) -> list[tuple[int, dict[str, Any], list[str]]]:
     """Rows to score: ``(line, row, responses)``.
 
-    A row has a ``prompt`` and one of ``response``, ``responses`` (list), ``chosen``+``rejected``
-    or ``ranking``; the responses are returned in that order so the scores can be written back.
+    A row has a ``prompt`` and one of ``response``, ``ranking``, ``responses`` (strings or
+    ``{"text": ...}`` objects) or ``chosen``+``rejected``; the responses are returned in that
+    order so the scores can be written back.
     """
     rows = []
     for line, row in iter_records(path):
         _text(row, "prompt", path, line)
         if "response" in row:
             responses = [_text(row, "response", path, line)]
-        elif "responses" in row or "ranking" in row:
-            name = "responses" if "responses" in row else "ranking"
-            value = row[name]
-            flat = [t for entry in value for t in (entry if isinstance(entry, list) else [entry])] if isinstance(value, list) else None
-            if not flat or not all(isinstance(t, str) for t in flat):
-                raise DataError(path, line, name, "expected a non-empty list of strings")
-            responses = flat
+        elif "ranking" in row or "responses" in row:
+            # A k-way export line carries both; "ranking" holds the texts, "responses" may hold
+            # {"id", "text"} objects.
+            name = "ranking" if "ranking" in row else "responses"
+            responses = _flat_texts(row[name], path, line, name)
         elif "chosen" in row or "rejected" in row:
             responses = [_text(row, "chosen", path, line), _text(row, "rejected", path, line)]
         else:

@@ -127,12 +127,19 @@ class Formatter:
     def _encode_concat(self, prompts, responses):
         joined = [self.join(p, r) for p, r in zip(prompts, responses)]
         texts = [text for text, _ in joined]
-        enc = self.tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
+        try:
+            enc = self.tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
+            # Tokens that begin before the response (including one straddling the join) are prompt.
+            splits = [sum(1 for s, _ in offsets if s < start) for (_, start), offsets in zip(joined, enc["offset_mapping"])]
+            all_ids = enc["input_ids"]
+        except NotImplementedError:  # tokenizers without offsets: tokenize the two parts apart
+            heads = self._plain([text[:start] for text, start in joined])
+            tails = self._plain([text[start:] for text, start in joined])
+            splits = [len(h) for h in heads]
+            all_ids = [h + t for h, t in zip(heads, tails)]
         pre, _, post = self.parts
         out = []
-        for (text, start), ids, offsets in zip(joined, enc["input_ids"], enc["offset_mapping"]):
-            # Tokens that begin before the response (including one straddling the join) are prompt.
-            n_prompt = sum(1 for s, _ in offsets if s < start)
+        for ids, n_prompt in zip(all_ids, splits):
             p, r = self._fit(ids[:n_prompt], ids[n_prompt:])
             body = p + r
             # A trailing pad token (pad == eos for most decoders) carries no content, and

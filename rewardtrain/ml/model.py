@@ -129,5 +129,6 @@ def load_reward_model(folder: str, max_length: int = 512):
         fmt = InputFormat.from_dict(meta["format"])
     else:
         fmt = default_format(AutoConfig.from_pretrained(folder), "auto", max_length, tokenizer)
-    heads = meta.get("heads") or [model.config.id2label.get(i, f"head_{i}") for i in range(model.config.num_labels)]
+    # Output 0 is the overall reward by convention, also for folders trained elsewhere.
+    heads = meta.get("heads") or [OVERALL] + [str(model.config.id2label.get(i, f"head_{i}")) for i in range(1, model.config.num_labels)]
     return model, tokenizer, fmt, heads, meta

@@ -68,7 +68,8 @@ def test_score_rows_accept_every_response_shape(tmp_path):
         {"prompt": "p", "responses": ["a", "b"]},
         {"prompt": "p", "chosen": "a", "rejected": "b"},
         {"prompt": "p", "ranking": [["a", "b"], "c"]},
+        {"prompt": "p", "responses": [{"id": 4, "text": "c"}, {"id": 5, "text": "d"}], "ranking": [["d"], ["c"]]},
     ])
-    assert [r for _, _, r in load_score_rows(path)] == [["a"], ["a", "b"], ["a", "b"], ["a", "b", "c"]]
+    assert [r for _, _, r in load_score_rows(path)] == [["a"], ["a", "b"], ["a", "b"], ["a", "b", "c"], ["d", "c"]]
     with pytest.raises(DataError, match="field 'response'"):
         load_score_rows(write_jsonl(tmp_path / "bad.jsonl", [json.dumps({"prompt": "p"})]))
