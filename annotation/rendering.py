@@ -63,12 +63,30 @@ def _markdown() -> markdown.Markdown:
     return md.reset()
 
 
+_LIST_ITEM = re.compile(r"^ {0,3}([-*+]|\d{1,9}[.)])\s+\S")
+_FENCE = re.compile(r"^ {0,3}(```|~~~)")
+
+
+def _lists_interrupt_paragraphs(text: str) -> str:
+    """Python-Markdown needs a blank line before a list; model outputs (and CommonMark) don't."""
+    out, in_fence, prev = [], False, ""
+    for line in text.split("\n"):
+        if _FENCE.match(line):
+            in_fence = not in_fence
+        elif (not in_fence and _LIST_ITEM.match(line) and prev.strip() and not prev[0].isspace()
+              and not _LIST_ITEM.match(prev)):
+            out.append("")
+        out.append(line)
+        prev = line
+    return "\n".join(out)
+
+
 @lru_cache(maxsize=4096)
 def markdown_to_safe_html(text: str) -> str:
     """Markdown with fenced code and tables, sanitized. Cached: the same response renders often."""
     if not text:
         return ""
-    return sanitize_html(_markdown().convert(text))
+    return sanitize_html(_markdown().convert(_lists_interrupt_paragraphs(text)))
 
 
 _TOKEN = re.compile(r"\s+|[^\s]+")

@@ -78,3 +78,11 @@ def test_word_diff_marks_only_the_changed_words_and_escapes_them():
     old, new = word_diff("The cat sat on the <mat>.", "The dog sat on the <mat>.")
     assert old == "The <del>cat</del> sat on the &lt;mat&gt;."
     assert new == "The <ins>dog</ins> sat on the &lt;mat&gt;."
+
+
+def test_a_list_right_after_a_paragraph_renders_as_a_list_but_not_inside_code():
+    from annotation.rendering import markdown_to_safe_html
+
+    html = markdown_to_safe_html("**Notes:**\n- first\n- second\n\n```\ntext\n- not a list\n```")
+    assert "<ul>\n<li>first</li>\n<li>second</li>\n</ul>" in html
+    assert "- not a list" in html
