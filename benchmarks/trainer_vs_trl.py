@@ -1,7 +1,7 @@
 """rewardtrain.ml vs TRL's RewardTrainer: same backbone, data, epochs, LR, batch size, max length.
 
     .venv/bin/python benchmarks/trainer_vs_trl.py [--data ../shared/data/hh-harmless-dev.jsonl]
-        [--epochs 1 --lr 5e-5 --batch-size 8 --max-length 256 --seed 0 --repeats 1]
+        [--epochs 1 --lr 1e-4 --batch-size 16 --max-length 512 --seed 0 --repeats 1]
 
 The data is split by a hash of the prompt (20% held out), each trainer runs in its own
 subprocess (so peak RSS is its own), one after the other, and both trained models are scored on
@@ -157,7 +157,7 @@ def main() -> None:
     parser.add_argument("--work", default=os.path.join(ROOT, "benchmarks", "out", "trainer_vs_trl"))
     parser.add_argument("--epochs", type=float, default=1.0)
     parser.add_argument("--lr", type=float, default=1e-4)
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--max-length", type=int, default=512)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=1, help="alternate the two trainers this many times")

@@ -58,10 +58,13 @@ class _Dist:
         if world == 1:
             return cls()
         owns = False
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        if torch.cuda.is_available():
+            torch.cuda.set_device(local_rank)  # NCCL needs each rank on its own GPU before init
         if not dist.is_initialized():
             dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
             owns = True
-        return cls(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")), owns)
+        return cls(dist.get_rank(), dist.get_world_size(), local_rank, owns)
 
     def barrier(self) -> None:
         if self.world > 1:
@@ -199,7 +202,11 @@ def _train(config: TrainConfig, callback: Callback, ctx: _Dist) -> TrainResult:
     decay = [p for p in scorer.parameters() if p.ndim >= 2]
     no_decay = [p for p in scorer.parameters() if p.ndim < 2]  # biases and norms are not decayed
     optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=config.lr
+        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=config.lr,
+        # The fused kernel is ~3x faster than the per-tensor loop on CPU, where a step over the
+        # embedding matrix is otherwise a sizeable share of a small model's step time.
+        fused=device.type in ("cpu", "cuda"),
     )
     plan = _plan(data, config, ctx.rank, ctx.world)
     scheduler = get_scheduler("linear", optimizer, int(config.warmup_ratio * len(plan)), len(plan))
