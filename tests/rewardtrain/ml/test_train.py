@@ -129,3 +129,15 @@ def test_ties_and_kway_groups_train_together(tmp_path, tiny_bert):
     assert metrics["accuracy"] >= 0.9
     # Tied responses end up much closer together than the mean reward spread.
     assert metrics["tie_mean_abs_difference"] < metrics["reward_std"]
+
+
+def test_rows_longer_than_max_length_are_trained_not_dropped(tmp_path, tiny_bert):
+    rows = synthetic_rows(12, seed=13)
+    for row in rows:
+        row["prompt"] = " ".join([row["prompt"]] * 10)  # at least 30 words: beyond max_length 24
+    events = []
+    result = train(small_config(tmp_path, tiny_bert, max_length=24, batch_tokens=256, epochs=1, save_every=0,
+                                data=write_jsonl(tmp_path / "long.jsonl", rows)), events.append)
+    assert result.metrics["train"]["pairs"] == 12
+    assert result.metrics["train"]["truncated_prompts"] == 24  # chosen and rejected of every row
+    assert events[0]["truncated_prompts"] == 24  # and the caller is told before training starts
