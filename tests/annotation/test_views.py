@@ -68,3 +68,10 @@ def test_admin_imports_hh_pairs_from_the_page(client, project, project_admin):
                            {"kind": "pairs-hh", "file": upload("hh.jsonl", rows)}, follow=True)
     assert "Imported 1 new row(s)" in response.content.decode()
     assert project.pairs.get().chosen.text == "hello!"
+
+
+def test_forbidden_page_says_which_role_is_needed(client, project, annotator):
+    client.force_login(annotator)
+    response = client.get(reverse("project-import", args=[project.id]))
+    assert response.status_code == 403
+    assert f"This needs the Project admin role in project “{project.name}”." in response.content.decode()
