@@ -5,12 +5,12 @@ service, render. The rules live in annotation/queue.py and annotation/judging.py
 """
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import judging, queue, workspace
+from .api_errors import InvalidInput
 from .models import Assignment, Task
 from .permissions import ANNOTATE_ROLES, MANAGE_ROLES, HasProjectRole, project_for_user
 
@@ -19,16 +19,6 @@ from .permissions import ANNOTATE_ROLES, MANAGE_ROLES, HasProjectRole, project_f
 def ranking_field(**kwargs) -> serializers.ListField:
     group = serializers.ListField(child=serializers.IntegerField(), allow_empty=False)
     return serializers.ListField(child=group, **kwargs)
-
-
-class InvalidInput(APIException):
-    status_code = 400
-    default_code = "invalid"
-
-
-class Conflict(APIException):
-    status_code = 409
-    default_code = "conflict"
 
 
 def _flatten(errors, prefix="") -> str:
@@ -195,12 +185,7 @@ class JudgementSubmitApi(_AssignmentApi):
                    summary="Submit the judgement for your lease (idempotent)")
     def post(self, request, assignment_id):
         data = _validated(JudgementInput, request.data)
-        try:
-            judgement, created = judging.judgement_submit(assignment=self.get_assignment(), **data)
-        except judging.JudgementInvalid as exc:
-            raise InvalidInput(str(exc))
-        except judging.AssignmentConflict as exc:
-            raise Conflict(str(exc))
+        judgement, created = judging.judgement_submit(assignment=self.get_assignment(), **data)
         return Response(JudgementOutput(judgement).data, status=201 if created else 200)
 
 
@@ -209,12 +194,7 @@ class SkipApi(_AssignmentApi):
                    summary="Skip your lease with a reason")
     def post(self, request, assignment_id):
         data = _validated(SkipInput, request.data)
-        try:
-            assignment = judging.assignment_skip(assignment=self.get_assignment(), reason=data["reason"])
-        except judging.JudgementInvalid as exc:
-            raise InvalidInput(str(exc))
-        except judging.AssignmentConflict as exc:
-            raise Conflict(str(exc))
+        assignment = judging.assignment_skip(assignment=self.get_assignment(), reason=data["reason"])
         return Response(SkipOutput(assignment).data)
 
 
@@ -238,10 +218,7 @@ class TaskGoldApi(APIView):
     @extend_schema(request=GoldInput, responses={200: GoldOutput}, summary="Mark a task as gold")
     def post(self, request, task_id):
         data = _validated(GoldInput, request.data)
-        try:
-            task = judging.task_mark_gold(task=self.get_task(), **data)
-        except judging.JudgementInvalid as exc:
-            raise InvalidInput(str(exc))
+        task = judging.task_mark_gold(task=self.get_task(), **data)
         return Response(GoldOutput(task).data)
 
     @extend_schema(request=None, responses={200: GoldOutput}, summary="Unmark a gold task")

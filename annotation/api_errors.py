@@ -4,6 +4,18 @@ from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from .judging import AssignmentConflict, JudgementInvalid
+
+
+class InvalidInput(exceptions.APIException):
+    status_code = 400
+    default_code = "invalid"
+
+
+class Conflict(exceptions.APIException):
+    status_code = 409
+    default_code = "conflict"
+
 
 def _message(detail) -> str:
     if isinstance(detail, dict):
@@ -18,6 +30,10 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound(str(exc) or "Not found.")
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or "Permission denied.")
+    elif isinstance(exc, JudgementInvalid):  # the answer itself is wrong
+        exc = InvalidInput(str(exc))
+    elif isinstance(exc, AssignmentConflict):  # the lease's state forbids the action
+        exc = Conflict(str(exc))
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
