@@ -19,7 +19,8 @@ from . import api_serializers as s
 from . import services
 from .importers import ImportFailed, import_tasks
 from .models import Batch, Judgement, PreferencePair, Project, Rubric, Task, TaskSlot
-from .permissions import DATA_ROLES, MANAGE_ROLES, HasProjectRole, Role, project_for_user, user_roles, visible_projects
+from .permissions import (DATA_ROLES, MANAGE_ROLES, HasProjectRole, ProjectFromUrl, Role,
+                          user_roles, visible_projects)
 
 ANY_ROLE = tuple(Role.values)
 
@@ -39,7 +40,7 @@ class IdCursorPagination(CursorPagination):
     max_page_size = 1000
 
 
-class ProjectScopedMixin:
+class ProjectScopedMixin(ProjectFromUrl):
     """A view under /projects/{project_id}/: 404 for non-members, then the role check of the method."""
 
     permission_classes = [IsAuthenticated, HasProjectRole]
@@ -49,11 +50,6 @@ class ProjectScopedMixin:
     @property
     def project_roles(self) -> tuple:
         return self.read_roles if self.request.method in SAFE_METHODS else self.write_roles
-
-    def get_project(self) -> Project:
-        if not hasattr(self, "_project"):
-            self._project = project_for_user(user=self.request.user, project_id=self.kwargs["project_id"])
-        return self._project
 
     def filters(self, serializer_class) -> dict:
         params = serializer_class(data=self.request.query_params)

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from . import judging, queue, workspace
 from .api_errors import InvalidInput
 from .models import Assignment, Task
-from .permissions import ANNOTATE_ROLES, MANAGE_ROLES, HasProjectRole, project_for_user
+from .permissions import ANNOTATE_ROLES, MANAGE_ROLES, HasProjectRole, ProjectFromUrl, project_for_user
 
 
 
@@ -140,14 +140,9 @@ def next_task_payload(*, assignment: Assignment) -> dict:
     }
 
 
-class _ProjectApi(APIView):
+class _ProjectApi(ProjectFromUrl, APIView):
     permission_classes = [IsAuthenticated, HasProjectRole]
     project_roles = ANNOTATE_ROLES
-
-    def get_project(self):
-        if not hasattr(self, "_project"):
-            self._project = project_for_user(user=self.request.user, project_id=self.kwargs["project_id"])
-        return self._project
 
 
 class _AssignmentApi(APIView):

@@ -72,6 +72,15 @@ def project_role_required(*roles: str):
     return decorator
 
 
+class ProjectFromUrl:
+    """API views under /projects/{project_id}/: the project, looked up once per request (404 for non-members)."""
+
+    def get_project(self) -> Project:
+        if not hasattr(self, "_project"):
+            self._project = project_for_user(user=self.request.user, project_id=self.kwargs["project_id"])
+        return self._project
+
+
 class HasProjectRole(BasePermission):
     """DRF permission: the view names `project_roles` and resolves the project via `get_project()`.
 
