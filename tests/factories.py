@@ -1,4 +1,6 @@
 """Factories for tests: real rows through the real services."""
+import json
+
 import factory
 from django.contrib.auth import get_user_model
 
@@ -100,3 +102,8 @@ def imported_pair(project, prompt="An imported prompt?", chosen="A good answer."
         source=PreferencePair.Source.IMPORTED,
         dedupe_key=pair_hash(prompt_hash=prompt_obj.content_hash, chosen_hash=c.content_hash,
                              rejected_hash=r.content_hash))
+
+
+def jsonl(rows) -> bytes:
+    """Rows as the bytes of a JSON Lines file."""
+    return "".join(json.dumps(r) + "\n" for r in rows).encode()

@@ -1,6 +1,5 @@
 import gzip
 import io
-import json
 
 import pytest
 from rest_framework.authtoken.models import Token
@@ -18,7 +17,7 @@ def client_for(user=None) -> APIClient:
 
 
 def jsonl(*rows) -> bytes:
-    return "".join(json.dumps(r) + "\n" for r in rows).encode()
+    return factories.jsonl(rows)
 
 
 def test_token_authentication_and_the_error_shape_for_anonymous_callers(project, project_admin):

@@ -6,12 +6,9 @@ import pytest
 
 from annotation.importers import ImportFailed, import_pairs, import_tasks
 from annotation.models import Batch, PreferencePair, Prompt, Response, Task, TaskSlot
+from tests.factories import jsonl
 
 MODELS = (Batch, Prompt, Response, Task, TaskSlot, PreferencePair)
-
-
-def jsonl(rows) -> bytes:
-    return "".join(json.dumps(r) + "\n" for r in rows).encode()
 
 
 def counts():

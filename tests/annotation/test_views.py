@@ -1,7 +1,3 @@
-import io
-import json
-
-import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
@@ -10,7 +6,7 @@ from tests import factories
 
 
 def upload(name, rows_or_bytes):
-    data = rows_or_bytes if isinstance(rows_or_bytes, bytes) else "".join(json.dumps(r) + "\n" for r in rows_or_bytes).encode()
+    data = rows_or_bytes if isinstance(rows_or_bytes, bytes) else factories.jsonl(rows_or_bytes)
     return SimpleUploadedFile(name, data, content_type="application/octet-stream")
 
 
