@@ -271,35 +271,26 @@ def _pair(text, messages, chosen, rejected, margin) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
-# Batched writes.
+# Batched writes. bulk_create sets primary keys on PostgreSQL and SQLite (3.35+), so the new rows'
+# ids come back without another query.
 
 def _ensure_prompts(project: Project, rows: list[dict]) -> dict[str, int]:
     wanted = {r["prompt_hash"]: r for r in rows}
     ids = dict(Prompt.objects.filter(project=project, content_hash__in=wanted).values_list("content_hash", "id"))
     missing = [Prompt(project=project, content_hash=h, text=r["text"], messages=r["messages"])
                for h, r in wanted.items() if h not in ids]
-    if missing:
-        Prompt.objects.bulk_create(missing)
-        ids = dict(Prompt.objects.filter(project=project, content_hash__in=wanted).values_list("content_hash", "id"))
+    ids.update((p.content_hash, p.pk) for p in Prompt.objects.bulk_create(missing))
     return ids
 
 
 def _ensure_responses(pairs: list[tuple[int, dict]]) -> dict[tuple[int, str], int]:
     """(prompt id, response hash) -> response id, creating what is missing."""
     wanted = {(pid, item["hash"]): item for pid, item in pairs}
-    prompt_ids = {pid for pid, _ in wanted}
-    hashes = {h for _, h in wanted}
-
-    def lookup():
-        rows = Response.objects.filter(prompt_id__in=prompt_ids, content_hash__in=hashes)
-        return {(pid, h): rid for pid, h, rid in rows.values_list("prompt_id", "content_hash", "id")}
-
-    ids = lookup()
+    rows = Response.objects.filter(prompt_id__in={pid for pid, _ in wanted}, content_hash__in={h for _, h in wanted})
+    ids = {(pid, h): rid for pid, h, rid in rows.values_list("prompt_id", "content_hash", "id")}
     missing = [Response(prompt_id=pid, content_hash=h, text=item["text"], source_model=item["model"])
                for (pid, h), item in wanted.items() if (pid, h) not in ids]
-    if missing:
-        Response.objects.bulk_create(missing)
-        ids = lookup()
+    ids.update(((r.prompt_id, r.content_hash), r.pk) for r in Response.objects.bulk_create(missing))
     return ids
 
 
@@ -324,12 +315,12 @@ def _write_tasks(project: Project, batch: Batch, rows: list[dict], result: Impor
     prompt_ids = _ensure_prompts(project, list(fresh.values()))
     response_ids = _ensure_responses([(prompt_ids[r["prompt_hash"]], item)
                                       for r in fresh.values() for item in r["responses"]])
-    Task.objects.bulk_create([
+    tasks = Task.objects.bulk_create([
         Task(project=project, batch=batch, prompt_id=prompt_ids[r["prompt_hash"]], content_hash=h,
              target_judgements=project.overlap, external_id=r["external_id"], metadata=r["metadata"])
         for h, r in fresh.items()
     ])
-    task_ids = dict(Task.objects.filter(project=project, content_hash__in=fresh).values_list("content_hash", "id"))
+    task_ids = {t.content_hash: t.pk for t in tasks}
     TaskSlot.objects.bulk_create([
         TaskSlot(task_id=task_ids[h], position=i, response_id=response_ids[(prompt_ids[r["prompt_hash"]], item["hash"])])
         for h, r in fresh.items() for i, item in enumerate(r["responses"])
