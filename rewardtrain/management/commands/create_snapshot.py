@@ -2,8 +2,7 @@ from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
-from annotation.models import Project
-from annotation.selectors import project_by_ref
+from annotation.management.commands._base import get_project
 from rewardtrain.models import DatasetSnapshot
 from rewardtrain.snapshots import SnapshotError, filters_build, snapshot_create
 
@@ -42,10 +41,7 @@ class Command(BaseCommand):
         parser.add_argument("--val-fraction", type=float, default=0.1, help="share of prompts in validation")
 
     def handle(self, *args, project, **o):
-        try:
-            project_obj = project_by_ref(ref=project)
-        except Project.DoesNotExist as exc:
-            raise CommandError(str(exc))
+        project_obj = get_project(project)
         try:
             filters = filters_build(
                 project=project_obj, criteria=o["criteria"], sources=o["sources"],
