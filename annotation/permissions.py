@@ -24,6 +24,9 @@ def user_roles(*, user, project: Project) -> set[str]:
         return set()
     if user.is_superuser:
         return set(Role.values)
+    known = getattr(project, "_member_roles", None)  # set by project_for_user: no second query
+    if known is not None and known[0] == user.pk:
+        return set(known[1])
     return set(Membership.objects.filter(user=user, project=project).values_list("role", flat=True))
 
 
@@ -38,11 +41,22 @@ def visible_projects(*, user):
 
 
 def project_for_user(*, user, project_id) -> Project:
-    """The project if the user is a member (or superuser), else 404."""
+    """The project if the user is a member (or superuser), else 404.
+
+    One query reads the project together with the user's roles in it, which `user_roles` then
+    reuses: every API call and page checks a role right after this lookup.
+    """
     try:
-        return visible_projects(user=user).get(pk=project_id)
+        if user.is_superuser:
+            return Project.objects.get(pk=project_id)
+        memberships = list(Membership.objects.filter(user=user, project_id=project_id).select_related("project"))
     except (Project.DoesNotExist, ValueError, TypeError):
         raise Http404("No such project.")
+    if not memberships:
+        raise Http404("No such project.")
+    project = memberships[0].project
+    project._member_roles = (user.pk, frozenset(m.role for m in memberships))
+    return project
 
 
 def require_role(*, user, project: Project, roles: Iterable[str]) -> None:

@@ -154,3 +154,18 @@ def test_project_admin_marks_gold_through_the_api(project, project_admin, annota
     assert client_for(project_admin).post(url, {"gold_ranking": [[a]]}, format="json").status_code == 400
     assert client_for(project_admin).delete(url).json()["is_gold"] is False
     assert client_for(factories.UserFactory()).delete(url).status_code == 404
+
+
+def test_hot_endpoints_stay_within_their_query_budget(project, annotator, django_assert_max_num_queries):
+    """next-task and judgement are the load-bearing requests (BENCHMARKS.md): auth, project+roles
+    in one query, the claim, the lease and the task view; a regression shows up here as extra queries."""
+    factories.rubric(project, keys=("helpful",))
+    factories.task(project)
+    client = client_for(annotator, token=True)
+    with django_assert_max_num_queries(10):
+        lease = next_task(client, project).json()
+    a, b = (r["id"] for r in lease["task"]["responses"])
+    with django_assert_max_num_queries(12):
+        response = client.post(f"/api/v1/assignments/{lease['assignment_id']}/judgement/",
+                               {"ranking": [[a], [b]], "criteria": {"helpful": [[a], [b]]}}, format="json")
+    assert response.status_code == 201
