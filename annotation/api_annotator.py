@@ -5,7 +5,9 @@ service, render. The rules live in annotation/queue.py and annotation/judging.py
 """
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -219,3 +221,14 @@ class TaskGoldApi(APIView):
     @extend_schema(request=None, responses={200: GoldOutput}, summary="Unmark a gold task")
     def delete(self, request, task_id):
         return Response(GoldOutput(judging.task_unmark_gold(task=self.get_task())).data)
+
+
+class TokenApi(ObtainAuthToken):
+    """POST username + password → {"token": ...} for the `Authorization: Token ...` header.
+
+    The same token every time (it is created on first use); throttled per client address
+    (scope "token") against password guessing.
+    """
+
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "token"

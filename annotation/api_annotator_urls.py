@@ -3,6 +3,7 @@ from django.urls import path
 from . import api_annotator
 
 urlpatterns = [
+    path("auth/token/", api_annotator.TokenApi.as_view(), name="api-token"),
     path("projects/<int:project_id>/next-task/", api_annotator.NextTaskApi.as_view(), name="api-next-task"),
     path("assignments/<int:assignment_id>/judgement/", api_annotator.JudgementSubmitApi.as_view(),
          name="api-judgement"),

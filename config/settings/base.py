@@ -167,7 +167,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"user": os.environ.get("API_THROTTLE_USER", "6000/min")},
+    "DEFAULT_THROTTLE_RATES": {"user": os.environ.get("API_THROTTLE_USER", "6000/min"),
+                               "token": os.environ.get("API_THROTTLE_TOKEN", "30/min")},
     "EXCEPTION_HANDLER": "annotation.api_errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {

@@ -169,3 +169,21 @@ def test_hot_endpoints_stay_within_their_query_budget(project, annotator, django
         response = client.post(f"/api/v1/assignments/{lease['assignment_id']}/judgement/",
                                {"ranking": [[a], [b]], "criteria": {"helpful": [[a], [b]]}}, format="json")
     assert response.status_code == 201
+
+
+def test_an_annotator_gets_a_token_with_username_and_password_and_annotates_with_it(project, annotator):
+    annotator.set_password("s3cret-pass")
+    annotator.save()
+    factories.task(project)
+    anonymous = APIClient()
+    wrong = anonymous.post("/api/v1/auth/token/", {"username": annotator.username, "password": "nope"}, format="json")
+    assert wrong.status_code == 400
+    assert "Unable to log in" in wrong.json()["error"]["fields"]["non_field_errors"][0]
+    response = anonymous.post("/api/v1/auth/token/", {"username": annotator.username, "password": "s3cret-pass"},
+                              format="json")
+    assert response.status_code == 200
+    token = response.json()["token"]
+    assert anonymous.post("/api/v1/auth/token/", {"username": annotator.username, "password": "s3cret-pass"},
+                          format="json").json()["token"] == token  # the same token every time
+    anonymous.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert next_task(anonymous, project).status_code == 200
