@@ -145,30 +145,41 @@ def reset_run_state() -> None:
 _local = threading.local()
 
 
-def _request(path: str, token: str, body: dict | None) -> tuple[int, bytes, float]:
-    conn = getattr(_local, "conn", None)
-    if conn is None:
-        conn = _local.conn = http.client.HTTPConnection(HOST, PORT, timeout=30)
+_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+
+
+def _request(path: str, token: str, body: dict | None) -> tuple[int, bytes, float, bool]:
+    """(status, body, ms, retried). Like a browser, a request that finds its idle keep-alive
+    connection closed by the server is sent once more on a new one (safe: both calls are idempotent);
+    its latency counts from the first attempt."""
     payload = json.dumps(body or {})
     headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
     started = time.perf_counter()
-    try:
-        conn.request("POST", path, body=payload, headers=headers)
-        response = conn.getresponse()
-        data = response.read()
-    except (http.client.HTTPException, OSError):
-        conn.close()
-        _local.conn = None
-        raise
-    return response.status, data, (time.perf_counter() - started) * 1000
+    for attempt in range(2):
+        conn = getattr(_local, "conn", None)
+        reused = conn is not None
+        if conn is None:
+            conn = _local.conn = http.client.HTTPConnection(HOST, PORT, timeout=30)
+        try:
+            conn.request("POST", path, body=payload, headers=headers)
+            response = conn.getresponse()
+            data = response.read()
+            return response.status, data, (time.perf_counter() - started) * 1000, attempt > 0
+        except (http.client.HTTPException, OSError) as exc:
+            conn.close()
+            _local.conn = None
+            if not (reused and attempt == 0 and isinstance(exc, _STALE)):
+                raise
+    raise AssertionError("unreachable")
 
 
 def one_judgement(token_pool: queue.Queue, stats: dict, lock: threading.Lock) -> None:
     token = token_pool.get()
     try:
-        status, data, next_ms = _request("/api/v1/projects/1/next-task/", token, None)
+        status, data, next_ms, retried = _request("/api/v1/projects/1/next-task/", token, None)
         with lock:
             stats["next"].append(next_ms)
+            stats["retries"] += retried
         if status == 204:
             with lock:
                 stats["empty"] += 1
@@ -180,9 +191,11 @@ def one_judgement(token_pool: queue.Queue, stats: dict, lock: threading.Lock) ->
         lease = json.loads(data)
         ids = [r["id"] for r in lease["task"]["responses"]]
         answer = {"ranking": [[ids[0]], [ids[1]]], "strength": random.randrange(4), "duration_ms": 8000}
-        status, _, submit_ms = _request(f"/api/v1/assignments/{lease['assignment_id']}/judgement/", token, answer)
+        status, _, submit_ms, retried = _request(f"/api/v1/assignments/{lease['assignment_id']}/judgement/",
+                                                 token, answer)
         with lock:
             stats["submit"].append(submit_ms)
+            stats["retries"] += retried
             if status == 201:
                 stats["done"] += 1
             else:
@@ -194,13 +207,22 @@ def one_judgement(token_pool: queue.Queue, stats: dict, lock: threading.Lock) ->
         token_pool.put(token)
 
 
+def _cpu_times() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = [float(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
 def offered_load(rate: float, seconds: float) -> dict:
     token_pool: queue.Queue = queue.Queue()
     for u in random.sample(range(1, N_ANNOTATORS + 1), N_ANNOTATORS):
         token_pool.put(f"{u:040x}")
-    stats = {"next": [], "submit": [], "errors": [], "done": 0, "empty": 0, "late": 0}
+    stats = {"next": [], "submit": [], "errors": [], "done": 0, "empty": 0, "late": 0, "retries": 0}
     lock = threading.Lock()
     total = int(rate * seconds)
+    cpu_before, client_before = _cpu_times(), time.process_time()
     with ThreadPoolExecutor(max_workers=48) as pool:
         start = time.perf_counter()
         for i in range(total):  # bounded: exactly rate x seconds arrivals
@@ -213,8 +235,12 @@ def offered_load(rate: float, seconds: float) -> dict:
             pool.submit(one_judgement, token_pool, stats, lock)
         schedule_end = time.perf_counter()
     elapsed = time.perf_counter() - start
+    (busy_after, all_after), (busy_before, all_before) = _cpu_times(), cpu_before
+    cores = os.cpu_count() or 1
     return {"rate": rate, "arrivals": total, "elapsed_s": elapsed, "schedule_s": schedule_end - start,
-            "judgements_per_s": stats["done"] / elapsed, **stats}
+            "judgements_per_s": stats["done"] / max(elapsed, seconds),
+            "machine_cpu_pct": 100 * (busy_after - busy_before) / max(all_after - all_before, 1),
+            "client_cpu_pct": 100 * (time.process_time() - client_before) / elapsed / cores, **stats}
 
 
 def pct(values: list[float], p: float) -> float:
@@ -239,7 +265,17 @@ def start_gunicorn(workers: int, threads: int, worker_class: str) -> subprocess.
     raise RuntimeError("gunicorn did not start")
 
 
+def _machine() -> str:
+    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+                 "unknown CPU")
+    with psycopg.connect(DB_URL) as conn:
+        pg = conn.execute("SHOW server_version").fetchone()[0]
+    return f"{os.cpu_count()} cores ({model}), PostgreSQL {pg}, Python {sys.version.split()[0]}"
+
+
 def run(rates: list[float], seconds: float, workers: int, threads: int, worker_class: str) -> None:
+    print(f"# {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; {_machine()}; gunicorn {worker_class} "
+          f"{workers} workers x {threads} threads; {seconds:g} s per offered rate", flush=True)
     reset_run_state()
     server = start_gunicorn(workers, threads, worker_class)
     try:
@@ -256,12 +292,14 @@ def run(rates: list[float], seconds: float, workers: int, threads: int, worker_c
         server.wait(timeout=20)
     out = io.StringIO()
     out.write("| offered judgements/s | achieved judgements/s | next-task p50 / p95 / p99 ms | "
-              "judgement p50 / p95 / p99 ms | errors | late starts |\n|---|---|---|---|---|---|\n")
+              "judgement p50 / p95 / p99 ms | errors | late starts | retries | machine CPU % (load generator) |\n"
+              "|---|---|---|---|---|---|---|---|\n")
     for r in rows:
         out.write(f"| {r['rate']:g} | {r['judgements_per_s']:.1f} | "
                   f"{pct(r['next'], 50):.1f} / {pct(r['next'], 95):.1f} / {pct(r['next'], 99):.1f} | "
                   f"{pct(r['submit'], 50):.1f} / {pct(r['submit'], 95):.1f} / {pct(r['submit'], 99):.1f} | "
-                  f"{len(r['errors'])} | {r['late']} |\n")
+                  f"{len(r['errors'])} | {r['late']} | {r['retries']} | "
+                  f"{r['machine_cpu_pct']:.0f} ({r['client_cpu_pct']:.0f}) |\n")
     print(out.getvalue())
     check_invariants()
 
