@@ -9,6 +9,7 @@ posted fields are always the same, whatever the annotator used:
 * both:     ``rationale``, ``duration_ms``
 """
 from .judging import JudgementInvalid
+from .parsing import ascii_int
 from .models import Project
 
 PAIRWISE_OPTIONS = [("A", "A is better", "A"), ("tie", "Tie", "T"), ("B", "B is better", "B")]
@@ -50,48 +51,61 @@ def workspace_questions(*, project: Project, criteria, responses, data=None) -> 
     return questions
 
 
-def _pairwise_ranking(value: str, ids_by_letter: dict, field: str, what: str):
+def _pairwise_ranking(value: str, ids_by_letter: dict):
     a, b = ids_by_letter["A"], ids_by_letter["B"]
-    rankings = {"A": [[a], [b]], "B": [[b], [a]], "tie": [[a, b]]}
-    if value not in rankings:
-        raise JudgementInvalid(field, f"choose A, B{' or tie' if field != 'overall' else ''} for “{what}”.")
-    return rankings[value]
+    return {"A": [[a], [b]], "B": [[b], [a]], "tie": [[a, b]]}.get(value)
+
+
+def _ranks(data, prefix: str, ids_by_letter: dict) -> tuple[list | None, list[str]]:
+    """(ranking, letters without a rank)."""
+    ranks, missing = {}, []
+    for letter, response_id in ids_by_letter.items():
+        rank = ascii_int(data.get(f"{prefix}{letter}"))
+        if rank is None:
+            missing.append(letter)
+        else:
+            ranks.setdefault(rank, []).append(response_id)
+    return ([ranks[rank] for rank in sorted(ranks)] if not missing else None), missing
 
 
 def ranks_to_ranking(data, prefix: str, ids_by_letter: dict, field: str, what: str):
-    ranks = {}
-    for letter, response_id in ids_by_letter.items():
-        raw = (data.get(f"{prefix}{letter}") or "").strip()
-        if not raw.isdigit():
-            raise JudgementInvalid(field, f"give every response a rank for “{what}” (missing {letter}).")
-        ranks.setdefault(int(raw), []).append(response_id)
-    return [ranks[rank] for rank in sorted(ranks)]
+    ranking, missing = _ranks(data, prefix, ids_by_letter)
+    if missing:
+        raise JudgementInvalid(field, f"give every response a rank for “{what}” (missing {', '.join(missing)}).")
+    return ranking
 
 
 def answer_from_post(*, data, project: Project, criteria, display_order: list[int]) -> dict:
-    """Posted form fields as keyword arguments for `judging.judgement_submit`."""
+    """Posted form fields as keyword arguments for `judging.judgement_submit`.
+
+    Everything unanswered is reported at once ("Still missing: strength (keys 1–4), Honesty."), so
+    the annotator fixes it in one go."""
     letters = "ABCDEFGHI"
     ids_by_letter = {letters[i]: rid for i, rid in enumerate(display_order)}
     pairwise = project.mode == Project.Mode.PAIRWISE and len(display_order) == 2
-    answer = {"rationale": data.get("rationale", ""), "ranking": None, "strength": None}
-    duration = (data.get("duration_ms") or "").strip()
-    answer["duration_ms"] = int(duration) if duration.isdigit() else None
+    answer = {"rationale": data.get("rationale", ""), "ranking": None, "strength": None,
+              "duration_ms": ascii_int(data.get("duration_ms"))}
+    missing = []  # (field, what)
 
     if pairwise:
         overall = data.get("overall", "")
         answer["both_bad"] = overall == "both_bad"
         if not answer["both_bad"]:
-            answer["ranking"] = _pairwise_ranking(overall, ids_by_letter, "overall", "Overall")
-            strength = (data.get("strength") or "").strip()
+            answer["ranking"] = _pairwise_ranking(overall, ids_by_letter)
+            if answer["ranking"] is None:
+                choices = ["A", "B"] + (["tie"] if project.allow_ties else []) + \
+                    (["both bad"] if project.allow_both_bad else [])
+                missing.append(("overall", f"Overall ({', '.join(choices[:-1])} or {choices[-1]})"))
             if overall != "tie" and project.strength_scale:
-                if not strength.isdigit():
-                    raise JudgementInvalid("strength", "choose how much better (keys 1–"
-                                                       f"{len(project.strength_scale)}).")
-                answer["strength"] = int(strength)
+                answer["strength"] = ascii_int(data.get("strength"))
+                if answer["strength"] is None:
+                    missing.append(("strength", f"how much better (keys 1–{len(project.strength_scale)})"))
     else:
         answer["both_bad"] = data.get("both_bad") == "1"
         if not answer["both_bad"] or any(data.get(f"rank-{letter}") for letter in ids_by_letter):
-            answer["ranking"] = ranks_to_ranking(data, "rank-", ids_by_letter, "ranking", "Overall ranking")
+            answer["ranking"], unranked = _ranks(data, "rank-", ids_by_letter)
+            if unranked:
+                missing.append(("ranking", f"Overall ranking (rank {', '.join(unranked)})"))
 
     answer["criteria"] = {}
     for criterion in criteria:
@@ -99,7 +113,13 @@ def answer_from_post(*, data, project: Project, criteria, display_order: list[in
         answered = data.get(name) if pairwise else any(data.get(f"{name}-{x}") for x in ids_by_letter)
         if not answered and answer["both_bad"]:
             continue  # criteria are optional on a both-bad answer
-        answer["criteria"][criterion.key] = (
-            _pairwise_ranking(data.get(name, ""), ids_by_letter, "criteria", criterion.label) if pairwise
-            else ranks_to_ranking(data, f"{name}-", ids_by_letter, "criteria", criterion.label))
+        if pairwise:
+            ranking, unranked = _pairwise_ranking(data.get(name, ""), ids_by_letter), None
+        else:
+            ranking, unranked = _ranks(data, f"{name}-", ids_by_letter)
+        if ranking is None:
+            missing.append(("criteria", criterion.label + (f" (rank {', '.join(unranked)})" if unranked else "")))
+        answer["criteria"][criterion.key] = ranking
+    if missing:
+        raise JudgementInvalid(missing[0][0], "Still missing: " + ", ".join(what for _, what in missing) + ".")
     return answer

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from functools import wraps
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from rest_framework.permissions import BasePermission
 
 from .models import Membership, Project
@@ -73,6 +73,12 @@ def project_role_required(*roles: str):
         @wraps(view)
         def wrapped(request, *args, project_id, **kwargs):
             if not request.user.is_authenticated:
+                if getattr(request, "htmx", False):
+                    # A fragment request from a page whose session ended (logged out, expired): a
+                    # redirect would swap the login page into the task; 401 lets the page keep
+                    # the answer and ask the annotator to sign in again.
+                    return HttpResponse("Your session has ended: sign in again.", status=401,
+                                        content_type="text/plain; charset=utf-8")
                 from django.contrib.auth.views import redirect_to_login
 
                 return redirect_to_login(request.get_full_path())

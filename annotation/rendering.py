@@ -10,6 +10,7 @@ import difflib
 import html
 import re
 import threading
+from collections import Counter
 from functools import lru_cache
 
 import markdown
@@ -89,27 +90,46 @@ def markdown_to_safe_html(text: str) -> str:
     return sanitize_html(_markdown().convert(_lists_interrupt_paragraphs(text)))
 
 
-_TOKEN = re.compile(r"\s+|[^\s]+")
+_TOKEN = re.compile(r"\S+\s*|\s+")  # words with their trailing space: fewer, rarer tokens than splitting on spaces
+_EXACT_DIFF_MAX_WORK = 1_000_000
+
+
+def _matcher(old: str, new: str) -> difflib.SequenceMatcher:
+    """A word-level matcher. Exact matching costs about sum over a's words of their count in b per
+    pass, which explodes for long texts made of a few repeated words ("ha ha ha ..."): past a bound
+    the matcher stops using very frequent words as anchors (difflib's autojunk), which keeps it fast
+    and at worst reports such texts as not near-identical."""
+    a, b = _TOKEN.findall(old), _TOKEN.findall(new)
+    in_b = Counter(b)
+    work = sum(in_b[token] for token in a)
+    return difflib.SequenceMatcher(None, a, b, autojunk=work > _EXACT_DIFF_MAX_WORK)
 
 
 def word_diff(old: str, new: str) -> tuple[str, str]:
     """Both texts as escaped HTML with the words only one of them has marked <del> / <ins>."""
-    a, b = _TOKEN.findall(old), _TOKEN.findall(new)
+    matcher = _matcher(old, new)
+    a, b = matcher.a, matcher.b
     left, right = [], []
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
         old_part, new_part = html.escape("".join(a[i1:i2])), html.escape("".join(b[j1:j2]))
         if op == "equal":
             left.append(old_part)
             right.append(new_part)
             continue
         if old_part:
-            left.append(f"<del>{old_part}</del>")
+            left.append(_mark("del", old_part))
         if new_part:
-            right.append(f"<ins>{new_part}</ins>")
+            right.append(_mark("ins", new_part))
     return "".join(left), "".join(right)
 
 
+def _mark(tag: str, part: str) -> str:
+    """<tag>words</tag> with the trailing space left outside the mark."""
+    words = part.rstrip()
+    return f"<{tag}>{words}</{tag}>{part[len(words):]}" if words else f"<{tag}>{part}</{tag}>"
+
+
 def similarity(old: str, new: str) -> float:
-    """0..1, cheap upper bound first so very different texts cost little."""
-    matcher = difflib.SequenceMatcher(None, _TOKEN.findall(old), _TOKEN.findall(new), autojunk=False)
+    """0..1, cheap upper bounds first so very different texts cost little."""
+    matcher = _matcher(old, new)
     return matcher.ratio() if matcher.real_quick_ratio() > 0.5 and matcher.quick_ratio() > 0.5 else 0.0

@@ -4,7 +4,7 @@ from . import views
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("projects/<int:project_id>/", views.project_detail, name="project-detail"),
-    path("projects/<int:project_id>/import/", views.import_upload, name="project-import"),
+    path("projects/<id:project_id>/", views.project_detail, name="project-detail"),
+    path("projects/<id:project_id>/import/", views.import_upload, name="project-import"),
     path("", include("annotation.urls_annotate")),  # the annotator workspace
 ]

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from . import forms_annotate, judging, queue, workspace
 from .models import Task
+from .parsing import ascii_int
 from .permissions import ANNOTATE_ROLES, MANAGE_ROLES, project_role_required
 from .rendering import markdown_to_safe_html
 
@@ -112,7 +113,7 @@ def gold_tasks(request, project_id):
     project = request.project
     task_ref = request.GET.get("task", "").strip()
     if task_ref:
-        task = Task.objects.filter(project=project, pk=int(task_ref) if task_ref.isdigit() else None).first() \
+        task = Task.objects.filter(project=project, pk=ascii_int(task_ref)).first() \
             or Task.objects.filter(project=project, external_id=task_ref).first()
         if task:
             return redirect("gold-task", project.pk, task.pk)
@@ -140,7 +141,7 @@ def gold_task(request, project_id, task_id):
                                                     "gold_ranking", "Expected answer")
             target = request.POST.get("target_judgements", "").strip()
             judging.task_mark_gold(task=task, gold_ranking=ranking,
-                                   target_judgements=int(target) if target.isdigit() else None)
+                                   target_judgements=ascii_int(target))
         except judging.JudgementInvalid as exc:
             messages.error(request, exc.message)
         else:

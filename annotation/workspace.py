@@ -1,4 +1,5 @@
 """Reads for the annotator workspace and API: a lease as the annotator sees it, progress, gold quality."""
+import html
 from datetime import datetime, time
 
 from django.db.models import Count, Q
@@ -46,16 +47,22 @@ def task_view(*, assignment: Assignment, render: bool = False) -> dict:
 
 
 def responses_diff(*, responses: list[dict]) -> dict:
-    """Word-level diffs of every response against the first one shown, when they are near-identical."""
+    """Word-level diffs of every response against the first one shown, where they are near-identical.
+
+    Responses that are not (similarity below DIFF_MIN_SIMILARITY) are shown as plain text: a diff of
+    two different answers marks everything and costs the most to compute."""
     base = responses[0]["text"]
-    diffs, similar = [], False
-    for response in responses:
-        ratio = 1.0 if response is responses[0] else similarity(base, response["text"])
-        similar = similar or (ratio >= DIFF_MIN_SIMILARITY and response is not responses[0])
-        diffs.append({"label": response["label"], "ratio": ratio,
-                      "html": word_diff(base, response["text"])[1] if response is not responses[0] else None})
-    if len(responses) == 2:
+    diffs = [{"label": responses[0]["label"], "ratio": 1.0, "html": None}]
+    for response in responses[1:]:
+        ratio = similarity(base, response["text"])
+        near = ratio >= DIFF_MIN_SIMILARITY
+        diffs.append({"label": response["label"], "ratio": ratio, "similar": near,
+                      "html": word_diff(base, response["text"])[1] if near else html.escape(response["text"])})
+    similar = any(d.get("similar") for d in diffs)
+    if len(responses) == 2 and similar:
         diffs[0]["html"] = word_diff(base, responses[1]["text"])[0]
+    elif len(responses) == 2:
+        diffs[0]["html"] = html.escape(base)
     else:
         diffs[0]["html"] = "<em>Reference: the others are compared with this one.</em>"
     return {"similar": similar, "diffs": diffs}
@@ -70,6 +77,8 @@ def annotator_progress(*, project: Project, user) -> dict:
         complete=Count("id", filter=Q(status=Task.Status.COMPLETE)))
     mine_open = Judgement.objects.filter(annotator=user, task__project=project,
                                          task__status=Task.Status.OPEN).count()
+    mine_open += (Assignment.objects.filter(annotator=user, project=project, status=Assignment.Status.SKIPPED,
+                                            task__status=Task.Status.OPEN).values("task_id").distinct().count())
     remaining = max(counts["open"] - mine_open, 0)
     total = counts["open"] + counts["complete"]
     return {"done_today": done_today, "remaining": remaining,

@@ -28,6 +28,7 @@ from django.db.models import Count, Max, Q
 from django.db.models.functions import Greatest, Least
 
 from annotation.models import Batch, Judgement, PreferencePair, Project
+from annotation.parsing import ascii_int
 
 from .models import DatasetSnapshot
 
@@ -103,7 +104,8 @@ def _annotator_ids(*, project: Project, refs: Iterable[int | str]) -> tuple[int,
     ids = set()
     for ref in refs:
         ref = str(ref).strip()
-        match = users.filter(Q(username=ref) | Q(pk=int(ref)) if ref.isdigit() else Q(username=ref)).first()
+        number = ascii_int(ref)
+        match = users.filter(Q(username=ref) | Q(pk=number) if number is not None else Q(username=ref)).first()
         if match is None:
             raise SnapshotError(f"No annotator {ref!r} in project “{project.name}”.")
         ids.add(match.pk)

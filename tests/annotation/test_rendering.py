@@ -86,3 +86,25 @@ def test_a_list_right_after_a_paragraph_renders_as_a_list_but_not_inside_code():
     html = markdown_to_safe_html("**Notes:**\n- first\n- second\n\n```\ntext\n- not a list\n```")
     assert "<ul>\n<li>first</li>\n<li>second</li>\n</ul>" in html
     assert "- not a list" in html
+
+
+def test_responses_that_are_not_near_identical_are_shown_as_plain_escaped_text():
+    from annotation.workspace import responses_diff
+
+    result = responses_diff(responses=[{"label": "A", "text": "Paris is the capital of France."},
+                                       {"label": "B", "text": "<b>Bananas</b> grow on large herbs, not trees."}])
+    assert result["similar"] is False
+    assert [d["html"] for d in result["diffs"]] == ["Paris is the capital of France.",
+                                                     "&lt;b&gt;Bananas&lt;/b&gt; grow on large herbs, not trees."]
+
+
+def test_long_repetitive_responses_still_get_a_word_diff():
+    from annotation.workspace import responses_diff
+
+    paragraph = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor. " * 3 + "\n\n"
+    old = paragraph * 30
+    new = old.replace("tempor.", "tempus.", 1)
+    result = responses_diff(responses=[{"label": "A", "text": old}, {"label": "B", "text": new}])
+    assert result["similar"] is True
+    assert result["diffs"][0]["html"].count("<del>") == 1 and "<del>tempor.</del>" in result["diffs"][0]["html"]
+    assert result["diffs"][1]["html"].count("<ins>") == 1 and "<ins>tempus.</ins>" in result["diffs"][1]["html"]

@@ -114,9 +114,36 @@ def test_validation_error_keeps_the_answer_and_says_what_is_missing(client_as, p
                            {"overall": "A", "rationale": "keep me"}, **HTMX)
     html = response.content.decode()
     assert response.status_code == 422
-    assert "choose how much better" in html
+    assert "Still missing: how much better (keys 1–4)." in html
     assert 'value="A" checked' in html and "keep me" in html
     assert not Judgement.objects.exists()
+
+
+def test_every_missing_answer_is_named_at_once(client_as, project, annotator):
+    factories.rubric(project, keys=("helpful", "honest"))
+    factories.task(project)
+    client = client_as(annotator)
+    client.get(url(project))
+    lease = current_lease(annotator)
+    response = client.post(reverse("annotate-submit", args=[project.pk, lease.pk]), {"c-honest": "A"}, **HTMX)
+    assert response.status_code == 422
+    assert ("Still missing: Overall (A, B, tie or both bad), how much better (keys 1–4), Helpful."
+            in response.content.decode())
+
+
+def test_unicode_digits_and_huge_numbers_are_rejected_not_crashed_on(client_as, project, annotator):
+    project.mode = "ranking"
+    project.save()
+    factories.task(project, n_responses=3)
+    client = client_as(annotator)
+    client.get(url(project))
+    lease = current_lease(annotator)
+    response = client.post(reverse("annotate-submit", args=[project.pk, lease.pk]),
+                           {"rank-A": "¹", "rank-B": "2", "rank-C": "3", "duration_ms": "²"}, **HTMX)
+    assert response.status_code == 422
+    assert "Overall ranking (rank A)" in response.content.decode()
+    assert client.get(f"/projects/{10**25}/annotate/").status_code == 404
+    assert client.post(f"/api/v1/projects/{10**25}/next-task/").status_code == 404
 
 
 def test_kway_ranking_from_rank_selects(client_as, project, annotator):
@@ -141,16 +168,30 @@ def test_plain_form_post_redirects_back_to_the_workspace(client_as, project, ann
     assert response.status_code == 302 and response["Location"] == url(project)
 
 
-def test_skip_with_reason_moves_on(client_as, project, annotator):
+def test_skip_with_reason_moves_on_and_counts_down_remaining(client_as, project, annotator):
+    factories.task(project)
     factories.task(project)
     client = client_as(annotator)
-    client.get(url(project))
+    assert 'data-testid="remaining">2<' in client.get(url(project)).content.decode()
     lease = current_lease(annotator)
     response = client.post(reverse("annotate-skip", args=[project.pk, lease.pk]), {"reason": "Outside my expertise"},
                            **HTMX)
     lease.refresh_from_db()
     assert (lease.status, lease.skip_reason) == ("skipped", "Outside my expertise")
+    assert 'data-testid="remaining">1<' in response.content.decode()
+    response = client.post(reverse("annotate-skip", args=[project.pk, current_lease(annotator).pk]),
+                           {"reason": "Outside my expertise"}, **HTMX)
     assert "Nothing left for you" in response.content.decode()
+    assert 'data-testid="remaining">0<' in response.content.decode()
+
+
+def test_a_fragment_request_after_the_session_ended_is_401_not_the_login_page(client, project, annotator):
+    factories.task(project)
+    lease = queue.task_next(project=project, annotator=annotator)
+    response = client.post(reverse("annotate-submit", args=[project.pk, lease.pk]), {"overall": "A"}, **HTMX)
+    assert response.status_code == 401 and "sign in again" in response.content.decode()
+    assert client.post(reverse("annotate-submit", args=[project.pk, lease.pk]), {"overall": "A"}).status_code == 302
+    assert not Judgement.objects.exists()
 
 
 def test_someone_elses_lease_is_404(client_as, project, annotator):

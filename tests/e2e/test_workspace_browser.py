@@ -94,7 +94,7 @@ def test_missing_answer_is_explained_and_nothing_is_lost(open_workspace, project
     page = open_workspace(annotator, project)
     page.keyboard.press("a")
     page.keyboard.press("Enter")  # no strength yet
-    expect(page.get_by_test_id("error")).to_contain_text("choose how much better")
+    expect(page.get_by_test_id("error")).to_contain_text("Still missing: how much better")
     page.keyboard.press("2")
     page.keyboard.press("Enter")
     expect(page.locator(".ws-empty")).to_be_visible()
