@@ -32,6 +32,20 @@ def rubric_create(*, project: Project, name: str, criteria: list[dict], activate
     return rubric
 
 
+@transaction.atomic
+def project_set_gold_rate(*, project: Project, percent) -> Project:
+    """Serves gold tasks to `percent` (0–100) of requests for work; raises ValueError with the reason."""
+    try:
+        value = float(str(percent).strip().rstrip("%"))
+    except ValueError:
+        raise ValueError(f"The gold rate must be a number of percent, not {str(percent)[:20]!r}.")
+    if not 0 <= value <= 100:
+        raise ValueError("The gold rate must be between 0 and 100 percent.")
+    project.gold_rate = value / 100
+    project.save(update_fields=["gold_rate"])
+    return project
+
+
 def generate_password() -> str:
     return secrets.token_urlsafe(12)
 

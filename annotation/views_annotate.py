@@ -9,7 +9,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from . import forms_annotate, judging, queue, workspace
+from . import forms_annotate, judging, queue, services, workspace
 from .models import Task
 from .parsing import ascii_int
 from .permissions import ANNOTATE_ROLES, MANAGE_ROLES, project_role_required
@@ -111,6 +111,14 @@ def annotate_diff(request, project_id, assignment_id):
 def gold_tasks(request, project_id):
     """Project admins: gold tasks, annotators' gold accuracy, and a form to mark a task as gold."""
     project = request.project
+    if request.method == "POST":
+        try:
+            services.project_set_gold_rate(project=project, percent=request.POST.get("gold_rate_percent", ""))
+        except ValueError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"Gold tasks are now served first to {project.gold_rate * 100:g}% of requests for work.")
+        return redirect("gold-tasks", project.pk)
     task_ref = request.GET.get("task", "").strip()
     if task_ref:
         task = Task.objects.filter(project=project, pk=ascii_int(task_ref)).first() \

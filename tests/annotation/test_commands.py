@@ -8,9 +8,10 @@ from annotation.models import Membership, PreferencePair, Project, Task
 
 
 def test_create_project_and_add_member_with_generated_password(db, capsys):
-    call_command("create_project", "Helpfulness", "--mode", "ranking", "--overlap", "3", "--lease-seconds", "300")
+    call_command("create_project", "Helpfulness", "--mode", "ranking", "--overlap", "3", "--lease-seconds", "300",
+                 "--gold-rate", "5")
     project = Project.objects.get(name="Helpfulness")
-    assert (project.mode, project.overlap, project.lease_seconds) == ("ranking", 3, 300)
+    assert (project.mode, project.overlap, project.lease_seconds, project.gold_rate) == ("ranking", 3, 300, 0.05)
     call_command("add_member", "Helpfulness", "ann1", "--role", "annotator", "--create-user")
     out = capsys.readouterr().out
     password = out.split("with password: ")[1].strip()

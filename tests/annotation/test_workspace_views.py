@@ -224,5 +224,17 @@ def test_admin_marks_a_task_gold_from_the_gold_page(client_as, project, project_
     assert client.get(reverse("gold-tasks", args=[project.pk])).status_code == 200
 
 
+def test_admin_sets_the_gold_rate_on_the_gold_page(client_as, project, project_admin):
+    client = client_as(project_admin)
+    response = client.post(reverse("gold-tasks", args=[project.pk]), {"gold_rate_percent": "12.5"}, follow=True)
+    project.refresh_from_db()
+    assert project.gold_rate == 0.125
+    assert "served first to 12.5% of requests" in response.content.decode()
+    response = client.post(reverse("gold-tasks", args=[project.pk]), {"gold_rate_percent": "150"}, follow=True)
+    assert "between 0 and 100 percent" in response.content.decode()
+    project.refresh_from_db()
+    assert project.gold_rate == 0.125
+
+
 def test_gold_page_is_for_project_admins(client_as, project, annotator):
     assert client_as(annotator).get(reverse("gold-tasks", args=[project.pk])).status_code == 403

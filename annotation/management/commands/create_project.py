@@ -13,15 +13,20 @@ class Command(BaseCommand):
         parser.add_argument("--mode", choices=Project.Mode.values, default=Project.Mode.PAIRWISE)
         parser.add_argument("--overlap", type=int, default=1, help="judgements wanted per task (default 1)")
         parser.add_argument("--lease-seconds", type=int, default=600, help="lease length (default 600)")
+        parser.add_argument("--gold-rate", type=float, default=0.0,
+                            help="percent of requests for work that get a gold task first (default 0)")
 
-    def handle(self, *args, name, mode, overlap, lease_seconds, **options):
+    def handle(self, *args, name, mode, overlap, lease_seconds, gold_rate, **options):
         if overlap < 1:
             raise CommandError("--overlap must be at least 1.")
         if lease_seconds < 30:
             raise CommandError("--lease-seconds must be at least 30.")
+        if not 0 <= gold_rate <= 100:
+            raise CommandError("--gold-rate must be between 0 and 100 (percent).")
         try:
-            project = services.project_create(name=name, mode=mode, overlap=overlap, lease_seconds=lease_seconds)
+            project = services.project_create(name=name, mode=mode, overlap=overlap, lease_seconds=lease_seconds,
+                                              gold_rate=gold_rate / 100)
         except IntegrityError:
             raise CommandError(f"A project named {name!r} already exists.")
         self.stdout.write(self.style.SUCCESS(f"Created project {project.name!r} (id {project.pk}, {mode}, "
-                                             f"overlap {overlap}, lease {lease_seconds}s)."))
+                                             f"overlap {overlap}, lease {lease_seconds}s, gold rate {gold_rate:g}%)."))
