@@ -17,7 +17,7 @@
     ];
   }
 
-  var state = { assignment: null, started: 0, hiddenMs: 0, hiddenSince: null, active: 0, tieNext: false, history: {} };
+  var state = { assignment: null, started: 0, hiddenMs: 0, hiddenSince: null, priorMs: 0, active: 0, tieNext: false, history: {} };
 
   function $(sel, root) { return (root || document).querySelector(sel); }
   function $$(sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); }
@@ -75,6 +75,9 @@
     if (left.length <= 1) { advance(); }
   }
   function undo(q) {
+    var anyPlaced = selects(q).some(function (s) { return s.value; });
+    var i = questions().indexOf(q);
+    if (!anyPlaced && i > 0) { setActive(i - 1); q = activeQ(); } // e.g. right after the last pick moved on
     var hist = state.history[q.dataset.q] || [];
     var ranks = ranksOf(q);
     var last = hist.pop();
@@ -208,6 +211,7 @@
     var q = activeQ();
     if (!q) { return; }
     if (q.dataset.kind === "rank") {
+      if (q.dataset.q === "rank" && taskEl().dataset.allowTies !== "1") { flash("Ties are not allowed in this project's overall ranking."); return; }
       if (groups(q).ranked.length === 0) { flash("Pick a response first; the next pick then ties with it."); return; }
       state.tieNext = !state.tieNext;
       refresh();
@@ -223,7 +227,10 @@
   }
   function setStrength(n) {
     var input = $('input[name=strength][value="' + (n - 1) + '"]');
-    if (input) { input.checked = true; if (state.active === 0 && answered(questions()[0])) { advance(); } else { refresh(); } }
+    if (!input) { return; }
+    if (state.active !== 0) { flash("Strength belongs to the overall answer: press K to go back to it."); return; }
+    input.checked = true;
+    if (answered(questions()[0])) { advance(); } else { refresh(); }
   }
   function submit() {
     var f = form();
@@ -244,10 +251,25 @@
       if (button) { button.setAttribute("aria-pressed", on ? "true" : "false"); }
     };
     if (t.dataset.diffLoaded) { show(); return; }
-    htmx.ajax("GET", t.dataset.diffUrl, { target: "#ws-diff-sink", swap: "innerHTML" }).then(function () {
-      t.dataset.diffLoaded = "1";
-      show();
-    });
+    if (t.dataset.diffLoading) { return; }
+    t.dataset.diffLoading = "1";
+    if (button) { button.setAttribute("aria-busy", "true"); }
+    fetch(t.dataset.diffUrl, { credentials: "same-origin", headers: { "HX-Request": "true" } })
+      .then(function (r) { if (!r.ok) { throw new Error(String(r.status)); } return r.text(); })
+      .then(function (html) {
+        if (taskEl() !== t) { return; } // the task changed meanwhile
+        // Server-rendered and escaped (annotation.rendering.word_diff), like any htmx swap.
+        var sink = document.createElement("div");
+        sink.innerHTML = html;
+        $$("[id^=ws-diff-]", sink).forEach(function (part) {
+          var target = document.getElementById(part.id);
+          if (target && t.contains(target)) { target.innerHTML = part.innerHTML; }
+        });
+        t.dataset.diffLoaded = "1";
+        show();
+      })
+      .catch(function (err) { if (taskEl() === t) { flash("Could not load the differences (" + err.message + "). Press W to try again."); } })
+      .then(function () { delete t.dataset.diffLoading; if (button) { button.removeAttribute("aria-busy"); } });
   }
   function toggleGuide() {
     var g = document.getElementById("ws-guide");
@@ -269,6 +291,7 @@
     var el = document.activeElement;
     var skip = skipDialog(), help = helpDialog();
     if (typing(el)) {
+      if (e.key === "Escape" && el.closest("dialog")) { return; } // the dialog closes itself
       if (e.key === "Escape") { el.blur(); e.preventDefault(); }
       else if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
         e.preventDefault();
@@ -295,6 +318,9 @@
     if (help && help.open) { if (e.key === "?") { help.close(); e.preventDefault(); } return; }
     if (e.key === "?") { e.preventDefault(); toggleHelp(); return; }
     if (!taskEl()) { return; }
+    if ((e.key === "ArrowDown" || e.key === "ArrowUp") && el && el.classList && el.classList.contains("ws-body")) {
+      return; // a focused response scrolls with the arrow keys
+    }
     var key = e.key.length === 1 ? e.key.toUpperCase() : e.key;
     var k = parseInt(taskEl().dataset.k, 10);
     var letters = "ABCDEFGHI".slice(0, k);
@@ -394,25 +420,56 @@
     if (document.hidden) { state.hiddenSince = performance.now(); }
     else if (state.hiddenSince !== null) { state.hiddenMs += performance.now() - state.hiddenSince; state.hiddenSince = null; }
   });
+  function csrfCookie() {
+    var m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return m ? decodeURIComponent(m[1]) : null;
+  }
+  function visibleMs() { return state.priorMs + performance.now() - state.started - state.hiddenMs; }
   document.addEventListener("submit", function (e) {
+    // Signing in again (in another tab) rotates the CSRF token: always send the current one.
+    var token = csrfCookie(), field = e.target.elements && e.target.elements.csrfmiddlewaretoken;
+    if (token && field) { field.value = token; }
     if (e.target.id !== "judgement-form") { return; }
-    var visible = performance.now() - state.started - state.hiddenMs;
-    e.target.elements.duration_ms.value = String(Math.max(0, Math.round(visible)));
+    e.target.elements.duration_ms.value = String(Math.max(0, Math.round(visibleMs())));
   }, true);
+  function alertBox(html) {
+    var t = taskEl() || document.getElementById("task");
+    if (!t) { return; }
+    var box = $(".ws-alert", t);
+    if (!box) { box = document.createElement("div"); box.className = "ws-error ws-alert"; box.setAttribute("role", "alert"); box.tabIndex = -1; t.prepend(box); }
+    box.innerHTML = html; // fixed text only, never server data
+    box.scrollIntoView({ block: "nearest" });
+    box.focus({ preventScroll: true });
+  }
   document.addEventListener("htmx:sendError", function () {
     flash("Could not reach the server. Your answer is still here; press Enter to try again (it is never stored twice).");
   });
   document.addEventListener("htmx:responseError", function (e) {
-    flash("The server answered " + e.detail.xhr.status + ". Your answer is still here; press Enter to try again.");
+    var status = e.detail.xhr.status;
+    if (status === 401 || status === 403) {
+      var login = (document.getElementById("ws") || {}).dataset;
+      alertBox("<strong>You are signed out</strong> (your session ended). Your answer is still here and nothing was lost: " +
+        '<a href="' + (login && login.loginUrl ? login.loginUrl : "/accounts/login/") + '" target="_blank" rel="noopener">sign in again in a new tab</a>, ' +
+        "then come back and press Enter.");
+      return;
+    }
+    flash("The server answered " + status + ". Your answer is still here; press Enter to try again.");
   });
 
   function bind() {
     var t = taskEl();
     if (!t) { state.assignment = null; return; }
-    if (state.assignment !== t.dataset.assignment) {
+    var fresh = state.assignment !== t.dataset.assignment;
+    if (fresh && state.assignment) {
+      try { sessionStorage.removeItem("ws-ms-" + state.assignment); } catch (err) { /* private mode */ }
+    }
+    if (fresh) {
       // A new task; a re-render of the same one (a validation message) keeps the timer running.
+      // Time already spent on this lease before a reload is carried over (sessionStorage, per tab).
+      var prior = 0;
+      try { prior = parseFloat(sessionStorage.getItem("ws-ms-" + t.dataset.assignment)) || 0; } catch (err) { prior = 0; }
       state = { assignment: t.dataset.assignment, started: performance.now(), hiddenMs: 0, hiddenSince: null,
-                active: 0, tieNext: false, history: {} };
+                priorMs: prior, active: 0, tieNext: false, history: {} };
     }
     var qs = questions(), first = 0;
     while (first < qs.length && answered(qs[first])) { first++; }
@@ -421,7 +478,19 @@
     if (document.activeElement && document.activeElement !== document.body && !document.body.contains(document.activeElement)) {
       document.body.focus();
     }
+    var error = $(".ws-error", t);
+    if (error) { // a validation message: bring it into view and let screen readers announce it
+      error.tabIndex = -1;
+      error.scrollIntoView({ block: "center" });
+      error.focus({ preventScroll: true });
+    } else if (fresh && t.getBoundingClientRect().top < 0) {
+      t.scrollIntoView({ block: "start" }); // the new task starts at its prompt
+    }
   }
+  window.addEventListener("pagehide", function () {
+    if (!state.assignment) { return; }
+    try { sessionStorage.setItem("ws-ms-" + state.assignment, String(Math.round(visibleMs()))); } catch (err) { /* private mode */ }
+  });
   document.addEventListener("htmx:afterSettle", bind); // bind() is idempotent for the same task
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", bind); } else { bind(); }
 })();

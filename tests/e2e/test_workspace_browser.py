@@ -184,7 +184,7 @@ def test_help_overlay_and_diff_toggle(open_workspace, project, annotator):
     expect(page.locator("#ws-help")).to_be_hidden()
     page.keyboard.press("w")
     # Each side marks the words only it has; the display order is shuffled, so either side may.
-    expect(page.locator(".ws-response .ws-diffbody").locator("ins, del")).to_have_text("red ")
+    expect(page.locator(".ws-response .ws-diffbody").locator("ins, del")).to_have_text("red")
     expect(page.locator(".ws-response .ws-body.md").first).to_be_hidden()
 
 
@@ -228,3 +228,72 @@ def test_narrow_screens_stack_the_responses(open_workspace, project, annotator):
     a, b = page.locator(".ws-response").all()
     assert a.bounding_box()["y"] < b.bounding_box()["y"]
     assert abs(a.bounding_box()["x"] - b.bounding_box()["x"]) < 2
+
+
+def test_a_signed_out_annotator_keeps_the_answer_and_submits_after_signing_in_again(open_workspace, project, annotator,
+                                                                                     live_server):
+    annotator.set_password("pass-for-e2e")
+    annotator.save()
+    factories.task(project)
+    page = open_workspace(annotator, project)
+    lease = lease_of(annotator)
+    page.keyboard.press("t")
+    page.context.clear_cookies()  # the session ends (logged out elsewhere, or expired)
+    page.keyboard.press("Enter")
+    expect(page.locator(".ws-alert")).to_contain_text("You are signed out")
+    expect(page.locator('.ws-q[data-q="overall"] input[value="tie"]')).to_be_checked()  # the answer is still there
+    assert not Judgement.objects.exists()
+
+    login = page.context.new_page()  # "sign in again in a new tab"
+    login.goto(f"{live_server.url}/accounts/login/")
+    login.fill("input[name=username]", annotator.username)
+    login.fill("input[name=password]", "pass-for-e2e")
+    login.keyboard.press("Enter")
+    login.wait_for_url(lambda url: "/accounts/login/" not in url)
+    login.close()
+
+    page.bring_to_front()
+    page.keyboard.press("Enter")  # the CSRF token rotated at sign-in; the page sends the new one
+    expect(page.locator(".ws-empty")).to_be_visible()
+    assert Judgement.objects.get(annotator=annotator).ranking == [lease.display_order]
+    assert page.evaluate("window.__samePage") == 1
+
+
+def test_errors_and_the_next_task_come_into_view_on_a_short_screen(open_workspace, project, annotator):
+    factories.rubric(project, keys=("helpful", "safe", "honest"))
+    factories.task(project, prompt="First prompt", priority=2)
+    factories.task(project, prompt="Second prompt", priority=1)
+    page = open_workspace(annotator, project)
+    page.set_viewport_size({"width": 1280, "height": 420})
+    lease = lease_of(annotator)
+    for key in ["a", "j", "a", "b"]:  # overall A (no strength yet), next question, helpful A, safe B; honest unanswered
+        page.keyboard.press(key)
+    page.keyboard.press("Enter")
+    error = page.get_by_test_id("error")
+    expect(error).to_contain_text("Still missing: how much better (keys 1–4), Honest.")
+    expect(error).to_be_in_viewport()
+    page.keyboard.press("k")
+    page.keyboard.press("k")
+    page.keyboard.press("k")  # back to the overall question for its strength
+    page.keyboard.press("2")
+    page.keyboard.press("t")  # honest: tie
+    assert page.evaluate("window.scrollY") > 0  # the questions are below the fold
+    page.keyboard.press("Enter")
+    wait_for_next_task(page, lease.pk)
+    expect(page.locator(".ws-prompt")).to_contain_text("Second prompt")
+    expect(page.locator(".ws-prompt")).to_be_in_viewport()
+
+
+def test_kway_ties_are_refused_on_screen_where_the_project_forbids_them(open_workspace, project, annotator):
+    project.mode, project.allow_ties = "ranking", False
+    project.save()
+    factories.task(project, n_responses=3)
+    page = open_workspace(annotator, project)
+    r = dict(zip("ABC", lease_of(annotator).display_order))
+    page.keyboard.press("a")
+    page.keyboard.press("t")
+    expect(page.locator(".ws-flash")).to_contain_text("Ties are not allowed")
+    page.keyboard.press("b")  # B second, not tied with A
+    page.keyboard.press("Enter")
+    expect(page.locator(".ws-empty")).to_be_visible()
+    assert Judgement.objects.get(annotator=annotator).ranking == [[r["A"]], [r["B"]], [r["C"]]]
