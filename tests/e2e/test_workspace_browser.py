@@ -224,10 +224,11 @@ def test_xss_payloads_in_prompts_responses_and_instructions_never_run(open_works
 
 def test_narrow_screens_stack_the_responses(open_workspace, project, annotator):
     factories.task(project)
-    page = open_workspace(annotator, project, width=600)
+    page = open_workspace(annotator, project, width=400)
     a, b = page.locator(".ws-response").all()
     assert a.bounding_box()["y"] < b.bounding_box()["y"]
     assert abs(a.bounding_box()["x"] - b.bounding_box()["x"]) < 2
+    assert page.evaluate("document.documentElement.scrollWidth") <= 400  # nothing sticks out sideways
 
 
 def test_a_signed_out_annotator_keeps_the_answer_and_submits_after_signing_in_again(open_workspace, project, annotator,
