@@ -6,7 +6,7 @@ Rules (the README's "Task distribution" section says the same in prose):
   a double click, a retry after a timeout, a replayed request, even through an older lease of the
   same task — returns the judgement already stored (``created=False``; the API answers 200 rather
   than 201). The first submission wins; later payloads are not merged.
-* **On time.** A submission on an unexpired lease counts towards the task's target.
+* **On time.** A submission on an unexpired lease (active, or prefetched) counts towards the task's target.
 * **Late.** A submission whose lease has expired is still stored, never dropped. It counts when
   the task is open and has room: completed judgements plus *other* annotators' unexpired leases
   stay below the target (so a late answer never takes the slot of someone who holds a valid
@@ -172,7 +172,7 @@ def judgement_submit(*, assignment: Assignment, ranking=None, strength=None, bot
     project = assignment.project
     if assignment.prior_judgement is not None:  # a replay, or judged through another lease of this task
         existing = Judgement.objects.get(pk=assignment.prior_judgement)
-        if assignment.status == Assignment.Status.ACTIVE:
+        if assignment.status in Assignment.HELD:
             Assignment.objects.filter(pk=assignment.pk).update(status=Assignment.Status.EXPIRED, finished_at=now)
         return existing, False
     if assignment.status == Assignment.Status.SKIPPED:
@@ -184,9 +184,9 @@ def judgement_submit(*, assignment: Assignment, ranking=None, strength=None, bot
         elapsed_ms = int((now - assignment.created_at).total_seconds() * 1000)
         data["duration_ms"] = min(max(elapsed_ms, 0), MAX_DURATION_MS)
 
-    on_time = assignment.status == Assignment.Status.ACTIVE and assignment.expires_at > now
+    on_time = assignment.status in Assignment.HELD and assignment.expires_at > now
     others_holding = 0 if on_time else (
-        Assignment.objects.filter(task=task, status=Assignment.Status.ACTIVE, expires_at__gt=now)
+        Assignment.objects.filter(task=task, status__in=Assignment.HELD, expires_at__gt=now)
         .exclude(annotator_id=assignment.annotator_id).count())
     counts = task.status == Task.Status.OPEN and task.completed_judgements + others_holding < task.target_judgements
 
@@ -207,7 +207,7 @@ def judgement_submit(*, assignment: Assignment, ranking=None, strength=None, bot
         # lease is the annotator's only active one.) A locked one is being submitted, skipped or
         # expired right now; its own transaction will close it.
         others = (Assignment.objects.select_for_update(skip_locked=True)
-                  .filter(task=task, annotator_id=assignment.annotator_id, status=Assignment.Status.ACTIVE)
+                  .filter(task=task, annotator_id=assignment.annotator_id, status__in=Assignment.HELD)
                   .exclude(pk=assignment.pk).values_list("pk", flat=True))
         Assignment.objects.filter(pk__in=list(others)).update(status=Assignment.Status.EXPIRED, finished_at=now)
     _pairs_create(judgement=judgement, task=task, project=project)

@@ -207,9 +207,12 @@ class Assignment(models.Model):
 
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
+        PREFETCHED = "prefetched", "Prefetched (the annotator's next task)"
         SUBMITTED = "submitted", "Submitted"
         SKIPPED = "skipped", "Skipped"
         EXPIRED = "expired", "Expired"
+
+    HELD = (Status.ACTIVE, Status.PREFETCHED)  # until they expire, these hold a slot of their task
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="assignments")
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="assignments")
@@ -225,6 +228,8 @@ class Assignment(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["annotator", "project"], condition=Q(status="active"),
                                     name="assignment_one_active_per_annotator"),
+            models.UniqueConstraint(fields=["annotator", "project"], condition=Q(status="prefetched"),
+                                    name="assignment_one_prefetched_per_annotator"),
         ]
         indexes = [
             models.Index(fields=["task", "status"], name="assignment_task_status_idx"),

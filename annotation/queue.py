@@ -17,6 +17,13 @@ Rules (the README's "Task distribution" section says the same in prose):
   annotator's own unexpired lease; one past its expiry is closed and a fresh claim is made.
   The database allows one active lease per annotator and project, so a double request can never
   hold two.
+* **Prefetch.** While annotators work on their lease, the workspace reserves their *next* task
+  (``task_prefetch``): a second lease with status PREFETCHED (at most one per annotator and
+  project), claimed by the same rules and holding a slot of its task like an active lease, so a
+  task is never promised past its target. The page holds that task already rendered and shows it
+  the instant the current answer is submitted; the next ``task_next`` promotes the prefetched lease
+  to the active one with a full lease time from then. An unused prefetched lease expires like any
+  other and its task returns to the queue.
 * **Gold.** With probability ``Project.gold_rate`` a gold task is tried first, otherwise a regular
   one; either way the other kind is the fallback, so nobody is told "no more tasks" while a task
   they could do remains. Gold tasks obey their target like any other task (raise their target to
@@ -28,7 +35,7 @@ import json
 import secrets
 from datetime import timedelta
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from .models import Assignment, Project, TaskSlot
@@ -43,7 +50,8 @@ WHERE t.project_id = %(project)s AND t.status = 'open' AND t.is_gold = %(gold)s 
   AND NOT EXISTS (SELECT 1 FROM annotation_assignment s
                   WHERE s.annotator_id = %(user)s AND s.task_id = t.id AND s.status = 'skipped')
   AND t.completed_judgements + (SELECT count(*) FROM annotation_assignment a
-                                WHERE a.task_id = t.id AND a.status = 'active' AND a.expires_at > %(now)s)
+                                WHERE a.task_id = t.id AND a.status IN ('active', 'prefetched')
+                                  AND a.expires_at > %(now)s)
       < t.target_judgements
 ORDER BY t.priority DESC, t.id
 LIMIT 1 {lock}
@@ -65,7 +73,8 @@ def _candidate_sql(*, rejected: list[int]) -> str:
 _HAS_ROOM_SQL = """
 SELECT t.status = 'open' AND t.completed_judgements + (
          SELECT count(*) FROM annotation_assignment a
-         WHERE a.task_id = t.id AND a.status = 'active' AND a.expires_at > %(now)s) < t.target_judgements
+         WHERE a.task_id = t.id AND a.status IN ('active', 'prefetched') AND a.expires_at > %(now)s)
+       < t.target_judgements
 FROM annotation_task t WHERE t.id = %(task)s
 """
 
@@ -74,8 +83,8 @@ FROM annotation_task t WHERE t.id = %(task)s
 _INSERT_LEASE_SQL = """
 INSERT INTO annotation_assignment (project_id, task_id, annotator_id, display_order, status, skip_reason,
                                    created_at, expires_at)
-VALUES (%(project)s, %(task)s, %(user)s, %(order)s, 'active', '', %(now)s, %(expires)s)
-ON CONFLICT (annotator_id, project_id) WHERE status = 'active' DO NOTHING
+VALUES (%(project)s, %(task)s, %(user)s, %(order)s, '{status}', '', %(now)s, %(expires)s)
+ON CONFLICT (annotator_id, project_id) WHERE status = '{status}' DO NOTHING
 RETURNING id
 """
 
@@ -87,9 +96,10 @@ def lease_active(*, project: Project, annotator, now=None) -> Assignment | None:
                                      expires_at__gt=now).first()
 
 
-def _claim_candidate(*, project: Project, annotator, gold: bool, now) -> tuple[int, list[int]] | None:
-    """Locks one task with room for this annotator: (task id, response ids), or None."""
-    rejected: list[int] = []
+def _claim_candidate(*, project: Project, annotator, gold: bool, now,
+                     exclude: tuple[int, ...] = ()) -> tuple[int, list[int]] | None:
+    """Locks one task with room for this annotator (not one of `exclude`): (task id, response ids), or None."""
+    rejected: list[int] = list(exclude)
     db_now = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
         for _ in range(_MAX_CLAIM_ATTEMPTS):
@@ -112,21 +122,23 @@ def _serve_gold_first(project: Project) -> bool:
     return project.gold_rate > 0 and _rng.random() < project.gold_rate
 
 
-@transaction.atomic
-def task_next(*, project: Project, annotator, now=None) -> Assignment | None:
-    """The annotator's current lease, or a freshly claimed one; None when nothing is left for them."""
-    now = now or timezone.now()
-    current = Assignment.objects.filter(project=project, annotator=annotator, status=Assignment.Status.ACTIVE).first()
-    if current is not None:
-        if current.expires_at > now:
-            return current
-        Assignment.objects.filter(pk=current.pk, status=Assignment.Status.ACTIVE).update(
-            status=Assignment.Status.EXPIRED, finished_at=now)
+def _held_leases(*, project: Project, annotator) -> tuple[Assignment | None, Assignment | None]:
+    """The annotator's (active, prefetched) leases in the project, from one query."""
+    held = {a.status: a for a in Assignment.objects.filter(project=project, annotator=annotator,
+                                                           status__in=Assignment.HELD)}
+    return held.get(Assignment.Status.ACTIVE), held.get(Assignment.Status.PREFETCHED)
 
+
+def _expire(lease: Assignment, now) -> None:
+    Assignment.objects.filter(pk=lease.pk, status=lease.status).update(status=Assignment.Status.EXPIRED,
+                                                                        finished_at=now)
+
+
+def _claim(*, project: Project, annotator, now, status: str, exclude: tuple[int, ...] = ()) -> Assignment | None:
     gold_first = _serve_gold_first(project)
     claimed = None
     for gold in (gold_first, not gold_first):
-        claimed = _claim_candidate(project=project, annotator=annotator, gold=gold, now=now)
+        claimed = _claim_candidate(project=project, annotator=annotator, gold=gold, now=now, exclude=exclude)
         if claimed is not None:
             break
     if claimed is None:
@@ -136,21 +148,75 @@ def task_next(*, project: Project, annotator, now=None) -> Assignment | None:
     order = _rng.sample(response_ids, len(response_ids))
     expires_at = now + timedelta(seconds=project.lease_seconds)
     with connection.cursor() as cursor:
-        cursor.execute(_INSERT_LEASE_SQL, {
+        cursor.execute(_INSERT_LEASE_SQL.format(status=status), {
             "project": project.pk, "task": task_id, "user": annotator.pk, "order": json.dumps(order),
             "now": connection.ops.adapt_datetimefield_value(now),
             "expires": connection.ops.adapt_datetimefield_value(expires_at)})
         row = cursor.fetchone()
-    if row is None:
-        return lease_active(project=project, annotator=annotator, now=now)
+    if row is None:  # a parallel request of the same annotator got there first: use its lease
+        return Assignment.objects.filter(project=project, annotator=annotator, status=status,
+                                         expires_at__gt=now).first()
     return Assignment(pk=row[0], project=project, task_id=task_id, annotator=annotator, display_order=order,
-                      status=Assignment.Status.ACTIVE, skip_reason="", created_at=now, expires_at=expires_at)
+                      status=status, skip_reason="", created_at=now, expires_at=expires_at)
+
+
+def _promote(*, lease: Assignment, project: Project, now) -> Assignment | None:
+    """The prefetched lease becomes the active one, with a full lease time from now (None if it is gone)."""
+    expires_at = now + timedelta(seconds=project.lease_seconds)
+    try:
+        with transaction.atomic():
+            promoted = Assignment.objects.filter(pk=lease.pk, status=Assignment.Status.PREFETCHED,
+                                                 expires_at__gt=now).update(
+                status=Assignment.Status.ACTIVE, created_at=now, expires_at=expires_at)
+    except IntegrityError:  # a parallel request of the same annotator made another lease active
+        promoted = 0
+    if not promoted:
+        return None
+    lease.status, lease.created_at, lease.expires_at, lease.project = Assignment.Status.ACTIVE, now, expires_at, project
+    return lease
+
+
+@transaction.atomic
+def task_next(*, project: Project, annotator, now=None) -> Assignment | None:
+    """The annotator's current lease, their prefetched one promoted, or a freshly claimed one; None when
+    nothing is left for them."""
+    now = now or timezone.now()
+    active, prefetched = _held_leases(project=project, annotator=annotator)
+    if active is not None:
+        if active.expires_at > now:
+            return active
+        _expire(active, now)
+    if prefetched is not None and prefetched.expires_at <= now:
+        _expire(prefetched, now)
+    elif prefetched is not None:
+        promoted = _promote(lease=prefetched, project=project, now=now)
+        if promoted is not None:
+            return promoted
+        current = lease_active(project=project, annotator=annotator, now=now)
+        if current is not None:  # promoted by a parallel request a moment ago
+            return current
+    return _claim(project=project, annotator=annotator, now=now, status=Assignment.Status.ACTIVE)
+
+
+@transaction.atomic
+def task_prefetch(*, project: Project, annotator, now=None) -> Assignment | None:
+    """Reserves the annotator's next task while they work on their active lease (see "Prefetch")."""
+    now = now or timezone.now()
+    active, prefetched = _held_leases(project=project, annotator=annotator)
+    if active is None or active.expires_at <= now:
+        return None  # nothing in progress: task_next serves the next task directly
+    if prefetched is not None:
+        if prefetched.expires_at > now and prefetched.task_id != active.task_id:
+            return prefetched
+        _expire(prefetched, now)
+    return _claim(project=project, annotator=annotator, now=now, status=Assignment.Status.PREFETCHED,
+                  exclude=(active.task_id,))
 
 
 @transaction.atomic
 def leases_expire(*, now=None) -> int:
     """Marks leases past their expiry as expired (they already stopped counting when they expired)."""
     now = now or timezone.now()
-    return Assignment.objects.filter(status=Assignment.Status.ACTIVE, expires_at__lte=now).update(
+    return Assignment.objects.filter(status__in=Assignment.HELD, expires_at__lte=now).update(
         status=Assignment.Status.EXPIRED, finished_at=now
     )

@@ -1,5 +1,6 @@
 """Many annotators claiming, submitting, replaying, skipping and abandoning at once, on PostgreSQL.
 
+Workers also reserve their next task (prefetch) most of the time, as the workspace does.
 A virtual clock (the services take `now`) moves the world past lease expiry without sleeping:
 phase 1 works at T0 and abandons some leases, phase 2 at T0 + lease + 1 s mixes late submissions
 of the abandoned leases with fresh claims, phase 3 drains the queue. After every phase the
@@ -33,6 +34,7 @@ class Ledger:
         self.accepted: dict[int, int] = {}  # assignment id -> judgement id
         self.abandoned: list[Assignment] = []
         self.skips = 0
+        self.prefetched = 0
         self.errors: list[BaseException] = []
 
     def accept(self, assignment, judgement):
@@ -65,6 +67,10 @@ def worker(project, annotator, now, seed, abandon_rate, skip_rate, ledger):
         lease = queue.task_next(project=project, annotator=annotator, now=now)
         if lease is None:
             return
+        if rng.random() < 0.6:  # the workspace reserves the next task while this one is worked on
+            if queue.task_prefetch(project=project, annotator=annotator, now=now) is not None:
+                with ledger.lock:
+                    ledger.prefetched += 1
         roll = rng.random()
         if roll < abandon_rate:
             with ledger.lock:
@@ -99,8 +105,8 @@ def assert_invariants(project, ledger, now):
     assert not ledger.errors, "\n\n".join(map(str, ledger.errors))
     tasks = Task.objects.filter(project=project).annotate(
         counted=Count("judgements", filter=Q(judgements__is_surplus=False), distinct=True),
-        leases=Count("assignments", filter=Q(assignments__status="active", assignments__expires_at__gt=now),
-                     distinct=True))
+        leases=Count("assignments", filter=Q(assignments__status__in=Assignment.HELD,
+                                             assignments__expires_at__gt=now), distinct=True))
     for task in tasks:
         assert task.counted == task.completed_judgements <= task.target_judgements, f"task {task.pk} over target"
         assert task.completed_judgements + task.leases <= task.target_judgements, f"task {task.pk} over-leased"
@@ -111,8 +117,9 @@ def assert_invariants(project, ledger, now):
     assert set(ledger.accepted.values()) <= stored, "an accepted submission is missing"
     assert len(stored) == len(set(ledger.accepted.values())), "a judgement nobody was told about"
     assert PreferencePair.objects.filter(project=project).count() == len(stored)
-    active = Counter(Assignment.objects.filter(project=project, status="active").values_list("annotator", flat=True))
-    assert max(active.values(), default=1) == 1, "an annotator holds two active leases"
+    for status in Assignment.HELD:
+        held = Counter(Assignment.objects.filter(project=project, status=status).values_list("annotator", flat=True))
+        assert max(held.values(), default=1) == 1, f"an annotator holds two {status} leases"
 
 
 def test_concurrent_claims_and_submissions_keep_every_invariant():
@@ -128,6 +135,7 @@ def test_concurrent_claims_and_submissions_keep_every_invariant():
     run_all([(worker, project, a, t0, i, 0.15, 0.1, ledger) for i, a in enumerate(annotators + twins)])
     assert_invariants(project, ledger, t0)
     assert ledger.abandoned, "the scenario should abandon some leases"
+    assert ledger.prefetched > 10, "the scenario should reserve next tasks"
 
     # Phase 2: the abandoned leases have expired; their owners submit late while others claim.
     t1 = t0 + timedelta(seconds=LEASE + 1)

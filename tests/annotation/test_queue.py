@@ -149,3 +149,68 @@ def test_leases_are_per_project(annotator, project):
     factories.task(other_project)
     assert queue.task_next(project=project, annotator=annotator).project_id == project.pk
     assert queue.task_next(project=other_project, annotator=annotator).project_id == other_project.pk
+
+
+# --- prefetch: the next task reserved while the annotator works on the current one ---
+
+def test_prefetch_reserves_a_second_task_that_holds_a_slot(project, annotator):
+    project.overlap = 1
+    project.save()
+    first = factories.task(project, priority=3)
+    second = factories.task(project, priority=2)
+    lease = queue.task_next(project=project, annotator=annotator)
+    nxt = queue.task_prefetch(project=project, annotator=annotator)
+    assert (lease.task_id, nxt.task_id) == (first.pk, second.pk)
+    assert nxt.status == Assignment.Status.PREFETCHED
+    assert queue.task_prefetch(project=project, annotator=annotator).pk == nxt.pk  # asking again: the same one
+    # Both tasks are full for everyone else while reserved.
+    assert queue.task_next(project=project, annotator=factories.member(project, "annotator")) is None
+
+
+def test_next_task_promotes_the_prefetched_lease_with_a_fresh_lease_time(project, annotator):
+    factories.task(project, priority=2)
+    factories.task(project, priority=1)
+    start = timezone.now()
+    lease = queue.task_next(project=project, annotator=annotator, now=start)
+    nxt = queue.task_prefetch(project=project, annotator=annotator, now=start)
+    judging.judgement_submit(assignment=lease, **pairwise_answer(lease), now=start + timedelta(seconds=400))
+    later = start + timedelta(seconds=500)
+    promoted = queue.task_next(project=project, annotator=annotator, now=later)
+    assert promoted.pk == nxt.pk
+    promoted.refresh_from_db()
+    assert promoted.status == Assignment.Status.ACTIVE
+    assert promoted.expires_at == later + timedelta(seconds=project.lease_seconds)
+    assert promoted.display_order == nxt.display_order  # what the page already shows
+
+
+def test_an_expired_prefetched_lease_frees_its_task_and_is_not_promoted(project, annotator):
+    project.overlap = 1
+    project.save()
+    factories.task(project, priority=3)
+    reserved = factories.task(project, priority=2)
+    start = timezone.now()
+    queue.task_next(project=project, annotator=annotator, now=start)
+    assert queue.task_prefetch(project=project, annotator=annotator, now=start).task_id == reserved.pk
+    after_expiry = start + timedelta(seconds=project.lease_seconds + 1)
+    others = [queue.task_next(project=project, annotator=factories.member(project, "annotator"), now=after_expiry)
+              for _ in range(2)]
+    assert others[1].task_id == reserved.pk  # expired reservations stop counting at once
+    assert queue.leases_expire(now=after_expiry) == 2  # the sweep closes the expired active and prefetched leases
+    assert set(Assignment.objects.filter(annotator=annotator).values_list("status", flat=True)) == {"expired"}
+    assert queue.task_next(project=project, annotator=annotator, now=after_expiry) is None
+
+
+def test_no_prefetch_without_a_current_lease_or_when_nothing_else_is_left(project, annotator):
+    factories.task(project)
+    assert queue.task_prefetch(project=project, annotator=annotator) is None
+    queue.task_next(project=project, annotator=annotator)
+    assert queue.task_prefetch(project=project, annotator=annotator) is None  # the only task is the current one
+
+
+def test_database_allows_one_prefetched_lease_per_annotator_and_project(project, annotator):
+    a, b = factories.task(project), factories.task(project)
+    Assignment.objects.create(project=project, task=a, annotator=annotator, display_order=[],
+                              status=Assignment.Status.PREFETCHED, expires_at=timezone.now())
+    with pytest.raises(IntegrityError):
+        Assignment.objects.create(project=project, task=b, annotator=annotator, display_order=[],
+                                  status=Assignment.Status.PREFETCHED, expires_at=timezone.now())
