@@ -1,12 +1,14 @@
 """The annotator workspace (htmx) and the project admins' gold page. Thin: parse, call, render.
 
 One full page; every action answers with the `#task` fragment (plus the progress bar out of band)
-when htmx asks, and redirects back to the page for a plain form post. A submission answers with
-the *next* task already claimed and rendered, so the annotator never waits for a second request.
+when htmx asks, and redirects back to the page for a plain form post. The fragment also carries
+the annotator's *next* task, reserved and rendered in a <template>: the page shows it the moment
+an answer is submitted, while the submission travels (static/js/workspace.js).
 """
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_POST
 
 from . import forms_annotate, judging, queue, services, workspace
@@ -19,17 +21,36 @@ SKIP_REASONS = ["Outside my expertise", "Prompt or responses are broken", "Unsaf
                 "Other"]
 
 
-def _task_context(request, *, assignment, data=None, error=None) -> dict:
+def _lease_context(request, *, assignment, criteria, data=None, error=None) -> dict:
+    """What _task.html needs to show one lease."""
     project = request.project
-    criteria = workspace.criteria_for(project=project)
     context = {"project": project, "assignment": assignment, "error": error, "skip_reasons": SKIP_REASONS,
-               "criteria": criteria, "posted": data or {},
-               "progress": workspace.annotator_progress(project=project, user=request.user)}
+               "criteria": criteria, "posted": data or {}}
     if assignment is not None:
         view = workspace.task_view(assignment=assignment, render=True)
         context.update(task=view, pairwise=project.mode == project.Mode.PAIRWISE and len(view["responses"]) == 2,
                        questions=forms_annotate.workspace_questions(project=project, criteria=criteria,
                                                                     responses=view["responses"], data=data))
+    return context
+
+
+def _next_html(request, *, criteria) -> str:
+    """The annotator's next task, reserved (queue.task_prefetch) and rendered, for the page to hold
+    until the current answer is submitted; "" when nothing is left to reserve."""
+    upcoming = queue.task_prefetch(project=request.project, annotator=request.user)
+    if upcoming is None:
+        return ""
+    return render_to_string("annotation/workspace/_task.html",
+                            _lease_context(request, assignment=upcoming, criteria=criteria), request=request)
+
+
+def _task_context(request, *, assignment, data=None, error=None) -> dict:
+    project = request.project
+    criteria = workspace.criteria_for(project=project)
+    context = _lease_context(request, assignment=assignment, criteria=criteria, data=data, error=error)
+    context["progress"] = workspace.annotator_progress(project=project, user=request.user)
+    if assignment is not None:
+        context["next_html"] = _next_html(request, criteria=criteria)
     return context
 
 
@@ -93,9 +114,17 @@ def annotate_skip(request, project_id, assignment_id):
 
 
 def _next(request):
+    """The next task after a submission or skip. When the page already shows the prefetched task
+    (it posts its id as `shown`) and that is the lease now current, only the task after it and
+    the progress go back; otherwise the whole task."""
     if not request.htmx:
         return redirect("annotate", request.project.pk)
     assignment = queue.task_next(project=request.project, annotator=request.user)
+    if assignment is not None and request.POST.get("shown") == str(assignment.pk):
+        criteria = workspace.criteria_for(project=request.project)
+        return render(request, "annotation/workspace/_next_only.html", {
+            "assignment": assignment, "next_html": _next_html(request, criteria=criteria),
+            "progress": workspace.annotator_progress(project=request.project, user=request.user), "oob": True})
     return _render_task(request, _task_context(request, assignment=assignment))
 
 

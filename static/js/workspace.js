@@ -1,8 +1,10 @@
 /* Verdict annotator workspace: keyboard, click-in-order and drag ranking on top of a plain HTML form.
  *
  * The form's own inputs (radios for pairwise answers, rank selects for k-way rankings) hold the
- * answer, so the server sees the same fields however the annotator worked. htmx posts the form and
- * swaps in the next task; this script only re-binds to each new #task.
+ * answer, so the server sees the same fields however the annotator worked. The page holds the
+ * annotator's next task, reserved and rendered, in <template id="ws-next">: a complete answer swaps
+ * it in at once and is posted meanwhile; a refused or failed post brings the answered task back.
+ * htmx drives the rest (skip, "check again"); this script re-binds to each new #task.
  */
 (function () {
   "use strict";
@@ -430,7 +432,8 @@
     var token = csrfCookie(), field = e.target.elements && e.target.elements.csrfmiddlewaretoken;
     if (token && field) { field.value = token; }
     if (e.target.id !== "judgement-form") { return; }
-    e.target.elements.duration_ms.value = String(Math.max(0, Math.round(visibleMs())));
+    e.preventDefault();
+    sendJudgement(e.target);
   }, true);
   function alertBox(html) {
     var t = taskEl() || document.getElementById("task");
@@ -441,20 +444,112 @@
     box.scrollIntoView({ block: "nearest" });
     box.focus({ preventScroll: true });
   }
+  function signedOut() {
+    var login = (document.getElementById("ws") || {}).dataset;
+    alertBox("<strong>You are signed out</strong> (your session ended). Your answer is still here and nothing was lost: " +
+      '<a href="' + (login && login.loginUrl ? login.loginUrl : "/accounts/login/") + '" target="_blank" rel="noopener">sign in again in a new tab</a>, ' +
+      "then come back and press Enter.");
+  }
   document.addEventListener("htmx:sendError", function () {
     flash("Could not reach the server. Your answer is still here; press Enter to try again (it is never stored twice).");
   });
   document.addEventListener("htmx:responseError", function (e) {
     var status = e.detail.xhr.status;
-    if (status === 401 || status === 403) {
-      var login = (document.getElementById("ws") || {}).dataset;
-      alertBox("<strong>You are signed out</strong> (your session ended). Your answer is still here and nothing was lost: " +
-        '<a href="' + (login && login.loginUrl ? login.loginUrl : "/accounts/login/") + '" target="_blank" rel="noopener">sign in again in a new tab</a>, ' +
-        "then come back and press Enter.");
-      return;
-    }
+    if (status === 401 || status === 403) { signedOut(); return; }
     flash("The server answered " + status + ". Your answer is still here; press Enter to try again.");
   });
+
+  /* ---------- submitting: the prefetched next task appears at once, the answer travels meanwhile ---------- */
+
+  var inflight = null; // one submission at a time
+
+  function readyToSubmit() {
+    var qs = questions(), f = form();
+    var ok = qs.length > 0 && qs.every(function (el, i) { return answered(el) || (bothBad() && i > 0); });
+    if (ok && f && f.dataset.rationaleRequired === "1") { ok = !!f.elements.rationale.value.trim(); }
+    return ok;
+  }
+  function fragment(html) { var box = document.createElement("template"); box.innerHTML = html; return box.content; }
+  function showTask(el) {
+    document.getElementById("task").replaceWith(el);
+    if (window.htmx) { htmx.process(el); }
+    bind();
+  }
+  function applyProgress(frag) {
+    var fresh = frag.querySelector("#ws-progress"), current = document.getElementById("ws-progress");
+    if (fresh && current) { fresh.removeAttribute("hx-swap-oob"); current.replaceWith(fresh); }
+  }
+  function sendJudgement(f) {
+    if (inflight) { flash("Saving your previous answer…"); return; }
+    var old = taskEl();
+    if (!old) { return; }
+    var spentMs = Math.max(0, Math.round(visibleMs()));
+    f.elements.duration_ms.value = String(spentMs);
+    var data = new FormData(f);
+    var upcoming = document.getElementById("ws-next");
+    var optimistic = !!(upcoming && readyToSubmit());
+    var shown = null;
+    if (optimistic) {
+      // The next task is already reserved and rendered: show it now. `old` stays intact, answers
+      // and all, in case the server refuses the answer or cannot be reached.
+      var next = document.importNode(upcoming.content.querySelector("#task"), true);
+      shown = next.dataset.assignment;
+      data.append("shown", shown);
+      upcoming.remove();
+      showTask(next);
+    } else {
+      var button = $("button[type=submit]", f);
+      if (button) { button.disabled = true; }
+    }
+    inflight = fetch(f.action, { method: "POST", body: data, credentials: "same-origin", headers: { "HX-Request": "true" } })
+      .then(function (r) { return r.text().then(function (html) { return { status: r.status, html: html }; }); })
+      .then(function (res) {
+        if (res.status === 200) { settle(fragment(res.html), shown); return; }
+        restore(old, optimistic, res.status === 422 ? fragment(res.html) : null, spentMs);
+        if (res.status === 401 || res.status === 403) { signedOut(); }
+        else if (res.status !== 422) { flash("The server answered " + res.status + ". Your answer is still here; press Enter to try again."); }
+      }, function () {
+        restore(old, optimistic, null, spentMs);
+        flash("Could not reach the server. Your answer is still here; press Enter to try again (it is never stored twice).");
+      })
+      .then(function () {
+        inflight = null;
+        var button = $("#judgement-form button[type=submit]");
+        if (button) { button.disabled = false; }
+      });
+  }
+  function settle(frag, shown) {
+    applyProgress(frag);
+    var task = frag.querySelector("#task");
+    if (task) { // the server chose what to show: there was no prefetched task, or it had expired
+      if (shown && task.dataset.assignment !== shown) { flash("That task had expired; here is a fresh one."); }
+      showTask(task);
+      return;
+    }
+    var upcoming = frag.querySelector("template#ws-next"), t = taskEl();
+    if (upcoming && t && t.dataset.assignment === upcoming.dataset.for && !document.getElementById("ws-next")) {
+      t.appendChild(upcoming); // the task after this one
+    }
+  }
+  function restore(old, optimistic, frag, spentMs) {
+    if (frag) { // 422: the answer comes back with the server's message (and the next task again)
+      applyProgress(frag);
+      var again = frag.querySelector("#task");
+      if (again) { showTask(again); }
+    } else if (optimistic) {
+      var shownTask = document.getElementById("task"), tpl = document.createElement("template");
+      tpl.id = "ws-next";
+      tpl.dataset.for = old.dataset.assignment;
+      tpl.content.appendChild(shownTask.cloneNode(true));
+      old.appendChild(tpl);
+      showTask(old);
+    }
+    if (optimistic && state.assignment === old.dataset.assignment) { // the time spent so far still counts
+      state.priorMs = spentMs;
+      state.started = performance.now();
+      state.hiddenMs = 0;
+    }
+  }
 
   function bind() {
     var t = taskEl();

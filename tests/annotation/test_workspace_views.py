@@ -70,10 +70,58 @@ def test_page_render_makes_a_bounded_number_of_queries(client_as, project, annot
     project.mode = "ranking"
     project.save()
     factories.task(project, n_responses=9)
+    factories.task(project, n_responses=9)
     client = client_as(annotator)
     client.get(url(project))
-    with django_assert_max_num_queries(14):
-        assert client.get(url(project)).status_code == 200
+    # A reload: the current lease, the prefetched next one (both already held) and their rendering.
+    with django_assert_max_num_queries(17):
+        html = client.get(url(project)).content.decode()
+    assert html.count('<section id="task"') == 2 and '<template id="ws-next"' in html
+
+
+def prefetched_lease(user):
+    return Assignment.objects.get(annotator=user, status=Assignment.Status.PREFETCHED)
+
+
+def test_the_page_holds_the_next_task_reserved_and_rendered(client_as, project, annotator):
+    factories.task(project, prompt="Now: rivers", priority=2)
+    factories.task(project, prompt="Next: mountains", priority=1)
+    html = client_as(annotator).get(url(project)).content.decode()
+    current, upcoming = current_lease(annotator), prefetched_lease(annotator)
+    template = html[html.index('<template id="ws-next"'):]
+    assert f'data-for="{current.pk}"' in template and f'data-assignment="{upcoming.pk}"' in template
+    assert "Next: mountains" in template and "Next: mountains" not in html[:html.index('<template id="ws-next"')]
+
+
+def test_submitting_while_the_page_shows_the_next_task_returns_only_the_task_after_it(client_as, project, annotator):
+    for i in range(3):
+        factories.task(project, prompt=f"Prompt {i}", priority=3 - i)
+    client = client_as(annotator)
+    client.get(url(project))
+    first, upcoming = current_lease(annotator), prefetched_lease(annotator)
+    response = client.post(reverse("annotate-submit", args=[project.pk, first.pk]),
+                           {"overall": "tie", "shown": str(upcoming.pk)}, **HTMX)
+    html = response.content.decode()
+    assert response.status_code == 200 and Judgement.objects.get().assignment_id == first.pk
+    assert current_lease(annotator).pk == upcoming.pk  # what the page shows is now the lease
+    third = prefetched_lease(annotator)
+    assert html.lstrip().startswith('<div id="ws-progress"') and 'data-testid="done-today">1<' in html
+    assert f'<template id="ws-next" data-for="{upcoming.pk}">' in html and "Prompt 2" in html
+    assert f'data-assignment="{third.pk}"' in html and "Prompt 1" not in html
+
+
+def test_when_the_shown_task_is_no_longer_the_lease_the_whole_task_comes_back(client_as, project, annotator):
+    factories.task(project, priority=2)
+    factories.task(project, priority=1)
+    client = client_as(annotator)
+    client.get(url(project))
+    first, upcoming = current_lease(annotator), prefetched_lease(annotator)
+    Assignment.objects.filter(pk=upcoming.pk).update(status=Assignment.Status.EXPIRED)  # e.g. it expired
+    response = client.post(reverse("annotate-submit", args=[project.pk, first.pk]),
+                           {"overall": "tie", "shown": str(upcoming.pk)}, **HTMX)
+    html = response.content.decode()
+    assert '<section id="task"' in html and f'data-assignment="{current_lease(annotator).pk}"' in html
+    assert current_lease(annotator).task_id == upcoming.task_id  # the same task, on a fresh lease
 
 
 def test_htmx_submit_stores_the_judgement_and_swaps_in_the_next_task(client_as, project, annotator):

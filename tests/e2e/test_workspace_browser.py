@@ -298,3 +298,54 @@ def test_kway_ties_are_refused_on_screen_where_the_project_forbids_them(open_wor
     page.keyboard.press("Enter")
     expect(page.locator(".ws-empty")).to_be_visible()
     assert Judgement.objects.get(annotator=annotator).ranking == [[r["A"]], [r["B"]], [r["C"]]]
+
+
+def test_the_prefetched_next_task_appears_before_the_server_has_answered(open_workspace, project, annotator):
+    factories.task(project, prompt="First: rivers", priority=3)
+    factories.task(project, prompt="Second: mountains", priority=2)
+    factories.task(project, prompt="Third: deserts", priority=1)
+    page = open_workspace(annotator, project)
+    first = lease_of(annotator)
+    expect(page.locator("#ws-next")).to_have_count(1)  # the next task is in the page already
+    held = []
+    page.route("**/submit/", lambda route: held.append(route))  # hold the submission on the wire
+    page.keyboard.press("t")
+    page.keyboard.press("Enter")
+    expect(page.locator(".ws-prompt")).to_contain_text("Second: mountains")  # shown while the POST is held
+    assert len(held) == 1 and not Judgement.objects.exists()
+    held[0].continue_()
+    expect(page.locator("#task #ws-next")).to_have_count(1)  # the answer landed; the third task is reserved
+    assert Judgement.objects.get(annotator=annotator).assignment_id == first.pk
+    page.unroute("**/submit/")
+    page.keyboard.press("a")
+    page.keyboard.press("4")
+    page.keyboard.press("Enter")
+    expect(page.locator(".ws-prompt")).to_contain_text("Third: deserts")
+    expect(page.get_by_test_id("done-today")).to_have_text("2")
+    assert page.evaluate("window.__samePage") == 1 and not page.errors
+
+
+def test_an_answer_that_cannot_reach_the_server_comes_back_intact(open_workspace, project, annotator):
+    factories.task(project, prompt="First: rivers", priority=2)
+    factories.task(project, prompt="Second: mountains", priority=1)
+    page = open_workspace(annotator, project)
+    first = lease_of(annotator)
+    page.route("**/submit/", lambda route: route.abort())  # the network is down
+    page.keyboard.press("b")
+    page.keyboard.press("3")
+    page.keyboard.press("r")
+    page.keyboard.type("B is precise.")
+    page.keyboard.press("Escape")
+    page.keyboard.press("Enter")
+    expect(page.locator(".ws-flash")).to_contain_text("Could not reach the server")
+    expect(page.locator(".ws-prompt")).to_contain_text("First: rivers")  # back to the task answered
+    expect(page.locator('input[name=overall][value="B"]')).to_be_checked()
+    expect(page.locator("textarea[name=rationale]")).to_have_value("B is precise.")
+    assert not Judgement.objects.exists()
+    page.unroute("**/submit/")
+    page.keyboard.press("Enter")  # try again
+    expect(page.locator(".ws-prompt")).to_contain_text("Second: mountains")
+    expect(page.get_by_test_id("done-today")).to_have_text("1")  # the answer landed
+    expect(page.locator("#task #ws-next")).to_have_count(0)  # and nothing is left to reserve
+    judgement = Judgement.objects.get(annotator=annotator)
+    assert (judgement.assignment_id, judgement.strength, judgement.rationale) == (first.pk, 2, "B is precise.")
