@@ -23,7 +23,10 @@ Rules (the README's "Task distribution" section says the same in prose):
   task is never promised past its target. The page holds that task already rendered and shows it
   the instant the current answer is submitted; the next ``task_next`` promotes the prefetched lease
   to the active one with a full lease time from then. An unused prefetched lease expires like any
-  other and its task returns to the queue.
+  other and its task returns to the queue. A reservation never makes someone else wait: an
+  annotator who would otherwise be told "nothing left" takes over another annotator's prefetched
+  lease (the slot changes hands, so the count stays the same); that annotator's page is told when
+  it moves on and gets another task.
 * **Gold.** With probability ``Project.gold_rate`` a gold task is tried first, otherwise a regular
   one; either way the other kind is the fallback, so nobody is told "no more tasks" while a task
   they could do remains. Gold tasks obey their target like any other task (raise their target to
@@ -143,8 +146,14 @@ def _claim(*, project: Project, annotator, now, status: str, exclude: tuple[int,
             break
     if claimed is None:
         return None
-
     task_id, response_ids = claimed
+    return _lease_insert(project=project, annotator=annotator, now=now, status=status, task_id=task_id,
+                         response_ids=response_ids)
+
+
+def _lease_insert(*, project: Project, annotator, now, status: str, task_id: int,
+                  response_ids: list[int]) -> Assignment | None:
+    """A new lease on a task whose slot is already secured, with a freshly shuffled display order."""
     order = _rng.sample(response_ids, len(response_ids))
     expires_at = now + timedelta(seconds=project.lease_seconds)
     with connection.cursor() as cursor:
@@ -158,6 +167,35 @@ def _claim(*, project: Project, annotator, now, status: str, exclude: tuple[int,
                                          expires_at__gt=now).first()
     return Assignment(pk=row[0], project=project, task_id=task_id, annotator=annotator, display_order=order,
                       status=status, skip_reason="", created_at=now, expires_at=expires_at)
+
+
+_RESERVED_SQL = """
+SELECT p.id, p.task_id FROM annotation_assignment p JOIN annotation_task t ON t.id = p.task_id
+WHERE p.project_id = %(project)s AND p.status = 'prefetched' AND p.expires_at > %(now)s
+  AND p.annotator_id <> %(user)s AND t.status = 'open'
+  AND NOT EXISTS (SELECT 1 FROM annotation_judgement j WHERE j.task_id = t.id AND j.annotator_id = %(user)s)
+  AND NOT EXISTS (SELECT 1 FROM annotation_assignment s
+                  WHERE s.annotator_id = %(user)s AND s.task_id = t.id AND s.status IN ('skipped', 'active'))
+ORDER BY t.priority DESC, t.id
+LIMIT 1 {lock}
+"""
+
+
+def _take_over_reservation(*, project: Project, annotator, now) -> Assignment | None:
+    """Another annotator's prefetched (not yet started) task, handed to this annotator instead of
+    "nothing left": that lease expires and this one takes its slot."""
+    db_now = connection.ops.adapt_datetimefield_value(now)
+    lock = "FOR UPDATE OF p SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(_RESERVED_SQL.format(lock=lock), {"project": project.pk, "user": annotator.pk, "now": db_now})
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    Assignment.objects.filter(pk=row[0]).update(status=Assignment.Status.EXPIRED, finished_at=now)
+    response_ids = list(TaskSlot.objects.filter(task_id=row[1]).order_by("position")
+                        .values_list("response_id", flat=True))
+    return _lease_insert(project=project, annotator=annotator, now=now, status=Assignment.Status.ACTIVE,
+                         task_id=row[1], response_ids=response_ids)
 
 
 def _promote(*, lease: Assignment, project: Project, now) -> Assignment | None:
@@ -195,7 +233,8 @@ def task_next(*, project: Project, annotator, now=None) -> Assignment | None:
         current = lease_active(project=project, annotator=annotator, now=now)
         if current is not None:  # promoted by a parallel request a moment ago
             return current
-    return _claim(project=project, annotator=annotator, now=now, status=Assignment.Status.ACTIVE)
+    return (_claim(project=project, annotator=annotator, now=now, status=Assignment.Status.ACTIVE)
+            or _take_over_reservation(project=project, annotator=annotator, now=now))
 
 
 @transaction.atomic

@@ -522,7 +522,7 @@
     applyProgress(frag);
     var task = frag.querySelector("#task");
     if (task) { // the server chose what to show: there was no prefetched task, or it had expired
-      if (shown && task.dataset.assignment !== shown) { flash("That task had expired; here is a fresh one."); }
+      if (shown && task.dataset.assignment !== shown) { flash("The task shown was no longer reserved for you (it had expired or gone to another annotator), so here is the next one."); }
       showTask(task);
       return;
     }

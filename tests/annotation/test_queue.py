@@ -163,7 +163,9 @@ def test_prefetch_reserves_a_second_task_that_holds_a_slot(project, annotator):
     assert (lease.task_id, nxt.task_id) == (first.pk, second.pk)
     assert nxt.status == Assignment.Status.PREFETCHED
     assert queue.task_prefetch(project=project, annotator=annotator).pk == nxt.pk  # asking again: the same one
-    # Both tasks are full for everyone else while reserved.
+    # Both tasks are full for everyone else: a started lease is never taken, a reservation can be.
+    other = queue.task_next(project=project, annotator=factories.member(project, "annotator"))
+    assert other.task_id == second.pk
     assert queue.task_next(project=project, annotator=factories.member(project, "annotator")) is None
 
 
@@ -214,3 +216,21 @@ def test_database_allows_one_prefetched_lease_per_annotator_and_project(project,
     with pytest.raises(IntegrityError):
         Assignment.objects.create(project=project, task=b, annotator=annotator, display_order=[],
                                   status=Assignment.Status.PREFETCHED, expires_at=timezone.now())
+
+
+def test_someone_with_nothing_to_do_takes_over_a_reservation_instead_of_hearing_nothing_left(project, annotator):
+    project.overlap = 1
+    project.save()
+    factories.task(project, priority=2)
+    reserved = factories.task(project, priority=1)
+    mine = queue.task_next(project=project, annotator=annotator)
+    upcoming = queue.task_prefetch(project=project, annotator=annotator)
+    assert upcoming.task_id == reserved.pk
+    other = queue.task_next(project=project, annotator=factories.member(project, "annotator"))
+    assert other is not None and other.task_id == reserved.pk and other.status == Assignment.Status.ACTIVE
+    upcoming.refresh_from_db()
+    assert upcoming.status == Assignment.Status.EXPIRED
+    held = Assignment.objects.filter(task=reserved, status__in=Assignment.HELD).count()
+    assert held == 1  # the slot changed hands; the task is still within its target
+    judging.judgement_submit(assignment=mine, **pairwise_answer(mine))
+    assert queue.task_next(project=project, annotator=annotator) is None  # the first annotator moves on to nothing
