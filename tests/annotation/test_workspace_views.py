@@ -179,13 +179,18 @@ def test_every_missing_answer_is_named_at_once(client_as, project, annotator):
             in response.content.decode())
 
 
-def test_unicode_digits_and_huge_numbers_are_rejected_not_crashed_on(client_as, project, annotator):
+def open_ranking_task(client, project, annotator, n_responses):
+    """A k-way project with one task, opened in the workspace: the annotator's lease."""
     project.mode = "ranking"
     project.save()
-    factories.task(project, n_responses=3)
-    client = client_as(annotator)
+    factories.task(project, n_responses=n_responses)
     client.get(url(project))
-    lease = current_lease(annotator)
+    return current_lease(annotator)
+
+
+def test_unicode_digits_and_huge_numbers_are_rejected_not_crashed_on(client_as, project, annotator):
+    client = client_as(annotator)
+    lease = open_ranking_task(client, project, annotator, 3)
     response = client.post(reverse("annotate-submit", args=[project.pk, lease.pk]),
                            {"rank-A": "¹", "rank-B": "2", "rank-C": "3", "duration_ms": "²"}, **HTMX)
     assert response.status_code == 422
@@ -195,12 +200,8 @@ def test_unicode_digits_and_huge_numbers_are_rejected_not_crashed_on(client_as, 
 
 
 def test_kway_ranking_from_rank_selects(client_as, project, annotator):
-    project.mode = "ranking"
-    project.save()
-    factories.task(project, n_responses=4)
     client = client_as(annotator)
-    client.get(url(project))
-    lease = current_lease(annotator)
+    lease = open_ranking_task(client, project, annotator, 4)
     a, b, c, d = lease.display_order
     client.post(reverse("annotate-submit", args=[project.pk, lease.pk]),
                 {"rank-A": "2", "rank-B": "1", "rank-C": "3", "rank-D": "2"}, **HTMX)
