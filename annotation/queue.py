@@ -41,7 +41,7 @@ from datetime import timedelta
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from .models import Assignment, Project, TaskSlot
+from .models import Assignment, Judgement, Project, TaskSlot
 
 _rng = secrets.SystemRandom()
 _MAX_CLAIM_ATTEMPTS = 8
@@ -214,10 +214,42 @@ def _promote(*, lease: Assignment, project: Project, now) -> Assignment | None:
     return lease
 
 
+def _revive(*, project: Project, annotator, lease_id, now) -> Assignment | None:
+    """The annotator's lapsed lease `lease_id` active again, display order and all, if its task still
+    has room for them: the page kept showing that task (a reservation that ran out while the
+    annotator worked on the task before it), so they get to answer what they see."""
+    lease = Assignment.objects.filter(pk=lease_id, project=project, annotator=annotator,
+                                      status__in=(Assignment.Status.PREFETCHED, Assignment.Status.EXPIRED)).first()
+    if lease is None:
+        return None
+    db_now = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":  # the same lock a claim takes, so a slot is never given twice
+            cursor.execute("SELECT id FROM annotation_task WHERE id = %s FOR UPDATE", [lease.task_id])
+        cursor.execute(_HAS_ROOM_SQL, {"task": lease.task_id, "now": db_now})
+        room = cursor.fetchone()[0]
+    if not room or Judgement.objects.filter(task_id=lease.task_id, annotator=annotator).exists() or \
+            Assignment.objects.filter(task_id=lease.task_id, annotator=annotator,
+                                      status=Assignment.Status.SKIPPED).exists():
+        return None
+    expires_at = now + timedelta(seconds=project.lease_seconds)
+    try:
+        with transaction.atomic():
+            revived = Assignment.objects.filter(pk=lease.pk, status=lease.status).update(
+                status=Assignment.Status.ACTIVE, created_at=now, expires_at=expires_at, finished_at=None)
+    except IntegrityError:  # a parallel request of the same annotator made another lease active
+        revived = 0
+    if not revived:
+        return None
+    lease.status, lease.created_at, lease.expires_at, lease.project = Assignment.Status.ACTIVE, now, expires_at, project
+    return lease
+
+
 @transaction.atomic
-def task_next(*, project: Project, annotator, now=None) -> Assignment | None:
+def task_next(*, project: Project, annotator, now=None, shown=None) -> Assignment | None:
     """The annotator's current lease, their prefetched one promoted, or a freshly claimed one; None when
-    nothing is left for them."""
+    nothing is left for them. `shown`: the lease id of the task the workspace is already showing
+    (its prefetched task), revived if it lapsed and its task still has room."""
     now = now or timezone.now()
     active, prefetched = _held_leases(project=project, annotator=annotator)
     if active is not None:
@@ -233,6 +265,10 @@ def task_next(*, project: Project, annotator, now=None) -> Assignment | None:
         current = lease_active(project=project, annotator=annotator, now=now)
         if current is not None:  # promoted by a parallel request a moment ago
             return current
+    if shown is not None:
+        revived = _revive(project=project, annotator=annotator, lease_id=shown, now=now)
+        if revived is not None:
+            return revived
     return (_claim(project=project, annotator=annotator, now=now, status=Assignment.Status.ACTIVE)
             or _take_over_reservation(project=project, annotator=annotator, now=now))
 

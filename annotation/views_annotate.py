@@ -5,10 +5,13 @@ when htmx asks, and redirects back to the page for a plain form post. The fragme
 the annotator's *next* task, reserved and rendered in a <template>: the page shows it the moment
 an answer is submitted, while the submission travels (static/js/workspace.js).
 """
+from urllib.parse import quote
+
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from . import forms_annotate, judging, queue, services, workspace
@@ -66,6 +69,7 @@ def _own_assignment(request, assignment_id):
 
 
 @require_GET
+@never_cache  # Back/Forward must ask again: a cached page would show a task already answered
 @project_role_required(*ANNOTATE_ROLES)
 def annotate(request, project_id):
     assignment = queue.task_next(project=request.project, annotator=request.user)
@@ -84,7 +88,8 @@ def annotate_submit(request, project_id, assignment_id):
         answer = forms_annotate.answer_from_post(data=request.POST, project=request.project,
                                                  criteria=workspace.criteria_for(project=request.project),
                                                  display_order=assignment.display_order)
-        judging.judgement_submit(assignment=assignment, **answer)
+        _, created = judging.judgement_submit(assignment=assignment, **answer)
+        notice = None if created else "You had already answered this task (in another tab?); your first answer is kept."
     except judging.JudgementInvalid as exc:
         context = _task_context(request, assignment=assignment, data=request.POST, error=exc.message)
         if request.htmx:
@@ -92,8 +97,13 @@ def annotate_submit(request, project_id, assignment_id):
         context["instructions_html"] = markdown_to_safe_html(request.project.instructions)
         return render(request, "annotation/workspace/page.html", context, status=422)
     except judging.AssignmentConflict as exc:
-        messages.warning(request, str(exc))
-    return _next(request)
+        notice = str(exc)
+        messages.warning(request, notice)
+    response = _next(request)
+    if notice and request.htmx:  # the page flashes it (URL-encoded: headers are Latin-1)
+        response["X-Verdict-Notice"] = quote(notice)
+        list(messages.get_messages(request))  # shown once, here, not again on the next full page
+    return response
 
 
 @require_POST
@@ -119,8 +129,9 @@ def _next(request):
     the progress go back; otherwise the whole task."""
     if not request.htmx:
         return redirect("annotate", request.project.pk)
-    assignment = queue.task_next(project=request.project, annotator=request.user)
-    if assignment is not None and request.POST.get("shown") == str(assignment.pk):
+    shown = ascii_int(request.POST.get("shown"))
+    assignment = queue.task_next(project=request.project, annotator=request.user, shown=shown)
+    if assignment is not None and shown == assignment.pk:
         criteria = workspace.criteria_for(project=request.project)
         return render(request, "annotation/workspace/_next_only.html", {
             "assignment": assignment, "next_html": _next_html(request, criteria=criteria),

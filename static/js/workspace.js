@@ -130,7 +130,7 @@
     advance();
   }
   function answered(q) {
-    if (q.dataset.kind === "rank") { return rankComplete(q) || (q.dataset.q === "overall" && bothBad()); }
+    if (q.dataset.kind === "rank") { return rankComplete(q) || (questions().indexOf(q) === 0 && bothBad()); }
     var picked = $("input[type=radio]:checked", q);
     if (!picked) { return false; }
     if (q.dataset.q === "overall" && (picked.value === "A" || picked.value === "B") && $("input[name=strength]", q)) {
@@ -241,6 +241,7 @@
   function openSkip() {
     var d = skipDialog();
     if (!d) { return; }
+    if (inflight) { flash("Saving your previous answer… skip in a moment."); return; }
     d.showModal();
     var first = $("input[type=radio]:checked", d) || $("input[type=radio]", d);
     if (first) { first.focus(); }
@@ -428,6 +429,13 @@
   }
   function visibleMs() { return state.priorMs + performance.now() - state.started - state.hiddenMs; }
   document.addEventListener("submit", function (e) {
+    if (inflight && e.target.closest && e.target.closest("#task")) {
+      // The task on screen becomes this annotator's lease only when the answer before it is saved.
+      e.preventDefault();
+      e.stopImmediatePropagation();
+      if (e.target.id === "judgement-form") { queuedSubmit = true; } else { flash("Saving your previous answer… try again in a moment."); }
+      return;
+    }
     // Signing in again (in another tab) rotates the CSRF token: always send the current one.
     var token = csrfCookie(), field = e.target.elements && e.target.elements.csrfmiddlewaretoken;
     if (token && field) { field.value = token; }
@@ -462,10 +470,15 @@
   /* ---------- submitting: the prefetched next task appears at once, the answer travels meanwhile ---------- */
 
   var inflight = null; // one submission at a time
+  var queuedSubmit = false; // an Enter pressed meanwhile, sent once the save succeeds
 
   function readyToSubmit() {
     var qs = questions(), f = form();
     var ok = qs.length > 0 && qs.every(function (el, i) { return answered(el) || (bothBad() && i > 0); });
+    var overall = qs[0], t = taskEl();
+    if (ok && overall && overall.dataset.kind === "rank" && t && t.dataset.allowTies !== "1" && !bothBad()) {
+      ok = groups(overall).ranked.every(function (g) { return g.length === 1; });
+    }
     if (ok && f && f.dataset.rationaleRequired === "1") { ok = !!f.elements.rationale.value.trim(); }
     return ok;
   }
@@ -480,7 +493,7 @@
     if (fresh && current) { fresh.removeAttribute("hx-swap-oob"); current.replaceWith(fresh); }
   }
   function sendJudgement(f) {
-    if (inflight) { flash("Saving your previous answer…"); return; }
+    if (inflight) { queuedSubmit = true; return; }
     var old = taskEl();
     if (!old) { return; }
     var spentMs = Math.max(0, Math.round(visibleMs()));
@@ -502,9 +515,15 @@
       if (button) { button.disabled = true; }
     }
     inflight = fetch(f.action, { method: "POST", body: data, credentials: "same-origin", headers: { "HX-Request": "true" } })
-      .then(function (r) { return r.text().then(function (html) { return { status: r.status, html: html }; }); })
+      .then(function (r) {
+        return r.text().then(function (html) { return { status: r.status, html: html, notice: r.headers.get("X-Verdict-Notice") }; });
+      })
       .then(function (res) {
-        if (res.status === 200) { settle(fragment(res.html), shown); return; }
+        if (res.status === 200) {
+          settle(fragment(res.html), shown, old.dataset.assignment);
+          if (res.notice) { flash(decodeURIComponent(res.notice)); }
+          return true;
+        }
         restore(old, optimistic, res.status === 422 ? fragment(res.html) : null, spentMs);
         if (res.status === 401 || res.status === 403) { signedOut(); }
         else if (res.status !== 422) { flash("The server answered " + res.status + ". Your answer is still here; press Enter to try again."); }
@@ -512,18 +531,25 @@
         restore(old, optimistic, null, spentMs);
         flash("Could not reach the server. Your answer is still here; press Enter to try again (it is never stored twice).");
       })
-      .then(function () {
+      .then(function (saved) {
         inflight = null;
         var button = $("#judgement-form button[type=submit]");
         if (button) { button.disabled = false; }
+        var again = queuedSubmit;
+        queuedSubmit = false;
+        if (saved === true && again) { submit(); }
       });
   }
-  function settle(frag, shown) {
+  function settle(frag, shown, answered) {
+    try { sessionStorage.removeItem("ws-ms-" + answered); } catch (err) { /* private mode */ }
     applyProgress(frag);
     var task = frag.querySelector("#task");
-    if (task) { // the server chose what to show: there was no prefetched task, or it had expired
-      if (shown && task.dataset.assignment !== shown) { flash("The task shown was no longer reserved for you (it had expired or gone to another annotator), so here is the next one."); }
+    if (task) { // the server chose what to show: there was no prefetched task, or it was gone
       showTask(task);
+      if (shown && task.dataset.assignment !== shown) {
+        alertBox("The task that was on screen went to another annotator while you worked (reservations last " +
+          "one lease time), so here is your next one.");
+      }
       return;
     }
     var upcoming = frag.querySelector("template#ws-next"), t = taskEl();
@@ -555,9 +581,6 @@
     var t = taskEl();
     if (!t) { state.assignment = null; return; }
     var fresh = state.assignment !== t.dataset.assignment;
-    if (fresh && state.assignment) {
-      try { sessionStorage.removeItem("ws-ms-" + state.assignment); } catch (err) { /* private mode */ }
-    }
     if (fresh) {
       // A new task; a re-render of the same one (a validation message) keeps the timer running.
       // Time already spent on this lease before a reload is carried over (sessionStorage, per tab).

@@ -234,3 +234,33 @@ def test_someone_with_nothing_to_do_takes_over_a_reservation_instead_of_hearing_
     assert held == 1  # the slot changed hands; the task is still within its target
     judging.judgement_submit(assignment=mine, **pairwise_answer(mine))
     assert queue.task_next(project=project, annotator=annotator) is None  # the first annotator moves on to nothing
+
+
+def test_a_lapsed_reservation_on_screen_is_revived_with_its_display_order_when_its_task_has_room(project, annotator):
+    factories.task(project, priority=2)
+    factories.task(project, priority=1)
+    start = timezone.now()
+    first = queue.task_next(project=project, annotator=annotator, now=start)
+    shown = queue.task_prefetch(project=project, annotator=annotator, now=start)
+    late = start + timedelta(seconds=project.lease_seconds + 60)  # 11 minutes on the first task
+    judging.judgement_submit(assignment=first, **pairwise_answer(first), now=late)
+    revived = queue.task_next(project=project, annotator=annotator, now=late, shown=shown.pk)
+    assert revived.pk == shown.pk and revived.display_order == shown.display_order
+    assert revived.status == Assignment.Status.ACTIVE
+    assert revived.expires_at == late + timedelta(seconds=project.lease_seconds)
+
+
+def test_a_lapsed_reservation_whose_slot_went_to_someone_else_is_not_revived(project, annotator):
+    project.overlap = 1
+    project.save()
+    factories.task(project, priority=2)
+    factories.task(project, priority=1)
+    start = timezone.now()
+    first = queue.task_next(project=project, annotator=annotator, now=start)
+    shown = queue.task_prefetch(project=project, annotator=annotator, now=start)
+    late = start + timedelta(seconds=project.lease_seconds + 60)
+    judging.judgement_submit(assignment=first, **pairwise_answer(first), now=late)  # late, still counted
+    other = queue.task_next(project=project, annotator=factories.member(project, "annotator"), now=late)
+    assert other.task_id == shown.task_id  # the reservation had lapsed, so its task was free
+    assert queue.task_next(project=project, annotator=annotator, now=late, shown=shown.pk) is None
+    assert Assignment.objects.filter(task_id=shown.task_id, status__in=Assignment.HELD).count() == 1

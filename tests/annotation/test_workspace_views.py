@@ -1,4 +1,6 @@
 """The annotator workspace pages: permissions, rendering, htmx submit and skip, validation, gold page."""
+from urllib.parse import unquote
+
 import pytest
 from django.urls import reverse
 
@@ -110,18 +112,52 @@ def test_submitting_while_the_page_shows_the_next_task_returns_only_the_task_aft
     assert f'data-assignment="{third.pk}"' in html and "Prompt 1" not in html
 
 
-def test_when_the_shown_task_is_no_longer_the_lease_the_whole_task_comes_back(client_as, project, annotator):
+def test_a_shown_task_whose_reservation_lapsed_is_revived_as_shown(client_as, project, annotator):
     factories.task(project, priority=2)
     factories.task(project, priority=1)
     client = client_as(annotator)
     client.get(url(project))
     first, upcoming = current_lease(annotator), prefetched_lease(annotator)
-    Assignment.objects.filter(pk=upcoming.pk).update(status=Assignment.Status.EXPIRED)  # e.g. it expired
+    Assignment.objects.filter(pk=upcoming.pk).update(status=Assignment.Status.EXPIRED)  # e.g. swept by beat
+    response = client.post(reverse("annotate-submit", args=[project.pk, first.pk]),
+                           {"overall": "tie", "shown": str(upcoming.pk)}, **HTMX)
+    assert '<section id="task"' not in response.content.decode().split("<template")[0]  # nothing to swap
+    assert current_lease(annotator).pk == upcoming.pk
+
+
+def test_when_the_shown_task_went_elsewhere_the_whole_next_task_comes_back(client_as, project, annotator):
+    factories.task(project, priority=3)
+    factories.task(project, priority=2)
+    factories.task(project, priority=1, prompt="The third one")
+    client = client_as(annotator)
+    client.get(url(project))
+    first, upcoming = current_lease(annotator), prefetched_lease(annotator)
+    Assignment.objects.filter(pk=upcoming.pk).update(status=Assignment.Status.EXPIRED)
+    Task.objects.filter(pk=upcoming.task_id).update(status=Task.Status.COMPLETE)  # others finished it meanwhile
     response = client.post(reverse("annotate-submit", args=[project.pk, first.pk]),
                            {"overall": "tie", "shown": str(upcoming.pk)}, **HTMX)
     html = response.content.decode()
-    assert '<section id="task"' in html and f'data-assignment="{current_lease(annotator).pk}"' in html
-    assert current_lease(annotator).task_id == upcoming.task_id  # the same task, on a fresh lease
+    assert '<section id="task"' in html and "The third one" in html.split("<template")[0]
+    assert f'data-assignment="{current_lease(annotator).pk}"' in html
+
+
+def test_the_workspace_is_never_served_from_the_browser_cache(client_as, project, annotator):
+    factories.task(project)
+    response = client_as(annotator).get(url(project))
+    assert "no-store" in response["Cache-Control"] or "no-cache" in response["Cache-Control"]
+
+
+def test_answering_a_task_already_answered_in_another_tab_says_the_first_answer_is_kept(client_as, project,
+                                                                                          annotator):
+    factories.task(project)
+    client = client_as(annotator)
+    client.get(url(project))
+    lease = current_lease(annotator)
+    submit = reverse("annotate-submit", args=[project.pk, lease.pk])
+    assert "X-Verdict-Notice" not in client.post(submit, {"overall": "tie"}, **HTMX)
+    again = client.post(submit, {"overall": "A", "strength": "3"}, **HTMX)  # the second tab
+    assert "first answer is kept" in unquote(again["X-Verdict-Notice"])
+    assert Judgement.objects.get().ranking == [lease.display_order]
 
 
 def test_htmx_submit_stores_the_judgement_and_swaps_in_the_next_task(client_as, project, annotator):

@@ -4,7 +4,7 @@ import os
 import pytest
 from django.test import Client
 
-from annotation import services
+from annotation import judging, queue, services
 from annotation.models import Assignment, Judgement
 from tests import factories
 
@@ -349,3 +349,59 @@ def test_an_answer_that_cannot_reach_the_server_comes_back_intact(open_workspace
     expect(page.locator("#task #ws-next")).to_have_count(0)  # and nothing is left to reserve
     judgement = Judgement.objects.get(annotator=annotator)
     assert (judgement.assignment_id, judgement.strength, judgement.rationale) == (first.pk, 2, "B is precise.")
+
+
+def test_a_reservation_taken_over_by_someone_idle_is_explained_on_screen(open_workspace, project, annotator):
+    project.overlap = 1
+    project.save()
+    factories.task(project, prompt="One", priority=3)
+    factories.task(project, prompt="Two", priority=2)
+    factories.task(project, prompt="Three", priority=1)
+    page = open_workspace(annotator, project)  # holds One, has Two reserved
+    other = factories.member(project, "annotator")
+    three = queue.task_next(project=project, annotator=other)
+    judging.judgement_submit(assignment=three, ranking=[[three.display_order[0]], [three.display_order[1]]],
+                             strength=0)
+    assert queue.task_next(project=project, annotator=other).task.prompt.text == "Two"  # taken over
+    page.keyboard.press("t")
+    page.keyboard.press("Enter")
+    expect(page.locator(".ws-alert")).to_contain_text("went to another annotator")
+    expect(page.locator(".ws-empty")).to_be_visible()
+
+
+def test_skip_waits_until_the_previous_answer_is_saved(open_workspace, project, annotator):
+    factories.task(project, prompt="First", priority=2)
+    factories.task(project, prompt="Second", priority=1)
+    page = open_workspace(annotator, project)
+    held = []
+    page.route("**/submit/", lambda route: held.append(route))
+    page.keyboard.press("t")
+    page.keyboard.press("Enter")
+    expect(page.locator(".ws-prompt")).to_contain_text("Second")
+    page.keyboard.press("s")
+    expect(page.locator(".ws-flash")).to_contain_text("Saving your previous answer")
+    expect(page.locator("#ws-skip")).to_be_hidden()
+    held[0].continue_()
+    expect(page.get_by_test_id("done-today")).to_have_text("1")
+    page.keyboard.press("s")
+    page.keyboard.press("1")
+    page.keyboard.press("Enter")
+    expect(page.locator(".ws-empty")).to_be_visible()
+    assert Judgement.objects.get(annotator=annotator).task.prompt.text == "First"
+    assert Assignment.objects.get(annotator=annotator, status="skipped").task.prompt.text == "Second"
+
+
+def test_kway_all_bad_counts_as_a_complete_answer(open_workspace, project, annotator):
+    project.mode = "ranking"
+    project.save()
+    factories.task(project, n_responses=3, prompt="First", priority=2)
+    factories.task(project, n_responses=3, prompt="Second", priority=1)
+    page = open_workspace(annotator, project)
+    held = []
+    page.route("**/submit/", lambda route: held.append(route))
+    page.keyboard.press("x")
+    page.keyboard.press("Enter")
+    expect(page.locator(".ws-prompt")).to_contain_text("Second")  # swapped at once: the answer was complete
+    held[0].continue_()
+    expect(page.get_by_test_id("done-today")).to_have_text("1")
+    assert Judgement.objects.get(annotator=annotator).both_bad is True
