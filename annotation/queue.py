@@ -198,17 +198,17 @@ def _take_over_reservation(*, project: Project, annotator, now) -> Assignment | 
                          task_id=row[1], response_ids=response_ids)
 
 
-def _promote(*, lease: Assignment, project: Project, now) -> Assignment | None:
-    """The prefetched lease becomes the active one, with a full lease time from now (None if it is gone)."""
+def _activate(*, lease: Assignment, project: Project, now, **still) -> Assignment | None:
+    """`lease` becomes the annotator's active lease, with a full lease time from now, if it is still
+    as `still` says; None otherwise, or when a parallel request made another lease active."""
     expires_at = now + timedelta(seconds=project.lease_seconds)
     try:
         with transaction.atomic():
-            promoted = Assignment.objects.filter(pk=lease.pk, status=Assignment.Status.PREFETCHED,
-                                                 expires_at__gt=now).update(
-                status=Assignment.Status.ACTIVE, created_at=now, expires_at=expires_at)
-    except IntegrityError:  # a parallel request of the same annotator made another lease active
-        promoted = 0
-    if not promoted:
+            changed = Assignment.objects.filter(pk=lease.pk, **still).update(
+                status=Assignment.Status.ACTIVE, created_at=now, expires_at=expires_at, finished_at=None)
+    except IntegrityError:  # the one-active-lease index: a parallel request got there first
+        changed = 0
+    if not changed:
         return None
     lease.status, lease.created_at, lease.expires_at, lease.project = Assignment.Status.ACTIVE, now, expires_at, project
     return lease
@@ -232,17 +232,7 @@ def _revive(*, project: Project, annotator, lease_id, now) -> Assignment | None:
             Assignment.objects.filter(task_id=lease.task_id, annotator=annotator,
                                       status=Assignment.Status.SKIPPED).exists():
         return None
-    expires_at = now + timedelta(seconds=project.lease_seconds)
-    try:
-        with transaction.atomic():
-            revived = Assignment.objects.filter(pk=lease.pk, status=lease.status).update(
-                status=Assignment.Status.ACTIVE, created_at=now, expires_at=expires_at, finished_at=None)
-    except IntegrityError:  # a parallel request of the same annotator made another lease active
-        revived = 0
-    if not revived:
-        return None
-    lease.status, lease.created_at, lease.expires_at, lease.project = Assignment.Status.ACTIVE, now, expires_at, project
-    return lease
+    return _activate(lease=lease, project=project, now=now, status=lease.status)
 
 
 @transaction.atomic
@@ -259,7 +249,8 @@ def task_next(*, project: Project, annotator, now=None, shown=None) -> Assignmen
     if prefetched is not None and prefetched.expires_at <= now:
         _expire(prefetched, now)
     elif prefetched is not None:
-        promoted = _promote(lease=prefetched, project=project, now=now)
+        promoted = _activate(lease=prefetched, project=project, now=now,  # promoted to the current task
+                             status=Assignment.Status.PREFETCHED, expires_at__gt=now)
         if promoted is not None:
             return promoted
         current = lease_active(project=project, annotator=annotator, now=now)
