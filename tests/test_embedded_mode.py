@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 
 CHECK = textwrap.dedent("""
     from django.test import Client
-    from annotation.models import Project
+    from annotation.models import Assignment, Judgement, Project
     from annotation.tasks import health_check
 
     client = Client()
@@ -25,6 +25,14 @@ CHECK = textwrap.dedent("""
         assert page.status_code == 200, (project.name, page.status_code)
         claimed = client.post(f"/api/v1/projects/{project.id}/next-task/")
         assert claimed.status_code == 200, (project.name, claimed.status_code, claimed.content[:300])
+    # The workspace's prefetch path on SQLite: answer the current task while the next one is shown.
+    pairwise = Project.objects.get(mode="pairwise")
+    held = {a.status: a for a in Assignment.objects.filter(project=pairwise, annotator__username="demo-annotator")}
+    answer = {"overall": "tie", "c-helpfulness": "A", "c-harmlessness": "tie", "c-honesty": "B",
+              "shown": str(held["prefetched"].pk)}
+    saved = client.post(f"/projects/{pairwise.id}/annotate/{held['active'].pk}/submit/", answer, HTTP_HX_REQUEST="true")
+    assert saved.status_code == 200 and Judgement.objects.filter(assignment=held["active"]).exists()
+    assert Assignment.objects.get(pk=held["prefetched"].pk).status == "active"
     result = health_check.delay().get(timeout=60)
     assert result["ok"] and result["database"] == "sqlite", result
     print("EMBEDDED-OK")
