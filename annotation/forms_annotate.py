@@ -9,8 +9,8 @@ posted fields are always the same, whatever the annotator used:
 * both:     ``rationale``, ``duration_ms``
 """
 from .judging import JudgementInvalid
-from .parsing import ascii_int
 from .models import Project
+from .parsing import ascii_int
 
 PAIRWISE_OPTIONS = [("A", "A is better", "A"), ("tie", "Tie", "T"), ("B", "B is better", "B")]
 

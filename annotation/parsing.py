@@ -13,7 +13,7 @@ def ascii_int(text) -> int | None:
 
 
 class IdConverter:
-    """URL converter `<id:name>`: like `<id:>`, but at most 18 digits, so an absurd id is a 404
+    """URL converter `<id:name>`: like `<int:>`, but at most 18 digits, so an absurd id is a 404
     instead of an integer the database cannot hold (a 500)."""
 
     regex = "[0-9]{1,18}"

@@ -5,6 +5,7 @@ from .models import Assignment, Membership, PreferencePair, Project, Task
 from .parsing import ascii_int
 from .permissions import visible_projects
 
+
 def project_cards(*, user) -> list[dict]:
     """The projects a user belongs to, with their roles and headline counts."""
     projects = visible_projects(user=user).annotate(
@@ -36,8 +37,9 @@ def project_stats(*, project: Project) -> dict:
 def project_by_ref(*, ref: str) -> Project:
     """A project by exact name, or by id when `ref` is all digits and no project has that name."""
     project = Project.objects.filter(name=ref).first()
-    if project is None and ascii_int(ref) is not None:
-        project = Project.objects.filter(pk=ascii_int(ref)).first()
+    number = ascii_int(ref)
+    if project is None and number is not None:
+        project = Project.objects.filter(pk=number).first()
     if project is None:
         raise Project.DoesNotExist(f"No project named or numbered {ref!r}.")
     return project
