@@ -41,21 +41,26 @@ from datetime import timedelta
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from .models import Assignment, Judgement, Project, TaskSlot
+from .models import Assignment, Project, TaskSlot
 
 _rng = secrets.SystemRandom()
 _MAX_CLAIM_ATTEMPTS = 8
 
+# The two rules every way of handing out a task shares, on the task row `t`. The annotator may do
+# it: they have neither judged nor skipped it.
+_MAY_DO = """NOT EXISTS (SELECT 1 FROM annotation_judgement j WHERE j.task_id = t.id AND j.annotator_id = %(user)s)
+  AND NOT EXISTS (SELECT 1 FROM annotation_assignment s
+                  WHERE s.annotator_id = %(user)s AND s.task_id = t.id AND s.status = 'skipped')"""
+# It has room: completed judgements plus unexpired held (active or prefetched) leases below its target.
+_HAS_ROOM = """t.status = 'open' AND t.completed_judgements + (
+    SELECT count(*) FROM annotation_assignment a
+    WHERE a.task_id = t.id AND a.status IN ({held}) AND a.expires_at > %(now)s) < t.target_judgements""".format(held=", ".join(f"'{status}'" for status in Assignment.HELD))
+
 _CANDIDATE_SQL = """
 SELECT t.id {response_ids} FROM annotation_task t
-WHERE t.project_id = %(project)s AND t.status = 'open' AND t.is_gold = %(gold)s {not_rejected}
-  AND NOT EXISTS (SELECT 1 FROM annotation_judgement j WHERE j.task_id = t.id AND j.annotator_id = %(user)s)
-  AND NOT EXISTS (SELECT 1 FROM annotation_assignment s
-                  WHERE s.annotator_id = %(user)s AND s.task_id = t.id AND s.status = 'skipped')
-  AND t.completed_judgements + (SELECT count(*) FROM annotation_assignment a
-                                WHERE a.task_id = t.id AND a.status IN ('active', 'prefetched')
-                                  AND a.expires_at > %(now)s)
-      < t.target_judgements
+WHERE t.project_id = %(project)s AND t.is_gold = %(gold)s {not_rejected}
+  AND {has_room}
+  AND {may_do}
 ORDER BY t.priority DESC, t.id
 LIMIT 1 {lock}
 """
@@ -70,16 +75,12 @@ def _candidate_sql(*, rejected: list[int]) -> str:
     not_rejected = "AND t.id NOT IN ({})".format(", ".join(f"%(r{i})s" for i in range(len(rejected)))) \
         if rejected else ""
     return _CANDIDATE_SQL.format(response_ids=_PG_RESPONSE_IDS if postgres else "", not_rejected=not_rejected,
-                                 lock="FOR UPDATE OF t SKIP LOCKED" if postgres else "")
+                                 lock="FOR UPDATE OF t SKIP LOCKED" if postgres else "", may_do=_MAY_DO,
+                                 has_room=_HAS_ROOM)
 
 
-_HAS_ROOM_SQL = """
-SELECT t.status = 'open' AND t.completed_judgements + (
-         SELECT count(*) FROM annotation_assignment a
-         WHERE a.task_id = t.id AND a.status IN ('active', 'prefetched') AND a.expires_at > %(now)s)
-       < t.target_judgements
-FROM annotation_task t WHERE t.id = %(task)s
-"""
+_HAS_ROOM_SQL = f"SELECT {_HAS_ROOM} FROM annotation_task t WHERE t.id = %(task)s"
+_HAS_ROOM_FOR_SQL = f"SELECT {_HAS_ROOM} AND {_MAY_DO} FROM annotation_task t WHERE t.id = %(task)s"
 
 # ON CONFLICT on the partial unique index: a parallel claim by the same annotator (double click,
 # two tabs) inserts nothing here and we return that lease instead, without a savepoint round trip.
@@ -173,9 +174,9 @@ _RESERVED_SQL = """
 SELECT p.id, p.task_id FROM annotation_assignment p JOIN annotation_task t ON t.id = p.task_id
 WHERE p.project_id = %(project)s AND p.status = 'prefetched' AND p.expires_at > %(now)s
   AND p.annotator_id <> %(user)s AND t.status = 'open'
-  AND NOT EXISTS (SELECT 1 FROM annotation_judgement j WHERE j.task_id = t.id AND j.annotator_id = %(user)s)
-  AND NOT EXISTS (SELECT 1 FROM annotation_assignment s
-                  WHERE s.annotator_id = %(user)s AND s.task_id = t.id AND s.status IN ('skipped', 'active'))
+  AND {may_do}
+  AND NOT EXISTS (SELECT 1 FROM annotation_assignment m
+                  WHERE m.annotator_id = %(user)s AND m.task_id = t.id AND m.status = 'active')
 ORDER BY t.priority DESC, t.id
 LIMIT 1 {lock}
 """
@@ -187,7 +188,8 @@ def _take_over_reservation(*, project: Project, annotator, now) -> Assignment | 
     db_now = connection.ops.adapt_datetimefield_value(now)
     lock = "FOR UPDATE OF p SKIP LOCKED" if connection.vendor == "postgresql" else ""
     with connection.cursor() as cursor:
-        cursor.execute(_RESERVED_SQL.format(lock=lock), {"project": project.pk, "user": annotator.pk, "now": db_now})
+        cursor.execute(_RESERVED_SQL.format(lock=lock, may_do=_MAY_DO),
+                       {"project": project.pk, "user": annotator.pk, "now": db_now})
         row = cursor.fetchone()
     if row is None:
         return None
@@ -226,12 +228,9 @@ def _revive(*, project: Project, annotator, lease_id, now) -> Assignment | None:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":  # the same lock a claim takes, so a slot is never given twice
             cursor.execute("SELECT id FROM annotation_task WHERE id = %s FOR UPDATE", [lease.task_id])
-        cursor.execute(_HAS_ROOM_SQL, {"task": lease.task_id, "now": db_now})
-        room = cursor.fetchone()[0]
-    if not room or Judgement.objects.filter(task_id=lease.task_id, annotator=annotator).exists() or \
-            Assignment.objects.filter(task_id=lease.task_id, annotator=annotator,
-                                      status=Assignment.Status.SKIPPED).exists():
-        return None
+        cursor.execute(_HAS_ROOM_FOR_SQL, {"task": lease.task_id, "now": db_now, "user": annotator.pk})
+        if not cursor.fetchone()[0]:
+            return None
     return _activate(lease=lease, project=project, now=now, status=lease.status)
 
 

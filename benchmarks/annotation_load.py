@@ -314,23 +314,24 @@ def check_invariants() -> None:
     print(f"invariants: tasks over target or miscounted = {over}, judged twice = {twice}")
 
 
-EXPLAIN_SQL = """EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
-SELECT t.id FROM annotation_task t
-WHERE t.project_id = 1 AND t.status = 'open' AND t.is_gold = false AND NOT (t.id = ANY('{}'::bigint[]))
-  AND NOT EXISTS (SELECT 1 FROM annotation_judgement j WHERE j.task_id = t.id AND j.annotator_id = %(user)s)
-  AND NOT EXISTS (SELECT 1 FROM annotation_assignment s
-                  WHERE s.annotator_id = %(user)s AND s.task_id = t.id AND s.status = 'skipped')
-  AND t.completed_judgements + (SELECT count(*) FROM annotation_assignment a
-                                WHERE a.task_id = t.id AND a.status = 'active' AND a.expires_at > now())
-      < t.target_judgements
-ORDER BY t.priority DESC, t.id LIMIT 1 FOR UPDATE OF t SKIP LOCKED"""
-
-
 def explain() -> None:
-    with psycopg.connect(DB_URL) as conn:
-        for row in conn.execute(EXPLAIN_SQL, {"user": 1}):
+    """The plan of the claim query exactly as annotation.queue sends it, for annotator 1."""
+    os.environ.update(server_env())
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.db import connection, transaction
+    from django.utils import timezone as django_timezone
+
+    from annotation import queue as task_queue
+
+    params = {"project": 1, "gold": False, "user": 1, "now": django_timezone.now()}
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + task_queue._candidate_sql(rejected=[]), params)
+        for row in cursor.fetchall():
             print(row[0])
-        conn.rollback()
+        transaction.set_rollback(True)  # EXPLAIN ANALYZE took the row lock; give it back
 
 
 def main() -> None:
