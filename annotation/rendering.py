@@ -105,9 +105,8 @@ def _matcher(old: str, new: str) -> difflib.SequenceMatcher:
     return difflib.SequenceMatcher(None, a, b, autojunk=work > _EXACT_DIFF_MAX_WORK)
 
 
-def word_diff(old: str, new: str) -> tuple[str, str]:
-    """Both texts as escaped HTML with the words only one of them has marked <del> / <ins>."""
-    matcher = _matcher(old, new)
+def _marked(matcher: difflib.SequenceMatcher) -> tuple[str, str]:
+    """Both sides as escaped HTML with the words only one of them has marked <del> / <ins>."""
     a, b = matcher.a, matcher.b
     left, right = [], []
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
@@ -129,7 +128,10 @@ def _mark(tag: str, part: str) -> str:
     return f"<{tag}>{words}</{tag}>{part[len(words):]}" if words else f"<{tag}>{part}</{tag}>"
 
 
-def similarity(old: str, new: str) -> float:
-    """0..1, cheap upper bounds first so very different texts cost little."""
+def compare(old: str, new: str, *, min_similarity: float) -> tuple[float, tuple[str, str] | None]:
+    """(similarity 0..1, the word diff or None below `min_similarity`), from one matcher: cheap upper
+    bounds first so very different texts cost little, and the diff reuses the matching done for
+    the similarity."""
     matcher = _matcher(old, new)
-    return matcher.ratio() if matcher.real_quick_ratio() > 0.5 and matcher.quick_ratio() > 0.5 else 0.0
+    ratio = matcher.ratio() if matcher.real_quick_ratio() > 0.5 and matcher.quick_ratio() > 0.5 else 0.0
+    return ratio, (_marked(matcher) if ratio >= min_similarity else None)

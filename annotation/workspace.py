@@ -7,7 +7,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from .models import Assignment, Criterion, Judgement, Project, Response, Task
-from .rendering import markdown_to_safe_html, similarity, word_diff
+from .rendering import compare, markdown_to_safe_html
 
 LETTERS = "ABCDEFGHI"
 DIFF_MIN_SIMILARITY = 0.6
@@ -52,20 +52,15 @@ def responses_diff(*, responses: list[dict]) -> dict:
     Responses that are not (similarity below DIFF_MIN_SIMILARITY) are shown as plain text: a diff of
     two different answers marks everything and costs the most to compute."""
     base = responses[0]["text"]
-    diffs = [{"label": responses[0]["label"], "ratio": 1.0, "html": None}]
+    reference = "<em>Reference: the others are compared with this one.</em>"
+    diffs = [{"label": responses[0]["label"], "ratio": 1.0, "html": reference}]
     for response in responses[1:]:
-        ratio = similarity(base, response["text"])
-        near = ratio >= DIFF_MIN_SIMILARITY
-        diffs.append({"label": response["label"], "ratio": ratio, "similar": near,
-                      "html": word_diff(base, response["text"])[1] if near else html.escape(response["text"])})
-    similar = any(d.get("similar") for d in diffs)
-    if len(responses) == 2 and similar:
-        diffs[0]["html"] = word_diff(base, responses[1]["text"])[0]
-    elif len(responses) == 2:
-        diffs[0]["html"] = html.escape(base)
-    else:
-        diffs[0]["html"] = "<em>Reference: the others are compared with this one.</em>"
-    return {"similar": similar, "diffs": diffs}
+        ratio, marked = compare(base, response["text"], min_similarity=DIFF_MIN_SIMILARITY)
+        diffs.append({"label": response["label"], "ratio": ratio, "similar": marked is not None,
+                      "html": marked[1] if marked else html.escape(response["text"])})
+        if len(responses) == 2:  # a pair: the first side shows its own marks
+            diffs[0]["html"] = marked[0] if marked else html.escape(base)
+    return {"similar": any(d.get("similar") for d in diffs), "diffs": diffs}
 
 
 def annotator_progress(*, project: Project, user) -> dict:

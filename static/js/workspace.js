@@ -261,7 +261,7 @@
       .then(function (r) { if (!r.ok) { throw new Error(String(r.status)); } return r.text(); })
       .then(function (html) {
         if (taskEl() !== t) { return; } // the task changed meanwhile
-        // Server-rendered and escaped (annotation.rendering.word_diff), like any htmx swap.
+        // Server-rendered and escaped (annotation.rendering.compare), like any htmx swap.
         var sink = document.createElement("div");
         sink.innerHTML = html;
         $$("[id^=ws-diff-]", sink).forEach(function (part) {

@@ -3,7 +3,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from annotation.rendering import markdown_to_safe_html, word_diff
+from annotation.rendering import compare, markdown_to_safe_html
 from annotation.templatetags.safe_markdown import safe_markdown
 
 
@@ -75,7 +75,7 @@ def test_template_filter_marks_only_sanitized_output_safe():
 
 
 def test_word_diff_marks_only_the_changed_words_and_escapes_them():
-    old, new = word_diff("The cat sat on the <mat>.", "The dog sat on the <mat>.")
+    _, (old, new) = compare("The cat sat on the <mat>.", "The dog sat on the <mat>.", min_similarity=0)
     assert old == "The <del>cat</del> sat on the &lt;mat&gt;."
     assert new == "The <ins>dog</ins> sat on the &lt;mat&gt;."
 
