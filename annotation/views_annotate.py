@@ -24,9 +24,10 @@ SKIP_REASONS = ["Outside my expertise", "Prompt or responses are broken", "Unsaf
                 "Other"]
 
 
-def _lease_context(request, *, assignment, criteria, data=None, error=None) -> dict:
+def _lease_context(request, *, assignment, data=None, error=None) -> dict:
     """What _task.html needs to show one lease."""
     project = request.project
+    criteria = workspace.criteria_for(project=project)
     context = {"project": project, "assignment": assignment, "error": error, "skip_reasons": SKIP_REASONS,
                "criteria": criteria, "posted": data or {}}
     if assignment is not None:
@@ -37,23 +38,21 @@ def _lease_context(request, *, assignment, criteria, data=None, error=None) -> d
     return context
 
 
-def _next_html(request, *, criteria) -> str:
+def _next_html(request) -> str:
     """The annotator's next task, reserved (queue.task_prefetch) and rendered, for the page to hold
     until the current answer is submitted; "" when nothing is left to reserve."""
     upcoming = queue.task_prefetch(project=request.project, annotator=request.user)
     if upcoming is None:
         return ""
     return render_to_string("annotation/workspace/_task.html",
-                            _lease_context(request, assignment=upcoming, criteria=criteria), request=request)
+                            _lease_context(request, assignment=upcoming), request=request)
 
 
 def _task_context(request, *, assignment, data=None, error=None) -> dict:
-    project = request.project
-    criteria = workspace.criteria_for(project=project)
-    context = _lease_context(request, assignment=assignment, criteria=criteria, data=data, error=error)
-    context["progress"] = workspace.annotator_progress(project=project, user=request.user)
+    context = _lease_context(request, assignment=assignment, data=data, error=error)
+    context["progress"] = workspace.annotator_progress(project=request.project, user=request.user)
     if assignment is not None:
-        context["next_html"] = _next_html(request, criteria=criteria)
+        context["next_html"] = _next_html(request)
     return context
 
 
@@ -132,9 +131,8 @@ def _next(request):
     shown = ascii_int(request.POST.get("shown"))
     assignment = queue.task_next(project=request.project, annotator=request.user, shown=shown)
     if assignment is not None and shown == assignment.pk:
-        criteria = workspace.criteria_for(project=request.project)
         return render(request, "annotation/workspace/_next_only.html", {
-            "assignment": assignment, "next_html": _next_html(request, criteria=criteria),
+            "assignment": assignment, "next_html": _next_html(request),
             "progress": workspace.annotator_progress(project=request.project, user=request.user), "oob": True})
     return _render_task(request, _task_context(request, assignment=assignment))
 

@@ -22,7 +22,13 @@ def assignment_for_annotator(*, user, assignment_id) -> Assignment:
 
 
 def criteria_for(*, project: Project) -> list[Criterion]:
-    return list(Criterion.objects.filter(rubric_id=project.rubric_id)) if project.rubric_id else []
+    """The criteria of the project's rubric, read once per project object (a request asks several
+    times: the answer form, the current task, the prefetched one)."""
+    known = getattr(project, "_criteria", None)
+    if known is None or known[0] != project.rubric_id:
+        criteria = list(Criterion.objects.filter(rubric_id=project.rubric_id)) if project.rubric_id else []
+        known = project._criteria = (project.rubric_id, criteria)
+    return known[1]
 
 
 def task_view(*, assignment: Assignment, render: bool = False) -> dict:
