@@ -138,6 +138,12 @@
     }
     return true;
   }
+  function allAnswered(qs) { // criteria are optional on a both-bad answer
+    return qs.every(function (el, i) { return answered(el) || (bothBad() && i > 0); });
+  }
+  function tiesForbidden(q) { // only the overall ranking obeys the project's no-ties rule
+    return q === questions()[0] && q.dataset.kind === "rank" && taskEl().dataset.allowTies !== "1";
+  }
   function bothBad() {
     var overall = $('.ws-q[data-q="overall"]');
     var radio = overall && $('input[value="both_bad"]', overall);
@@ -188,7 +194,7 @@
       badge.textContent = text;
       card.classList.toggle("is-chosen", chosen);
     });
-    var ready = qs.every(function (el, i) { return answered(el) || (bothBad() && i > 0); });
+    var ready = allAnswered(qs);
     var submit = $('#judgement-form button[type=submit]');
     if (submit) { submit.classList.toggle("is-ready", ready); }
   }
@@ -213,7 +219,7 @@
     var q = activeQ();
     if (!q) { return; }
     if (q.dataset.kind === "rank") {
-      if (q.dataset.q === "rank" && taskEl().dataset.allowTies !== "1") { flash("Ties are not allowed in this project's overall ranking."); return; }
+      if (tiesForbidden(q)) { flash("Ties are not allowed in this project's overall ranking."); return; }
       if (groups(q).ranked.length === 0) { flash("Pick a response first; the next pick then ties with it."); return; }
       state.tieNext = !state.tieNext;
       refresh();
@@ -458,14 +464,13 @@
       '<a href="' + (login && login.loginUrl ? login.loginUrl : "/accounts/login/") + '" target="_blank" rel="noopener">sign in again in a new tab</a>, ' +
       "then come back and press Enter.");
   }
-  document.addEventListener("htmx:sendError", function () {
-    flash("Could not reach the server. Your answer is still here; press Enter to try again (it is never stored twice).");
-  });
-  document.addEventListener("htmx:responseError", function (e) {
-    var status = e.detail.xhr.status;
-    if (status === 401 || status === 403) { signedOut(); return; }
-    flash("The server answered " + status + ". Your answer is still here; press Enter to try again.");
-  });
+  function failed(status) { // status 0: the server could not be reached
+    if (status === 401 || status === 403) { signedOut(); }
+    else if (!status) { flash("Could not reach the server. Your answer is still here; press Enter to try again (it is never stored twice)."); }
+    else { flash("The server answered " + status + ". Your answer is still here; press Enter to try again."); }
+  }
+  document.addEventListener("htmx:sendError", function () { failed(0); });
+  document.addEventListener("htmx:responseError", function (e) { failed(e.detail.xhr.status); });
 
   /* ---------- submitting: the prefetched next task appears at once, the answer travels meanwhile ---------- */
 
@@ -474,10 +479,9 @@
 
   function readyToSubmit() {
     var qs = questions(), f = form();
-    var ok = qs.length > 0 && qs.every(function (el, i) { return answered(el) || (bothBad() && i > 0); });
-    var overall = qs[0], t = taskEl();
-    if (ok && overall && overall.dataset.kind === "rank" && t && t.dataset.allowTies !== "1" && !bothBad()) {
-      ok = groups(overall).ranked.every(function (g) { return g.length === 1; });
+    var ok = qs.length > 0 && allAnswered(qs);
+    if (ok && tiesForbidden(qs[0]) && !bothBad()) {
+      ok = groups(qs[0]).ranked.every(function (g) { return g.length === 1; });
     }
     if (ok && f && f.dataset.rationaleRequired === "1") { ok = !!f.elements.rationale.value.trim(); }
     return ok;
@@ -525,11 +529,10 @@
           return true;
         }
         restore(old, optimistic, res.status === 422 ? fragment(res.html) : null, spentMs);
-        if (res.status === 401 || res.status === 403) { signedOut(); }
-        else if (res.status !== 422) { flash("The server answered " + res.status + ". Your answer is still here; press Enter to try again."); }
+        if (res.status !== 422) { failed(res.status); }
       }, function () {
         restore(old, optimistic, null, spentMs);
-        flash("Could not reach the server. Your answer is still here; press Enter to try again (it is never stored twice).");
+        failed(0);
       })
       .then(function (saved) {
         inflight = null;
