@@ -115,11 +115,13 @@ def _claim_candidate(*, project: Project, annotator, gold: bool, now,
                 return None
             cursor.execute(_HAS_ROOM_SQL, {"task": row[0], "now": db_now})
             if cursor.fetchone()[0]:
-                response_ids = row[1] if len(row) > 1 else list(
-                    TaskSlot.objects.filter(task_id=row[0]).order_by("position").values_list("response_id", flat=True))
-                return row[0], response_ids
+                return row[0], (row[1] if len(row) > 1 else _response_ids(row[0]))
             rejected.append(row[0])  # filled up by a claim committed after our snapshot
     return None
+
+
+def _response_ids(task_id: int) -> list[int]:
+    return list(TaskSlot.objects.filter(task_id=task_id).order_by("position").values_list("response_id", flat=True))
 
 
 def _serve_gold_first(project: Project) -> bool:
@@ -194,10 +196,8 @@ def _take_over_reservation(*, project: Project, annotator, now) -> Assignment | 
     if row is None:
         return None
     Assignment.objects.filter(pk=row[0]).update(status=Assignment.Status.EXPIRED, finished_at=now)
-    response_ids = list(TaskSlot.objects.filter(task_id=row[1]).order_by("position")
-                        .values_list("response_id", flat=True))
     return _lease_insert(project=project, annotator=annotator, now=now, status=Assignment.Status.ACTIVE,
-                         task_id=row[1], response_ids=response_ids)
+                         task_id=row[1], response_ids=_response_ids(row[1]))
 
 
 def _activate(*, lease: Assignment, project: Project, now, **still) -> Assignment | None:
