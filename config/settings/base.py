@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from our own static files, no CDN
     "django_htmx",
     "django_celery_beat",
     "annotation",
@@ -176,6 +177,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Human preference annotation and reward-model training.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "TaskStatusEnum": "annotation.models.Task.Status",
         "AssignmentStatusEnum": "annotation.models.Assignment.Status",
