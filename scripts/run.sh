@@ -14,9 +14,20 @@ mkdir -p "$VAR"
 .venv/bin/celery -A config worker --beat --pool solo -Q default,training --loglevel INFO \
   --schedule "$VAR/celerybeat-schedule" >"$VAR/worker.log" 2>&1 &
 worker=$!
-trap 'kill $worker 2>/dev/null || true' EXIT INT TERM
+server=
+trap 'kill $worker $server 2>/dev/null || true' EXIT INT TERM
 echo "Worker started (pid $worker, log $VAR/worker.log)."
+.venv/bin/python manage.py runserver "$HOST:$PORT" &
+server=$!
+# Say where Verdict is only once the server answers, not while it is still starting.
+for _ in $(seq 120); do
+  if ! kill -0 $server 2>/dev/null; then echo "The web server did not start (see above)." >&2; exit 1; fi
+  if .venv/bin/python -c "import urllib.request,sys; urllib.request.urlopen('http://$HOST:$PORT/accounts/login/', timeout=1)" 2>/dev/null; then
+    break
+  fi
+  sleep 0.5
+done
 echo
 echo "  Verdict is running at http://$HOST:$PORT/   (admin: http://$HOST:$PORT/admin/, API docs: /api/docs/)"
 echo
-.venv/bin/python manage.py runserver "$HOST:$PORT"
+wait $server

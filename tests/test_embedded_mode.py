@@ -61,3 +61,32 @@ def test_run_command_setup_works_on_sqlite_with_the_file_broker(tmp_path):
         worker.terminate()
         worker.wait(timeout=30)
     assert "EMBEDDED-OK" in checked.stdout, checked.stdout + checked.stderr
+
+
+def test_make_run_announces_the_url_only_when_the_server_answers(tmp_path):
+    import signal
+    import socket
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "DJANGO_SETTINGS_MODULE"}}
+    env.update(VERDICT_VAR_DIR=str(tmp_path), PORT=str(port))
+    proc = subprocess.Popen(["bash", str(ROOT / "scripts/run.sh")], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    seen = []
+    try:
+        for line in proc.stdout:
+            seen.append(line)
+            if "Verdict is running at" in line:
+                break
+        else:
+            pytest.fail("run.sh ended without announcing the URL:\n" + "".join(seen))
+        assert f"http://127.0.0.1:{port}/" in seen[-1]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/", timeout=5) as page:
+            assert page.status == 200
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
