@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db.models import F
 
 from .models import (Assignment, Batch, Criterion, Judgement, Membership, PreferencePair, Project, Prompt,
                      Response, Rubric, Task, TaskSlot)
@@ -17,6 +18,18 @@ class ProjectAdmin(admin.ModelAdmin):
     search_fields = ["name", "description"]
     inlines = [MembershipInline]
 
+    def get_readonly_fields(self, request, obj=None):
+        # Tasks and judgements are shaped by the mode; changing it under them would mislabel them.
+        if obj is not None and obj.tasks.exists():
+            return ["mode"]
+        return []
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "rubric":
+            project_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
+            kwargs["queryset"] = Rubric.objects.filter(project_id=project_id).select_related("project")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
@@ -26,20 +39,39 @@ class MembershipAdmin(admin.ModelAdmin):
     autocomplete_fields = ["user", "project"]
 
 
-class CriterionInline(admin.TabularInline):
+class UsedRubricReadOnly:
+    """A rubric version that judgements use is never edited in place: make a new version instead."""
+
+    def _used(self, obj) -> bool:
+        rubric = obj if isinstance(obj, Rubric) else getattr(obj, "rubric", None)
+        return rubric is not None and rubric.pk is not None and rubric.is_used
+
+    def has_change_permission(self, request, obj=None):
+        return not self._used(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not self._used(obj) and super().has_delete_permission(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        if isinstance(self, admin.TabularInline):
+            return not self._used(obj) and super().has_add_permission(request, obj)
+        return super().has_add_permission(request)
+
+
+class CriterionInline(UsedRubricReadOnly, admin.TabularInline):
     model = Criterion
     extra = 0
 
 
 @admin.register(Rubric)
-class RubricAdmin(admin.ModelAdmin):
+class RubricAdmin(UsedRubricReadOnly, admin.ModelAdmin):
     list_display = ["name", "project", "version", "created_at"]
     list_filter = ["project"]
     inlines = [CriterionInline]
 
 
 @admin.register(Criterion)
-class CriterionAdmin(admin.ModelAdmin):
+class CriterionAdmin(UsedRubricReadOnly, admin.ModelAdmin):
     list_display = ["key", "label", "rubric", "position"]
     list_filter = ["rubric__project"]
     search_fields = ["key", "label"]
@@ -99,9 +131,14 @@ class TaskAdmin(admin.ModelAdmin):
     def retire(self, request, queryset):
         queryset.update(status=Task.Status.RETIRED)
 
-    @admin.action(description="Reopen selected tasks")
+    @admin.action(description="Reopen selected tasks that still need judgements")
     def reopen(self, request, queryset):
-        queryset.update(status=Task.Status.OPEN)
+        # A task with all its judgements would sit open and never be served again; it stays complete.
+        room = queryset.filter(completed_judgements__lt=F("target_judgements"))
+        reopened = room.update(status=Task.Status.OPEN)
+        full = queryset.count() - reopened
+        self.message_user(request, f"Reopened {reopened} task(s)." + (
+            f" {full} already have all their judgements; raise their target to reopen them." if full else ""))
 
 
 @admin.register(Assignment)

@@ -80,7 +80,12 @@ class Rubric(models.Model):
         constraints = [models.UniqueConstraint(fields=["project", "version"], name="rubric_unique_version")]
 
     def __str__(self) -> str:
-        return f"{self.name} v{self.version}"
+        return f"{self.project} · {self.name} v{self.version}"
+
+    @property
+    def is_used(self) -> bool:
+        """A version that judgements point at is evidence: it is never edited in place."""
+        return self.judgements.exists()
 
 
 class Criterion(models.Model):
@@ -92,6 +97,7 @@ class Criterion(models.Model):
 
     class Meta:
         ordering = ["rubric", "position", "id"]
+        verbose_name_plural = "criteria"
         constraints = [models.UniqueConstraint(fields=["rubric", "key"], name="criterion_unique_key")]
 
     def __str__(self) -> str:
