@@ -87,6 +87,18 @@ DATABASES = {
         conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
     )
 }
+# PostgreSQL: a bounded psycopg connection pool per process (Django's OPTIONS["pool"]), so threaded
+# servers (runserver, gunicorn gthread) reuse at most DATABASE_POOL_MAX_SIZE connections instead of
+# opening one per request thread; requests wait up to DATABASE_POOL_TIMEOUT s for a free one.
+# 0 turns pooling off (then DATABASE_CONN_MAX_AGE applies). Budget: see README, "Connections".
+DATABASE_POOL_MAX_SIZE = int(os.environ.get("DATABASE_POOL_MAX_SIZE", "8"))
+if DATABASES["default"]["ENGINE"].endswith("postgresql") and DATABASE_POOL_MAX_SIZE > 0:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections; Django must not hold them too
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(int(os.environ.get("DATABASE_POOL_MIN_SIZE", "1")), DATABASE_POOL_MAX_SIZE),
+        "max_size": DATABASE_POOL_MAX_SIZE,
+        "timeout": float(os.environ.get("DATABASE_POOL_TIMEOUT", "20")),
+    }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Several processes (web, worker) share the file: wait for locks instead of failing at once, and
     # take the write lock when a transaction starts, which serializes claims as SKIP LOCKED would.
