@@ -9,8 +9,9 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from . import importers, services
-from .models import Membership, Project
+from annotation.models import Membership, Project
+from annotation.services import projects
+from annotation.services.imports.tasks import tasks_import
 
 DEMO_FILE = Path(__file__).parent / "demo_data" / "demo_tasks.jsonl"
 DEMO_PASSWORD = "verdict-demo"
@@ -54,12 +55,12 @@ def demo_seed() -> list[tuple[str, str, str]]:
             name=name, defaults={"mode": mode, "overlap": 2, "instructions": INSTRUCTIONS,
                                  "description": "Demo project seeded by `make run`."})
         if created or project.rubric is None:
-            services.rubric_create(project=project, name="Helpful, harmless, honest", criteria=CRITERIA)
+            projects.rubric_create(project=project, name="Helpful, harmless, honest", criteria=CRITERIA)
         for username, role in DEMO_ACCOUNTS:
             Membership.objects.get_or_create(project=project, user=users[username], role=role)
         if project.tasks.exists():
             continue
         data = "".join(json.dumps(r) + "\n" for r in task_rows).encode()
-        importers.import_tasks(project=project, fileobj=io.BytesIO(data), filename=DEMO_FILE.name,
+        tasks_import(project=project, fileobj=io.BytesIO(data), filename=DEMO_FILE.name,
                                batch_name="demo")
     return [(u, DEMO_PASSWORD, role) for u, role in DEMO_ACCOUNTS]

@@ -17,7 +17,7 @@ from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from annotation import judging, queue
+from annotation.services import judgements, queue
 from annotation.models import Assignment, Judgement, PreferencePair, Task
 from tests import factories
 
@@ -78,20 +78,20 @@ def worker(project, annotator, now, seed, abandon_rate, skip_rate, ledger):
             return  # this annotator walks away; the lease must expire and return to the queue
         try:
             if roll < abandon_rate + skip_rate:
-                judging.assignment_skip(assignment=lease, reason="outside my expertise", now=now)
+                judgements.assignment_skip(assignment=lease, reason="outside my expertise", now=now)
                 with ledger.lock:
                     ledger.skips += 1
                 continue
             for _ in range(2 if rng.random() < 0.3 else 1):  # a double click or a retry
-                judgement, _ = judging.judgement_submit(assignment=lease, now=now, **answer(lease))
+                judgement, _ = judgements.judgement_submit(assignment=lease, now=now, **answer(lease))
                 ledger.accept(lease, judgement)
-        except judging.AssignmentConflict:
+        except judgements.AssignmentConflict:
             pass  # the twin tab skipped or judged this lease first; nothing was accepted here
 
 
 @in_thread
 def late_submitter(lease, now, ledger):
-    judgement, _ = judging.judgement_submit(assignment=lease, now=now, **answer(lease))
+    judgement, _ = judgements.judgement_submit(assignment=lease, now=now, **answer(lease))
     ledger.accept(lease, judgement)
 
 

@@ -4,7 +4,9 @@ import json
 
 import pytest
 
-from annotation.importers import ImportFailed, import_pairs, import_tasks
+from annotation.services.imports.common import ImportFailed
+from annotation.services.imports.pairs import pairs_import
+from annotation.services.imports.tasks import tasks_import
 from annotation.models import Batch, PreferencePair, Prompt, Response, Task, TaskSlot
 from tests.factories import jsonl
 
@@ -21,7 +23,7 @@ def task_rows(n, start=0):
 
 
 def run_tasks(project, data: bytes, name="tasks.jsonl"):
-    return import_tasks(project=project, fileobj=io.BytesIO(data), filename=name)
+    return tasks_import(project=project, fileobj=io.BytesIO(data), filename=name)
 
 
 def test_tasks_import_creates_tasks_with_slots_and_counts_duplicates(project):
@@ -127,7 +129,7 @@ def test_trl_pairs_import_with_margin_and_conversational_completions(project):
         {"prompt": [{"role": "user", "content": "2+2?"}],
          "chosen": [{"role": "assistant", "content": "4"}], "rejected": [{"role": "assistant", "content": "5"}]},
     ]
-    result = import_pairs(project=project, fileobj=io.BytesIO(jsonl(rows + rows[:1])), filename="p.jsonl")
+    result = pairs_import(project=project, fileobj=io.BytesIO(jsonl(rows + rows[:1])), filename="p.jsonl")
     assert (result.created, result.duplicates) == (2, 1)
     pair = PreferencePair.objects.get(margin=2)
     assert (pair.chosen.text, pair.rejected.text, pair.source) == ("Paris.", "Lyon.", "imported")
@@ -137,7 +139,7 @@ def test_trl_pairs_import_with_margin_and_conversational_completions(project):
 def test_trl_pairs_reject_bad_margin_and_identical_sides(project):
     rows = [{"prompt": "q", "chosen": "a", "rejected": "a"}, {"prompt": "q", "chosen": "a", "rejected": "b", "margin": "big"}]
     with pytest.raises(ImportFailed) as exc:
-        import_pairs(project=project, fileobj=io.BytesIO(jsonl(rows)), filename="p.jsonl")
+        pairs_import(project=project, fileobj=io.BytesIO(jsonl(rows)), filename="p.jsonl")
     assert exc.value.errors == ["p.jsonl:1: rejected: is the same text as chosen",
                                 "p.jsonl:2: margin: must be a finite number, got 'big'"]
     assert PreferencePair.objects.count() == 0
@@ -146,7 +148,7 @@ def test_trl_pairs_reject_bad_margin_and_identical_sides(project):
 def test_hh_transcripts_split_at_the_last_shared_assistant_turn(project):
     prefix = "\n\nHuman: How do I bake bread?\n\nAssistant: What kind?\n\nHuman: Sourdough.\n\nAssistant:"
     row = {"chosen": prefix + " Start with a starter.", "rejected": prefix + " Buy some instead."}
-    import_pairs(project=project, fileobj=io.BytesIO(jsonl([row])), filename="hh.jsonl", fmt="hh")
+    pairs_import(project=project, fileobj=io.BytesIO(jsonl([row])), filename="hh.jsonl", fmt="hh")
     pair = PreferencePair.objects.select_related("prompt", "chosen", "rejected").get()
     assert pair.prompt.text == prefix
     assert pair.prompt.messages == [{"role": "user", "content": "How do I bake bread?"},
@@ -158,5 +160,5 @@ def test_hh_transcripts_split_at_the_last_shared_assistant_turn(project):
 def test_hh_without_shared_assistant_turn_is_an_error(project):
     row = {"chosen": "\n\nHuman: a\n\nAssistant: b", "rejected": "\n\nHuman: c\n\nAssistant: d"}
     with pytest.raises(ImportFailed) as exc:
-        import_pairs(project=project, fileobj=io.BytesIO(jsonl([row])), filename="hh.jsonl", fmt="hh")
+        pairs_import(project=project, fileobj=io.BytesIO(jsonl([row])), filename="hh.jsonl", fmt="hh")
     assert exc.value.errors == ['hh.jsonl:1: chosen: chosen and rejected share no "Assistant:" turn to split the prompt at']

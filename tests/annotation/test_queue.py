@@ -5,7 +5,8 @@ import pytest
 from django.db import IntegrityError
 from django.utils import timezone
 
-from annotation import judging, queue
+from annotation.services import judgements, queue
+from annotation.services.gold import task_mark_gold
 from annotation.models import Assignment, Task
 from tests import factories
 
@@ -105,10 +106,10 @@ def test_judged_and_skipped_tasks_are_not_served_again(project, annotator):
     judged, skipped, fresh = (factories.task(project, priority=p) for p in (3, 2, 1))
     lease = queue.task_next(project=project, annotator=annotator)
     assert lease.task_id == judged.pk
-    judging.judgement_submit(assignment=lease, **pairwise_answer(lease))
+    judgements.judgement_submit(assignment=lease, **pairwise_answer(lease))
     lease = queue.task_next(project=project, annotator=annotator)
     assert lease.task_id == skipped.pk
-    judging.assignment_skip(assignment=lease, reason="outside my expertise")
+    judgements.assignment_skip(assignment=lease, reason="outside my expertise")
     assert queue.task_next(project=project, annotator=annotator).task_id == fresh.pk
 
 
@@ -118,7 +119,7 @@ def test_task_completes_at_its_target_and_leaves_the_queue(project):
     task = factories.task(project)
     for _ in range(2):
         lease = queue.task_next(project=project, annotator=factories.member(project, "annotator"))
-        judging.judgement_submit(assignment=lease, **pairwise_answer(lease))
+        judgements.judgement_submit(assignment=lease, **pairwise_answer(lease))
     task.refresh_from_db()
     assert (task.status, task.completed_judgements) == (Task.Status.COMPLETE, 2)
     assert queue.task_next(project=project, annotator=factories.member(project, "annotator")) is None
@@ -127,18 +128,18 @@ def test_task_completes_at_its_target_and_leaves_the_queue(project):
 def test_gold_rate_one_serves_gold_first_and_falls_back_to_regular(project, annotator):
     regular = factories.task(project, priority=10)
     gold = factories.task(project, priority=0)
-    judging.task_mark_gold(task=gold, gold_ranking=[[r] for r in gold.responses.values_list("id", flat=True)])
+    task_mark_gold(task=gold, gold_ranking=[[r] for r in gold.responses.values_list("id", flat=True)])
     project.gold_rate = 1.0
     project.save()
     lease = queue.task_next(project=project, annotator=annotator)
     assert lease.task_id == gold.pk
-    judging.judgement_submit(assignment=lease, **pairwise_answer(lease))
+    judgements.judgement_submit(assignment=lease, **pairwise_answer(lease))
     assert queue.task_next(project=project, annotator=annotator).task_id == regular.pk
 
 
 def test_gold_rate_zero_still_serves_gold_when_nothing_else_is_left(project, annotator):
     gold = factories.task(project)
-    judging.task_mark_gold(task=gold, gold_ranking=[list(gold.responses.values_list("id", flat=True))])
+    task_mark_gold(task=gold, gold_ranking=[list(gold.responses.values_list("id", flat=True))])
     assert queue.task_next(project=project, annotator=annotator).task_id == gold.pk
 
 
@@ -175,7 +176,7 @@ def test_next_task_promotes_the_prefetched_lease_with_a_fresh_lease_time(project
     start = timezone.now()
     lease = queue.task_next(project=project, annotator=annotator, now=start)
     nxt = queue.task_prefetch(project=project, annotator=annotator, now=start)
-    judging.judgement_submit(assignment=lease, **pairwise_answer(lease), now=start + timedelta(seconds=400))
+    judgements.judgement_submit(assignment=lease, **pairwise_answer(lease), now=start + timedelta(seconds=400))
     later = start + timedelta(seconds=500)
     promoted = queue.task_next(project=project, annotator=annotator, now=later)
     assert promoted.pk == nxt.pk
@@ -232,7 +233,7 @@ def test_someone_with_nothing_to_do_takes_over_a_reservation_instead_of_hearing_
     assert upcoming.status == Assignment.Status.EXPIRED
     held = Assignment.objects.filter(task=reserved, status__in=Assignment.HELD).count()
     assert held == 1  # the slot changed hands; the task is still within its target
-    judging.judgement_submit(assignment=mine, **pairwise_answer(mine))
+    judgements.judgement_submit(assignment=mine, **pairwise_answer(mine))
     assert queue.task_next(project=project, annotator=annotator) is None  # the first annotator moves on to nothing
 
 
@@ -243,7 +244,7 @@ def test_a_lapsed_reservation_on_screen_is_revived_with_its_display_order_when_i
     first = queue.task_next(project=project, annotator=annotator, now=start)
     shown = queue.task_prefetch(project=project, annotator=annotator, now=start)
     late = start + timedelta(seconds=project.lease_seconds + 60)  # 11 minutes on the first task
-    judging.judgement_submit(assignment=first, **pairwise_answer(first), now=late)
+    judgements.judgement_submit(assignment=first, **pairwise_answer(first), now=late)
     revived = queue.task_next(project=project, annotator=annotator, now=late, shown=shown.pk)
     assert revived.pk == shown.pk and revived.display_order == shown.display_order
     assert revived.status == Assignment.Status.ACTIVE
@@ -259,7 +260,7 @@ def test_a_lapsed_reservation_whose_slot_went_to_someone_else_is_not_revived(pro
     first = queue.task_next(project=project, annotator=annotator, now=start)
     shown = queue.task_prefetch(project=project, annotator=annotator, now=start)
     late = start + timedelta(seconds=project.lease_seconds + 60)
-    judging.judgement_submit(assignment=first, **pairwise_answer(first), now=late)  # late, still counted
+    judgements.judgement_submit(assignment=first, **pairwise_answer(first), now=late)  # late, still counted
     other = queue.task_next(project=project, annotator=factories.member(project, "annotator"), now=late)
     assert other.task_id == shown.task_id  # the reservation had lapsed, so its task was free
     assert queue.task_next(project=project, annotator=annotator, now=late, shown=shown.pk) is None

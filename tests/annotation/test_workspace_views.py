@@ -4,7 +4,7 @@ from urllib.parse import unquote
 import pytest
 from django.urls import reverse
 
-from annotation import judging, queue
+from annotation.services import queue
 from annotation.models import Assignment, Judgement, Task
 from tests import factories
 

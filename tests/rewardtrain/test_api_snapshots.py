@@ -9,7 +9,7 @@ from django.http import StreamingHttpResponse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from rewardtrain.exports import export_lines
+from rewardtrain.snapshots.exports import export_lines
 from rewardtrain.models import DatasetSnapshot
 from tests import factories
 

@@ -3,8 +3,10 @@ import json
 
 import pytest
 
-from rewardtrain.exports import ExportError, export_lines, export_to_file, ranking_from_pairs
-from rewardtrain.snapshots import annotator_pseudonym, filters_build, snapshot_create
+from rewardtrain.snapshots.exports import ExportError, export_lines, export_to_file, ranking_from_pairs
+from rewardtrain.snapshots.aggregation import annotator_pseudonym
+from rewardtrain.snapshots.filters import filters_build
+from rewardtrain.snapshots.services import snapshot_create
 from tests import factories
 
 
@@ -119,9 +121,9 @@ def test_unknown_format_or_split_is_an_error(snapshot):
     ("trl", {"prompt": "Name a colour.", "chosen": "Blue.", "rejected": "Seven.", "margin": 1.5}),
 ])
 def test_imported_pairs_round_trip_through_a_snapshot(project, fmt, original):
-    from annotation.importers import import_pairs
+    from annotation.services.imports.pairs import pairs_import
 
-    import_pairs(project=project, fileobj=io.BytesIO(json.dumps(original).encode()), filename="in.jsonl", fmt=fmt)
+    pairs_import(project=project, fileobj=io.BytesIO(json.dumps(original).encode()), filename="in.jsonl", fmt=fmt)
     assert exported(cut(project, val_fraction=0), fmt) == [original]
 
 

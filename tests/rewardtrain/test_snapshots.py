@@ -9,9 +9,9 @@ from django.utils import timezone
 
 from annotation.models import Batch, PreferencePair
 from rewardtrain.models import DatasetSnapshot, SnapshotImmutable
-from rewardtrain.snapshots import (
-    SnapshotError, annotator_pseudonym, filters_build, snapshot_create, snapshot_verify,
-)
+from rewardtrain.snapshots.aggregation import annotator_pseudonym
+from rewardtrain.snapshots.filters import SnapshotError, filters_build
+from rewardtrain.snapshots.services import snapshot_create, snapshot_verify
 from tests import factories
 
 

@@ -4,7 +4,8 @@ from django.core.files.storage import default_storage
 from django.urls import reverse
 
 from rewardtrain.models import DatasetSnapshot
-from rewardtrain.snapshots import filters_build, snapshot_create
+from rewardtrain.snapshots.filters import filters_build
+from rewardtrain.snapshots.services import snapshot_create
 from tests import factories
 
 

@@ -13,8 +13,9 @@ datasets = pytest.importorskip("datasets")
 trl = pytest.importorskip("trl")
 transformers = pytest.importorskip("transformers")
 
-from rewardtrain.exports import export_to_file  # noqa: E402
-from rewardtrain.snapshots import filters_build, snapshot_create  # noqa: E402
+from rewardtrain.snapshots.exports import export_to_file  # noqa: E402
+from rewardtrain.snapshots.filters import filters_build  # noqa: E402
+from rewardtrain.snapshots.services import snapshot_create  # noqa: E402
 from tests import factories  # noqa: E402
 
 CHAT_TEMPLATE = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"

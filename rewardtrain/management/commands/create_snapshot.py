@@ -2,9 +2,10 @@ from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
-from annotation.management.commands._base import get_project
+from annotation.management.base import project_or_error
 from rewardtrain.models import DatasetSnapshot
-from rewardtrain.snapshots import SnapshotError, filters_build, snapshot_create
+from rewardtrain.snapshots.filters import SnapshotError
+from rewardtrain.snapshots.services import snapshot_cut
 
 
 def iso_date(value: str) -> date:
@@ -41,16 +42,15 @@ class Command(BaseCommand):
         parser.add_argument("--val-fraction", type=float, default=0.1, help="share of prompts in validation")
 
     def handle(self, *args, project, **o):
-        project_obj = get_project(project)
+        project_obj = project_or_error(project)
         try:
-            filters = filters_build(
+            snap = snapshot_cut(
                 project=project_obj, criteria=o["criteria"], sources=o["sources"],
                 since=iso_date(o["since"]) if o["since"] else None,
                 until=iso_date(o["until"]) if o["until"] else None, batch_ids=o["batches"],
                 min_agreement=o["min_agreement"], exclude_gold=o["exclude_gold"],
-                exclude_annotators=o["exclude_annotators"])
-            snap = snapshot_create(project=project_obj, filters=filters, aggregation=o["aggregation"],
-                                   seed=o["seed"], val_fraction=o["val_fraction"])
+                exclude_annotators=o["exclude_annotators"], aggregation=o["aggregation"], seed=o["seed"],
+                val_fraction=o["val_fraction"])
         except SnapshotError as exc:
             raise CommandError(str(exc))
         prompts = snap.stats["prompts"]
