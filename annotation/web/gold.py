@@ -7,8 +7,7 @@ from annotation.models import Task
 from annotation.parsing import ascii_int
 from annotation.permissions import MANAGE_ROLES, project_role_required
 from annotation.rendering import markdown_to_safe_html
-from annotation.selectors.gold import gold_accuracy
-from annotation.selectors.workspace import LETTERS
+from annotation.selectors.gold import gold_accuracy, gold_task_responses, gold_tasks_list, task_by_ref
 from annotation.services.gold import project_set_gold_rate, task_mark_gold, task_unmark_gold
 from annotation.services.judgements import JudgementInvalid
 
@@ -29,24 +28,19 @@ def gold_tasks(request, project_id):
         return redirect("gold-tasks", project.pk)
     task_ref = request.GET.get("task", "").strip()
     if task_ref:
-        task = Task.objects.filter(project=project, pk=ascii_int(task_ref)).first() \
-            or Task.objects.filter(project=project, external_id=task_ref).first()
+        task = task_by_ref(project=project, ref=task_ref)
         if task:
             return redirect("gold-task", project.pk, task.pk)
         messages.error(request, f"No task {task_ref!r} in this project.")
-    gold = Task.objects.filter(project=project, is_gold=True).order_by("-id").only(
-        "id", "external_id", "status", "completed_judgements", "target_judgements")[:200]
     return render(request, "annotation/workspace/gold_list.html", {
-        "project": project, "gold": gold, "accuracy": gold_accuracy(project=project)})
+        "project": project, "gold": gold_tasks_list(project=project), "accuracy": gold_accuracy(project=project)})
 
 
 @project_role_required(*MANAGE_ROLES)
 def gold_task(request, project_id, task_id):
     project = request.project
     task = get_object_or_404(Task.objects.select_related("prompt"), pk=task_id, project=project)
-    responses = [{"id": slot.response_id, "label": LETTERS[i], "text": slot.response.text,
-                  "html": markdown_to_safe_html(slot.response.text)}
-                 for i, slot in enumerate(task.slots.select_related("response").order_by("position"))]
+    responses = gold_task_responses(task=task)
     if request.method == "POST":
         if request.POST.get("action") == "unmark":
             task_unmark_gold(task=task)
@@ -54,21 +48,14 @@ def gold_task(request, project_id, task_id):
             return redirect("gold-tasks", project.pk)
         try:
             ranking = forms.ranks_to_ranking(request.POST, "rank-", {r["label"]: r["id"] for r in responses},
-                                                    "gold_ranking", "Expected answer")
+                                             "gold_ranking", "Expected answer")
             target = request.POST.get("target_judgements", "").strip()
-            task_mark_gold(task=task, gold_ranking=ranking,
-                                   target_judgements=ascii_int(target))
+            task_mark_gold(task=task, gold_ranking=ranking, target_judgements=ascii_int(target))
         except JudgementInvalid as exc:
             messages.error(request, exc.message)
         else:
             messages.success(request, f"Task {task.pk} is gold now.")
             return redirect("gold-tasks", project.pk)
-    current = {}
-    for rank, group in enumerate(task.gold_ranking or [], start=1):
-        for response_id in group:
-            current[response_id] = rank
-    for response in responses:
-        response["rank"] = current.get(response["id"], "")
     return render(request, "annotation/workspace/gold_task.html", {
         "project": project, "task": task, "responses": responses, "ranks": range(1, len(responses) + 1),
         "prompt_html": markdown_to_safe_html(task.prompt.text)})

@@ -1,9 +1,29 @@
-"""The annotator workspace (htmx) and the project admins' gold page. Thin: parse, call, render.
+"""The annotator workspace (htmx): show the current lease, submit, skip, diff. Thin: parse, call one
+service, render.
 
 One full page; every action answers with the `#task` fragment (plus the progress bar out of band)
 when htmx asks, and redirects back to the page for a plain form post. The fragment also carries
-the annotator's *next* task, reserved and rendered in a <template>: the page shows it the moment
-an answer is submitted, while the submission travels (static/js/workspace.js).
+the annotator's *next* task, reserved (queue.task_prefetch) and rendered in a <template>: the page
+shows it the moment an answer is submitted, while the submission travels (static/js/workspace.js).
+
+The request protocol between this module and workspace.js, in one place
+-----------------------------------------------------------------------
+Skip and "check again" are ordinary htmx requests. A *submission* is not: workspace.js swaps in
+the prefetched task before the answer is saved, so it posts with `fetch` and applies the answer
+itself (htmx would swap the response over the task already on screen). So that the views treat
+that post like any htmx request, the script:
+
+* sets `HX-Request: true` by hand (django-htmx then sets `request.htmx`), also on the diff fetch;
+* posts `shown=<lease id>`, the prefetched task it already shows; when that lease is the one now
+  current, `_next` answers only `_next_only.html` (the progress bar and the task after it, in a
+  <template id="ws-next">), otherwise the whole `_task.html` (progress + task + next template);
+* reads the progress bar's `hx-swap-oob` element out of the response itself and strips the
+  attribute before placing it (htmx is not there to process out-of-band swaps on a fetch);
+* reads `X-Verdict-Notice` (URL-encoded: headers are Latin-1) and flashes it: the one message a
+  submission can carry (a replayed answer, a skipped lease). It is not an `HX-Trigger` event for
+  the same reason: htmx does not see this response.
+Status codes: 200 with a fragment; 422 with the task re-rendered and its error (the script puts
+the answered task back); anything else keeps the page as it is.
 """
 from urllib.parse import quote
 
