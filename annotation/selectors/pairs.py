@@ -6,13 +6,14 @@ from django.db.models import Q, QuerySet
 
 from annotation.models import PreferencePair, Project
 
-OVERALL = ""  # the criterion value of the overall preference; users type "overall"
+OVERALL = ""  # the criterion value of the overall preference, as stored
+OVERALL_NAME = "overall"  # ... and as users write it (filters, forms, snapshot stats)
 
 
 def criterion_from_input(value: str) -> str:
     """A criterion as users write it ("overall", "", or a key) as stored."""
     value = value.strip()
-    return OVERALL if value.lower() in {"", "overall"} else value
+    return OVERALL if value.lower() in {OVERALL, OVERALL_NAME} else value
 
 
 def pairs_filter(*, project: Project, criteria: Iterable[str] = (), sources: Iterable[str] = (),

@@ -13,7 +13,9 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from annotation.api.common import InvalidInput, ProjectScopedMixin, id_field
+from annotation.models import PreferencePair
 from annotation.permissions import DATA_ROLES
+from annotation.selectors.pairs import OVERALL_NAME
 from rewardtrain.models import DatasetSnapshot
 from rewardtrain.snapshots import exports
 from rewardtrain.snapshots.filters import SnapshotError
@@ -24,10 +26,10 @@ DOWNLOAD_FORMATS = (*exports.FORMATS, "jsonl", "parquet")
 
 class SnapshotCreateIn(serializers.Serializer):
     criteria = serializers.ListField(
-        child=serializers.CharField(max_length=64, allow_blank=True), default=["overall"], max_length=100,
+        child=serializers.CharField(max_length=64, allow_blank=True), default=[OVERALL_NAME], max_length=100,
         help_text='Criterion keys; "overall" (the default, also for an empty list) is the overall '
                   'preference, "*" means every criterion.')
-    sources = serializers.ListField(child=serializers.ChoiceField(choices=["human", "imported"]), default=list,
+    sources = serializers.ListField(child=serializers.ChoiceField(choices=PreferencePair.Source.values), default=list,
                                     help_text="Empty: both.")
     since = serializers.DateField(required=False, allow_null=True)
     until = serializers.DateField(required=False, allow_null=True)
@@ -37,7 +39,8 @@ class SnapshotCreateIn(serializers.Serializer):
     exclude_gold = serializers.BooleanField(default=False)
     exclude_annotators = serializers.ListField(child=serializers.CharField(max_length=150), default=list,
                                                max_length=1000, help_text="Usernames or user ids.")
-    aggregation = serializers.ChoiceField(choices=DatasetSnapshot.Aggregation.choices, default="every")
+    aggregation = serializers.ChoiceField(choices=DatasetSnapshot.Aggregation.choices,
+                                          default=DatasetSnapshot.Aggregation.EVERY)
     seed = serializers.IntegerField(default=0, min_value=-(2**31), max_value=2**31 - 1)
     val_fraction = serializers.FloatField(default=0.1, min_value=0, max_value=0.99)
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from annotation.selectors.pairs import OVERALL_NAME
+
 
 PARQUET_ROW_GROUP = 10_000
 
@@ -60,7 +62,8 @@ def artifacts_write(rows: Iterable[dict], folder: str, stats: dict) -> Written:
                 prompts[row["split"]] += 1
                 last_prompt = row["prompt_id"]
             by_source[row["source"]] = by_source.get(row["source"], 0) + 1
-            by_criterion[row["criterion"] or "overall"] = by_criterion.get(row["criterion"] or "overall", 0) + 1
+            criterion = row["criterion"] or OVERALL_NAME
+            by_criterion[criterion] = by_criterion.get(criterion, 0) + 1
             ties += row["tie"]
             pending.append(row)
             if len(pending) >= PARQUET_ROW_GROUP:

@@ -10,7 +10,7 @@ from django.db.models import Q
 
 from annotation.models import Batch, PreferencePair, Project
 from annotation.parsing import ascii_int
-from annotation.selectors.pairs import OVERALL, criterion_from_input
+from annotation.selectors.pairs import OVERALL, OVERALL_NAME, criterion_from_input
 
 
 class SnapshotError(ValueError):
@@ -43,7 +43,7 @@ def filters_build(*, project: Project, criteria: Iterable[str] | None = None, so
                   min_agreement: float | None = None, exclude_gold: bool = False,
                   exclude_annotators: Iterable[int | str] = ()) -> SnapshotFilters:
     """Validated filters from user input; annotators may be given by id or username."""
-    crit = tuple(sorted({criterion_from_input(c) for c in criteria or ["overall"]}))
+    crit = tuple(sorted({criterion_from_input(c) for c in criteria or [OVERALL_NAME]}))
     if "*" in crit:
         crit = ()
     bad_sources = set(sources) - set(PreferencePair.Source.values)

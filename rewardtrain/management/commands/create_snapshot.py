@@ -3,6 +3,7 @@ from datetime import date
 from django.core.management.base import BaseCommand, CommandError
 
 from annotation.management.base import project_or_error
+from annotation.models import PreferencePair
 from rewardtrain.models import DatasetSnapshot
 from rewardtrain.snapshots.filters import SnapshotError
 from rewardtrain.snapshots.services import snapshot_cut
@@ -24,7 +25,7 @@ class Command(BaseCommand):
         parser.add_argument("--criterion", action="append", dest="criteria", metavar="KEY",
                             help='criterion key, repeatable; "overall" (the default) is the overall '
                                  'preference, "*" every criterion')
-        parser.add_argument("--source", action="append", dest="sources", default=[], choices=["human", "imported"],
+        parser.add_argument("--source", action="append", dest="sources", default=[], choices=PreferencePair.Source.values,
                             help="repeatable; default both")
         parser.add_argument("--since", help="pairs recorded on or after this date (YYYY-MM-DD)")
         parser.add_argument("--until", help="pairs recorded on or before this date (YYYY-MM-DD)")
@@ -35,7 +36,7 @@ class Command(BaseCommand):
         parser.add_argument("--exclude-gold", action="store_true", help="leave out judgements of gold tasks")
         parser.add_argument("--exclude-annotator", action="append", dest="exclude_annotators", default=[],
                             metavar="USER", help="username or user id, repeatable")
-        parser.add_argument("--aggregation", default="every", choices=DatasetSnapshot.Aggregation.values,
+        parser.add_argument("--aggregation", default=DatasetSnapshot.Aggregation.EVERY, choices=DatasetSnapshot.Aggregation.values,
                             help="every: one row per judgement pair; majority: one row per comparison "
                                  "weighted by agreement; weighted: votes weighted by gold accuracy")
         parser.add_argument("--seed", type=int, default=0, help="split seed (default 0)")
