@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from annotation.demo import demo_seed
+from annotation.services.demo import demo_seed
 
 
 class Command(BaseCommand):

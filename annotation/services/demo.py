@@ -13,7 +13,7 @@ from annotation.models import Membership, Project
 from annotation.services import projects
 from annotation.services.imports.tasks import tasks_import
 
-DEMO_FILE = Path(__file__).parent / "demo_data" / "demo_tasks.jsonl"
+DEMO_FILE = Path(__file__).parents[1] / "demo_data" / "demo_tasks.jsonl"
 DEMO_PASSWORD = "verdict-demo"
 DEMO_ACCOUNTS = [  # username, role in both projects
     ("demo-admin", Membership.Role.ADMIN),
