@@ -1,3 +1,4 @@
+"""`manage.py add_member`: gives a user a role in a project (services.projects.member_add)."""
 from django.core.management.base import BaseCommand, CommandError
 
 from annotation.management.base import project_or_error

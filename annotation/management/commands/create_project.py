@@ -1,3 +1,4 @@
+"""`manage.py create_project`: creates a project (services.projects.project_create)."""
 from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError
 

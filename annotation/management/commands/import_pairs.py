@@ -1,3 +1,4 @@
+"""`manage.py import_pairs`: imports judged pairs from a file (services.imports.pairs.pairs_import)."""
 from django.core.management.base import BaseCommand
 
 from annotation.management.base import import_run, project_or_error

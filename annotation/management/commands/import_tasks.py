@@ -1,3 +1,4 @@
+"""`manage.py import_tasks`: imports tasks from a file (services.imports.tasks.tasks_import)."""
 from django.core.management.base import BaseCommand
 
 from annotation.management.base import import_run, project_or_error

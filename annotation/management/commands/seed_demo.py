@@ -1,3 +1,4 @@
+"""`manage.py seed_demo`: the demo projects and accounts (services.demo.demo_seed)."""
 from django.core.management.base import BaseCommand
 
 from annotation.services.demo import demo_seed

@@ -1,3 +1,4 @@
+"""`manage.py create_snapshot`: cuts the next snapshot version (snapshots.services.snapshot_cut)."""
 from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError

@@ -1,3 +1,4 @@
+"""`manage.py export_snapshot`: writes a snapshot in an export format (snapshots.exports)."""
 import sys
 
 from django.core.files.storage import default_storage
