@@ -1,5 +1,4 @@
 """Batches: admins and ML engineers list them; a project admin uploads a task file as a new batch."""
-from django.db.models import Count
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, generics, serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -7,6 +6,7 @@ from rest_framework.response import Response
 
 from annotation.models import Batch
 from annotation.permissions import DATA_ROLES, MANAGE_ROLES
+from annotation.selectors.batches import batches_with_counts
 from annotation.services.imports.common import ImportFailed
 from annotation.services.imports.tasks import tasks_import
 
@@ -50,9 +50,7 @@ class BatchListUploadApi(ProjectScopedMixin, generics.GenericAPIView):
 
     @extend_schema(responses=BatchOut(many=True), summary="Batches of the project")
     def get(self, request, project_id):
-        batches = (Batch.objects.filter(project=self.get_project()).select_related("created_by")
-                   .annotate(task_count=Count("tasks")))
-        page = self.paginate_queryset(batches)
+        page = self.paginate_queryset(batches_with_counts(project=self.get_project()))
         return self.get_paginated_response(BatchOut(page, many=True).data)
 
     @extend_schema(request={"multipart/form-data": BatchUploadIn}, responses={201: BatchUploadOut},
@@ -66,6 +64,6 @@ class BatchListUploadApi(ProjectScopedMixin, generics.GenericAPIView):
                                   user=request.user, batch_name=data.validated_data.get("name"))
         except ImportFailed as failed:
             raise exceptions.ValidationError({"file": failed.errors})
-        batch = Batch.objects.annotate(task_count=Count("tasks")).select_related("created_by").get(pk=result.batch.pk)
+        batch = batches_with_counts(project=result.batch.project).get(pk=result.batch.pk)
         body = {"batch": batch, "created": result.created, "duplicates": result.duplicates, "lines": result.lines}
         return Response(BatchUploadOut(body).data, status=status.HTTP_201_CREATED)

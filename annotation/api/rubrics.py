@@ -4,6 +4,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 
 from annotation.models import Criterion, Rubric
+from annotation.selectors.projects import rubrics_list
 from annotation.services import projects
 
 from .common import ProjectScopedMixin
@@ -55,9 +56,7 @@ class RubricListCreateApi(ProjectScopedMixin, generics.GenericAPIView):
 
     @extend_schema(responses=RubricOut(many=True), summary="Rubric versions, newest first")
     def get(self, request, project_id):
-        rubrics = (Rubric.objects.filter(project=self.get_project()).select_related("project")
-                   .prefetch_related("criteria").order_by("-version"))
-        return Response(RubricOut(rubrics, many=True).data)
+        return Response(RubricOut(rubrics_list(project=self.get_project()), many=True).data)
 
     @extend_schema(request=RubricIn, responses={201: RubricOut}, summary="Create a new rubric version")
     def post(self, request, project_id):

@@ -1,7 +1,7 @@
-"""Projects: the home page cards, a project's headline numbers, lookup by name or id."""
-from django.db.models import Count, Q
+"""Projects: the home page cards, a project's headline numbers, lookup by name or id, rubric versions."""
+from django.db.models import Count, Q, QuerySet
 
-from annotation.models import Assignment, Membership, PreferencePair, Project, Task
+from annotation.models import Assignment, Membership, PreferencePair, Project, Rubric, Task
 from annotation.parsing import ascii_int
 from annotation.permissions import visible_projects
 
@@ -43,3 +43,9 @@ def project_by_ref(*, ref: str) -> Project:
     if project is None:
         raise Project.DoesNotExist(f"No project named or numbered {ref!r}.")
     return project
+
+
+def rubrics_list(*, project: Project) -> QuerySet[Rubric]:
+    """The project's rubric versions with their criteria, newest first."""
+    return (Rubric.objects.filter(project=project).select_related("project")
+            .prefetch_related("criteria").order_by("-version"))
