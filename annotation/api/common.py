@@ -67,6 +67,11 @@ MAX_ID = 2**63 - 1  # PostgreSQL bigint: larger ids cannot exist, and must not r
 YES_NO = ["true", "false"]
 
 
+def yes_no(value: str | None) -> bool | None:
+    """A YES_NO query parameter as a bool; None when it was not given."""
+    return None if value is None else value == "true"
+
+
 def id_field(**kwargs) -> serializers.IntegerField:
     return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
 

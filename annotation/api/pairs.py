@@ -7,7 +7,7 @@ from annotation.models import PreferencePair
 from annotation.permissions import DATA_ROLES
 from annotation.selectors.pairs import criterion_from_input, pairs_filter
 
-from .common import YES_NO, DateRangeIn, IdCursorPagination, ProjectScopedMixin, id_field
+from .common import YES_NO, DateRangeIn, IdCursorPagination, ProjectScopedMixin, id_field, yes_no
 from .tasks import PromptOut
 
 
@@ -51,7 +51,7 @@ class PairListApi(ProjectScopedMixin, generics.GenericAPIView):
             sources=[f["source"]] if "source" in f else (),
             criteria=[criterion_from_input(f["criterion"])] if "criterion" in f else (),
             batch_ids=[f["batch"]] if "batch" in f else (), judgement_id=f.get("judgement"),
-            is_tie=f["is_tie"] == "true" if "is_tie" in f else None,
+            is_tie=yes_no(f.get("is_tie")),
         ).select_related("prompt", "chosen", "rejected")
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(PairOut(page, many=True).data)

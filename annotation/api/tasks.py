@@ -8,7 +8,7 @@ from annotation.permissions import DATA_ROLES
 from annotation.selectors.tasks import tasks_filter, tasks_with_responses
 from annotation.services.tasks import task_set_priority
 
-from .common import YES_NO, IdCursorPagination, ProjectScopedMixin, id_field
+from .common import YES_NO, IdCursorPagination, ProjectScopedMixin, id_field, yes_no
 
 
 class PromptOut(serializers.Serializer):
@@ -56,8 +56,7 @@ class TaskListApi(ProjectScopedMixin, generics.GenericAPIView):
     def get(self, request, project_id):
         f = self.filters(TaskListIn)
         tasks = tasks_filter(project=self.get_project(), status=f.get("status"), batch_id=f.get("batch"),
-                             is_gold=f["is_gold"] == "true" if "is_gold" in f else None,
-                             min_priority=f.get("min_priority"))
+                             is_gold=yes_no(f.get("is_gold")), min_priority=f.get("min_priority"))
         page = self.paginate_queryset(tasks)
         return self.get_paginated_response(TaskOut(page, many=True).data)
 
