@@ -219,4 +219,4 @@ def test_artifact_carries_provenance_without_user_ids(project):
     assert annotator.username not in json.dumps(row)
     assert (row["judgement_id"], row["duration_ms"], row["rubric_version"]) == (judgement.pk, 4321, 1)
     assert row["display_order"] == judgement.display_order
-    assert row["margin"] == 2.0  # strength index 1 -> margin 2 (annotation.judging)
+    assert row["margin"] == 2.0  # strength index 1 -> margin 2 (annotation.services.judgements)
