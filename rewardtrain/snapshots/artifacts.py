@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from django.core.files.storage import default_storage
 
 from annotation.selectors.pairs import OVERALL_NAME
 
@@ -87,3 +88,11 @@ def file_sha256(path_or_file) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def stored_sha256(fieldfile) -> str | None:
+    """The sha256 of an artifact in storage; None when it is missing or unreadable."""
+    try:
+        return file_sha256(default_storage.open(fieldfile.name, "rb"))
+    except (FileNotFoundError, OSError):
+        return None

@@ -27,7 +27,7 @@ from annotation.models import Project
 from rewardtrain.models import DatasetSnapshot
 
 from .aggregation import snapshot_rows
-from .artifacts import Written, artifacts_write, file_sha256
+from .artifacts import Written, artifacts_write, stored_sha256
 from .filters import SnapshotError, SnapshotFilters, filters_build
 
 Aggregation = DatasetSnapshot.Aggregation
@@ -102,14 +102,8 @@ class IntegrityReport:
 
 def snapshot_verify(*, snapshot: DatasetSnapshot) -> IntegrityReport:
     """Re-hashes the stored artifacts and compares them with the hashes recorded at creation."""
-    def stored_hash(fieldfile) -> str | None:
-        try:
-            return file_sha256(default_storage.open(fieldfile.name, "rb"))
-        except (FileNotFoundError, OSError):
-            return None
-
-    actual = stored_hash(snapshot.artifact)
-    actual_parquet = stored_hash(snapshot.artifact_parquet) if snapshot.artifact_parquet else None
+    actual = stored_sha256(snapshot.artifact)
+    actual_parquet = stored_sha256(snapshot.artifact_parquet) if snapshot.artifact_parquet else None
     parquet_ok = (actual_parquet == snapshot.parquet_sha256) if snapshot.parquet_sha256 else None
     ok = actual == snapshot.sha256 and parquet_ok is not False
     if actual is None:
