@@ -9,8 +9,9 @@ the database is left exactly as it was. Content already present (same hash) is s
 import gzip
 import json
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from django.conf import settings
 from django.db import reset_queries, transaction
@@ -201,7 +202,11 @@ def rows_fresh(rows: list[dict], queryset, key: str, result: ImportResult) -> di
     return fresh
 
 
-def import_run(*, project, fileobj, filename, user, batch_name, parse, write) -> ImportResult:
+def import_run(*, project: Project, fileobj: BinaryIO, filename: str, user, batch_name: str | None,
+               parse: Callable[[dict], dict],
+               write: Callable[[Project, Batch, list[dict], ImportResult], None]) -> ImportResult:
+    """One all-or-nothing import: `parse` validates each JSON object into a row (RowError names the
+    field), `write` stores a batch of rows while the file is clean."""
     errors = _Errors(filename=filename, cap=settings.VERDICT_IMPORT_MAX_ERRORS)
     result = ImportResult()
     size = settings.VERDICT_IMPORT_BATCH_SIZE
