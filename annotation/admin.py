@@ -1,3 +1,4 @@
+"""Django admin for the annotation models (browsing and fixing rows; the work itself goes through services)."""
 from django.contrib import admin
 from django.db.models import F
 

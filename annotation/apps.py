@@ -1,3 +1,4 @@
+"""The annotation app: everything up to the judgement (see ARCHITECTURE.md)."""
 from django.apps import AppConfig
 
 

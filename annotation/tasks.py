@@ -1,10 +1,14 @@
-"""Thin Celery adapters: take ids, call a service, safe to run twice."""
+"""Thin Celery adapters: take ids, call one service, safe to run twice.
+
+Registered task names are a wire contract (django-celery-beat stores them in its tables, and
+queued messages carry them), so `expire_leases` keeps its name; it calls `queue.leases_expire`.
+New tasks are named after the service they call."""
 import socket
 
 from celery import shared_task
 from django.db import connection
 
-from . import queue
+from annotation.services import queue
 
 
 @shared_task(name="annotation.tasks.health_check")

@@ -315,7 +315,7 @@ def check_invariants() -> None:
 
 
 def explain() -> None:
-    """The plan of the claim query exactly as annotation.queue sends it, for annotator 1."""
+    """The plan of the claim query exactly as annotation.services.queue sends it, for annotator 1."""
     os.environ.update(server_env())
     sys.path.insert(0, str(ROOT))
     import django
@@ -324,7 +324,7 @@ def explain() -> None:
     from django.db import connection, transaction
     from django.utils import timezone as django_timezone
 
-    from annotation import queue as task_queue
+    from annotation.services import queue as task_queue
 
     params = {"project": 1, "gold": False, "user": 1, "now": django_timezone.now()}
     with transaction.atomic(), connection.cursor() as cursor:

@@ -41,7 +41,7 @@ def seed(rows: int) -> None:
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from annotation import services
+    from annotation.services import projects
     from annotation.hashing import content_hash, task_hash
     from annotation.models import Project
     from tests import factories
@@ -52,7 +52,7 @@ def seed(rows: int) -> None:
     tasks = rows // PAIRS_PER_TASK
     now = timezone.now().isoformat()
     with transaction.atomic():
-        project = services.project_create(name=name, mode="ranking", overlap=ANNOTATORS)
+        project = projects.project_create(name=name, mode="ranking", overlap=ANNOTATORS)
         rubric = factories.rubric(project, keys=("helpfulness",))
         users = [factories.member(project, "annotator").pk for _ in range(ANNOTATORS)]
         cur = connection.cursor().cursor  # the psycopg cursor, for COPY
@@ -116,9 +116,10 @@ def step(kind: str, rows: int, arg: str) -> dict:
     """One measured step, run in this (fresh) process."""
     dj = _boot()
     from annotation.models import Project
-    from rewardtrain import exports
+    from rewardtrain.snapshots import exports
     from rewardtrain.models import DatasetSnapshot
-    from rewardtrain.snapshots import filters_build, snapshot_create
+    from rewardtrain.snapshots.filters import filters_build
+    from rewardtrain.snapshots.services import snapshot_create
 
     project = Project.objects.get(name=f"bench-{rows}")
     base = dj.peak_rss_mb()

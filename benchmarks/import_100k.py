@@ -37,10 +37,12 @@ def one_run(kind: str, rows: int) -> dict:
     code = f"""
 import sys, time, json; sys.path.insert(0, 'benchmarks')
 import _django; _django.setup('verdict_bench_import', fresh=True)
-from annotation import importers, services
-project = services.project_create(name='bench-{kind}-{rows}')
+from annotation.services.imports.pairs import pairs_import
+from annotation.services.imports.tasks import tasks_import
+from annotation.services.projects import project_create
+project = project_create(name='bench-{kind}-{rows}')
 base = _django.peak_rss_mb()
-fn = importers.import_tasks if '{kind}' == 'tasks' else importers.import_pairs
+fn = tasks_import if '{kind}' == 'tasks' else pairs_import
 t0 = time.perf_counter()
 with open(sys.argv[1], 'rb') as f:
     result = fn(project=project, fileobj=f, filename=sys.argv[1])

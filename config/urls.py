@@ -1,3 +1,4 @@
+"""The site's URL map: one include per app part; each included urls.py lists its URLs one line each."""
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -9,9 +10,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/v1/", include("annotation.api_urls")),
-    path("api/v1/", include("rewardtrain.api_urls")),
-    path("train/", include("rewardtrain.urls")),
-    path("", include("annotation.urls")),
+    path("api/v1/", include("annotation.api.urls")),
+    path("api/v1/", include("rewardtrain.api.urls")),
+    path("train/", include("rewardtrain.web.urls")),
+    path("", include("annotation.web.urls")),
 ]
 

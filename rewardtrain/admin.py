@@ -1,3 +1,4 @@
+"""Django admin for the rewardtrain models (read-mostly: snapshots are immutable)."""
 from django.contrib import admin
 
 from .models import DatasetSnapshot, RewardModel, TrainingRun

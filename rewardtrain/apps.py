@@ -1,3 +1,4 @@
+"""The rewardtrain app: everything after the judgement (see ARCHITECTURE.md)."""
 from django.apps import AppConfig
 
 

@@ -4,7 +4,7 @@ import json
 import factory
 from django.contrib.auth import get_user_model
 
-from annotation import services
+from annotation.services import projects, tasks
 from annotation.models import Membership, Project
 
 PASSWORD = "pass-for-tests-1"
@@ -39,23 +39,23 @@ def task(project, n_responses=2, prompt=None, **kwargs):
     count = task.counter = getattr(task, "counter", 0) + 1
     prompt = prompt or f"Prompt number {count}: explain something."
     responses = [f"Response {i} to prompt {count}." for i in range(n_responses)]
-    return services.task_create(project=project, prompt=prompt, responses=responses, **kwargs)
+    return tasks.task_create(project=project, prompt=prompt, responses=responses, **kwargs)
 
 
 def rubric(project, keys=("helpfulness", "harmlessness", "honesty")):
-    return services.rubric_create(project=project, name="Default rubric", criteria=[{"key": k} for k in keys])
+    return projects.rubric_create(project=project, name="Default rubric", criteria=[{"key": k} for k in keys])
 
 
 # --- Judgements and pairs written directly (snapshot/export/API tests; added by the snapshots engineer) ---
 
 def judgement(task, annotator, ranking=None, *, strength=None, criteria=None, duration_ms=1500,
               gold_correct=None, both_bad=False, display_order=None):
-    """A judgement and its PreferencePair rows, written the way annotation.judging writes them.
+    """A judgement and its PreferencePair rows, written the way annotation.services.judgements writes them.
 
     `ranking` holds groups of response ids, best first (default: canonical slot order); `criteria`
     maps criterion key -> ranking and adds that criterion's pairs.
     """
-    from annotation.judging import pair_rows
+    from annotation.services.judgements import pair_rows
     from annotation.models import Judgement, PreferencePair
 
     slots = list(task.slots.order_by("position").values_list("response_id", flat=True))

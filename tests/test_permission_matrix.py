@@ -10,8 +10,9 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from annotation import queue
-from rewardtrain.snapshots import filters_build, snapshot_create
+from annotation.services import queue
+from rewardtrain.snapshots.filters import filters_build
+from rewardtrain.snapshots.services import snapshot_create
 from tests import factories
 
 ROLES = ("anonymous", "annotator", "other_admin", "ml", "admin")
@@ -88,7 +89,7 @@ ENDPOINTS = [
     ("get", S + "/download/trl/", None, None, DATA_READ),
     ("get", S + "/download/full/", None, None, DATA_READ),
     ("get", S + "/download/parquet/", None, None, DATA_READ),
-    # The annotator API (annotation/api_annotator.py).
+    # The annotator API (annotation/api/annotate.py, gold.py, auth.py).
     ("post", P + "/next-task/", None, None, {"annotator": 200, "other_admin": 404, "ml": 403, "admin": 200}),
     ("post", "/api/v1/assignments/{a}/judgement/", ranking_body, "json", LEASEHOLDER),
     ("post", "/api/v1/assignments/{a}/skip/", {"reason": "unclear"}, "json", {**LEASEHOLDER, "annotator": 200}),

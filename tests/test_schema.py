@@ -16,8 +16,9 @@ from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from annotation import queue
-from rewardtrain.snapshots import filters_build, snapshot_create
+from annotation.services import queue
+from rewardtrain.snapshots.filters import filters_build
+from rewardtrain.snapshots.services import snapshot_create
 from tests import factories
 
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "20"))

@@ -182,7 +182,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"user": os.environ.get("API_THROTTLE_USER", "6000/min"),
                                "token": os.environ.get("API_THROTTLE_TOKEN", "30/min")},
-    "EXCEPTION_HANDLER": "annotation.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "annotation.api.common.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Verdict API",

@@ -5,6 +5,14 @@
  * annotator's next task, reserved and rendered, in <template id="ws-next">: a complete answer swaps
  * it in at once and is posted meanwhile; a refused or failed post brings the answered task back.
  * htmx drives the rest (skip, "check again"); this script re-binds to each new #task.
+ *
+ * The private request protocol of a submission (documented once, with the server side, at the top
+ * of annotation/web/workspace.py): the post goes by fetch, not htmx, because the next task is
+ * already on screen. So sendJudgement sets the "HX-Request: true" header by hand (the view then
+ * answers with fragments), adds "shown" (the lease id of the prefetched task on screen), applies
+ * the out-of-band progress bar itself (applyProgress strips its hx-swap-oob), and flashes the
+ * URL-encoded "X-Verdict-Notice" response header when there is one. The diff fetch sets
+ * "HX-Request" for the same reason.
  */
 (function () {
   "use strict";

@@ -89,7 +89,7 @@ def test_a_list_right_after_a_paragraph_renders_as_a_list_but_not_inside_code():
 
 
 def test_responses_that_are_not_near_identical_are_shown_as_plain_escaped_text():
-    from annotation.workspace import responses_diff
+    from annotation.selectors.workspace import responses_diff
 
     result = responses_diff(responses=[{"label": "A", "text": "Paris is the capital of France."},
                                        {"label": "B", "text": "<b>Bananas</b> grow on large herbs, not trees."}])
@@ -99,7 +99,7 @@ def test_responses_that_are_not_near_identical_are_shown_as_plain_escaped_text()
 
 
 def test_long_repetitive_responses_still_get_a_word_diff():
-    from annotation.workspace import responses_diff
+    from annotation.selectors.workspace import responses_diff
 
     paragraph = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor. " * 3 + "\n\n"
     old = paragraph * 30

@@ -4,7 +4,7 @@ import os
 import pytest
 from django.test import Client
 
-from annotation import judging, queue, services
+from annotation.services import judgements, queue, tasks
 from annotation.models import Assignment, Judgement
 from tests import factories
 
@@ -175,7 +175,7 @@ def test_skip_by_keyboard_with_a_reason(open_workspace, project, annotator):
 
 
 def test_help_overlay_and_diff_toggle(open_workspace, project, annotator):
-    services.task_create(project=project, prompt="Compare", responses=["The cat sat on the mat.",
+    tasks.task_create(project=project, prompt="Compare", responses=["The cat sat on the mat.",
                                                                       "The cat sat on the red mat."])
     page = open_workspace(annotator, project)
     page.keyboard.press("?")
@@ -200,7 +200,7 @@ XSS = [
 def test_xss_payloads_in_prompts_responses_and_instructions_never_run(open_workspace, project, annotator, live_server):
     project.instructions = XSS[0] + "\n\n" + XSS[2]
     project.save()
-    services.task_create(project=project, prompt=[{"role": "user", "content": XSS[1]},
+    tasks.task_create(project=project, prompt=[{"role": "user", "content": XSS[1]},
                                                   {"role": "assistant", "content": XSS[3]},
                                                   {"role": "user", "content": XSS[4]}],
                          responses=["\n\n".join(XSS), "Safe answer with " + XSS[2]])
@@ -360,7 +360,7 @@ def test_a_reservation_taken_over_by_someone_idle_is_explained_on_screen(open_wo
     page = open_workspace(annotator, project)  # holds One, has Two reserved
     other = factories.member(project, "annotator")
     three = queue.task_next(project=project, annotator=other)
-    judging.judgement_submit(assignment=three, ranking=[[three.display_order[0]], [three.display_order[1]]],
+    judgements.judgement_submit(assignment=three, ranking=[[three.display_order[0]], [three.display_order[1]]],
                              strength=0)
     assert queue.task_next(project=project, annotator=other).task.prompt.text == "Two"  # taken over
     page.keyboard.press("t")

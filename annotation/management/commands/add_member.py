@@ -1,9 +1,9 @@
+"""`manage.py add_member`: gives a user a role in a project (services.projects.member_add)."""
 from django.core.management.base import BaseCommand, CommandError
 
-from annotation import services
+from annotation.management.base import project_or_error
 from annotation.models import Membership
-
-from ._base import get_project
+from annotation.services import projects
 
 
 class Command(BaseCommand):
@@ -16,9 +16,9 @@ class Command(BaseCommand):
         parser.add_argument("--create-user", action="store_true")
 
     def handle(self, *args, project, username, role, create_user, **options):
-        project_obj = get_project(project)
+        project_obj = project_or_error(project)
         try:
-            _, password = services.member_add(project=project_obj, username=username, role=role,
+            _, password = projects.member_add(project=project_obj, username=username, role=role,
                                               create_user=create_user)
         except ValueError as exc:
             raise CommandError(str(exc))

@@ -1,7 +1,8 @@
+"""`manage.py create_project`: creates a project (services.projects.project_create)."""
 from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError
 
-from annotation import services
+from annotation.services import projects
 from annotation.models import Project
 
 
@@ -24,7 +25,7 @@ class Command(BaseCommand):
         if not 0 <= gold_rate <= 100:
             raise CommandError("--gold-rate must be between 0 and 100 (percent).")
         try:
-            project = services.project_create(name=name, mode=mode, overlap=overlap, lease_seconds=lease_seconds,
+            project = projects.project_create(name=name, mode=mode, overlap=overlap, lease_seconds=lease_seconds,
                                               gold_rate=gold_rate / 100)
         except IntegrityError:
             raise CommandError(f"A project named {name!r} already exists.")

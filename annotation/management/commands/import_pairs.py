@@ -1,8 +1,8 @@
+"""`manage.py import_pairs`: imports judged pairs from a file (services.imports.pairs.pairs_import)."""
 from django.core.management.base import BaseCommand
 
-from annotation.importers import import_pairs
-
-from ._base import get_project, run_import
+from annotation.management.base import import_run, project_or_error
+from annotation.services.imports.pairs import pairs_import
 
 
 class Command(BaseCommand):
@@ -16,4 +16,4 @@ class Command(BaseCommand):
         parser.add_argument("--batch-name", default=None)
 
     def handle(self, *args, project, file, fmt, batch_name, **options):
-        run_import(self, import_pairs, path=file, project=get_project(project), fmt=fmt, batch_name=batch_name)
+        import_run(self, pairs_import, path=file, project=project_or_error(project), fmt=fmt, batch_name=batch_name)

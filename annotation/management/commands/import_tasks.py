@@ -1,8 +1,8 @@
+"""`manage.py import_tasks`: imports tasks from a file (services.imports.tasks.tasks_import)."""
 from django.core.management.base import BaseCommand
 
-from annotation.importers import import_tasks
-
-from ._base import get_project, run_import
+from annotation.management.base import import_run, project_or_error
+from annotation.services.imports.tasks import tasks_import
 
 
 class Command(BaseCommand):
@@ -15,4 +15,4 @@ class Command(BaseCommand):
         parser.add_argument("--batch-name", default=None)
 
     def handle(self, *args, project, file, batch_name, **options):
-        run_import(self, import_tasks, path=file, project=get_project(project), batch_name=batch_name)
+        import_run(self, tasks_import, path=file, project=project_or_error(project), batch_name=batch_name)

@@ -1,6 +1,7 @@
+"""`manage.py seed_demo`: the demo projects and accounts (services.demo.demo_seed)."""
 from django.core.management.base import BaseCommand
 
-from annotation.demo import demo_seed
+from annotation.services.demo import demo_seed
 
 
 class Command(BaseCommand):

@@ -1,10 +1,13 @@
+"""`manage.py create_snapshot`: cuts the next snapshot version (snapshots.services.snapshot_cut)."""
 from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
-from annotation.management.commands._base import get_project
+from annotation.management.base import project_or_error
+from annotation.models import PreferencePair
 from rewardtrain.models import DatasetSnapshot
-from rewardtrain.snapshots import SnapshotError, filters_build, snapshot_create
+from rewardtrain.snapshots.filters import SnapshotError
+from rewardtrain.snapshots.services import snapshot_cut
 
 
 def iso_date(value: str) -> date:
@@ -23,7 +26,7 @@ class Command(BaseCommand):
         parser.add_argument("--criterion", action="append", dest="criteria", metavar="KEY",
                             help='criterion key, repeatable; "overall" (the default) is the overall '
                                  'preference, "*" every criterion')
-        parser.add_argument("--source", action="append", dest="sources", default=[], choices=["human", "imported"],
+        parser.add_argument("--source", action="append", dest="sources", default=[], choices=PreferencePair.Source.values,
                             help="repeatable; default both")
         parser.add_argument("--since", help="pairs recorded on or after this date (YYYY-MM-DD)")
         parser.add_argument("--until", help="pairs recorded on or before this date (YYYY-MM-DD)")
@@ -34,23 +37,22 @@ class Command(BaseCommand):
         parser.add_argument("--exclude-gold", action="store_true", help="leave out judgements of gold tasks")
         parser.add_argument("--exclude-annotator", action="append", dest="exclude_annotators", default=[],
                             metavar="USER", help="username or user id, repeatable")
-        parser.add_argument("--aggregation", default="every", choices=DatasetSnapshot.Aggregation.values,
+        parser.add_argument("--aggregation", default=DatasetSnapshot.Aggregation.EVERY, choices=DatasetSnapshot.Aggregation.values,
                             help="every: one row per judgement pair; majority: one row per comparison "
                                  "weighted by agreement; weighted: votes weighted by gold accuracy")
         parser.add_argument("--seed", type=int, default=0, help="split seed (default 0)")
         parser.add_argument("--val-fraction", type=float, default=0.1, help="share of prompts in validation")
 
     def handle(self, *args, project, **o):
-        project_obj = get_project(project)
+        project_obj = project_or_error(project)
         try:
-            filters = filters_build(
+            snap = snapshot_cut(
                 project=project_obj, criteria=o["criteria"], sources=o["sources"],
                 since=iso_date(o["since"]) if o["since"] else None,
                 until=iso_date(o["until"]) if o["until"] else None, batch_ids=o["batches"],
                 min_agreement=o["min_agreement"], exclude_gold=o["exclude_gold"],
-                exclude_annotators=o["exclude_annotators"])
-            snap = snapshot_create(project=project_obj, filters=filters, aggregation=o["aggregation"],
-                                   seed=o["seed"], val_fraction=o["val_fraction"])
+                exclude_annotators=o["exclude_annotators"], aggregation=o["aggregation"], seed=o["seed"],
+                val_fraction=o["val_fraction"])
         except SnapshotError as exc:
             raise CommandError(str(exc))
         prompts = snap.stats["prompts"]

@@ -1,10 +1,12 @@
+"""`manage.py export_snapshot`: writes a snapshot in an export format (snapshots.exports)."""
 import sys
 
 from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError
 
-from rewardtrain import exports
 from rewardtrain.models import DatasetSnapshot
+from rewardtrain.snapshots import exports
+from rewardtrain.snapshots.services import snapshot_get
 
 
 class Command(BaseCommand):
@@ -18,8 +20,9 @@ class Command(BaseCommand):
         parser.add_argument("--split", default="all", choices=exports.SPLITS)
 
     def handle(self, *args, snapshot_id, fmt, out, split, **options):
-        snapshot = DatasetSnapshot.objects.filter(pk=snapshot_id).select_related("project").first()
-        if snapshot is None:
+        try:
+            snapshot = snapshot_get(snapshot_id=snapshot_id)
+        except DatasetSnapshot.DoesNotExist:
             raise CommandError(f"No snapshot with id {snapshot_id}.")
         if not default_storage.exists(snapshot.artifact.name):
             raise CommandError(f"The artifact of snapshot {snapshot_id} is missing from storage.")

@@ -1,0 +1,1 @@
+"""The annotation REST API: one module per resource, one URL module (urls.py), shared pieces in common.py."""

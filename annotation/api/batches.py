@@ -1,0 +1,69 @@
+"""Batches: admins and ML engineers list them; a project admin uploads a task file as a new batch."""
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, generics, serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+
+from annotation.models import Batch
+from annotation.permissions import DATA_ROLES, MANAGE_ROLES
+from annotation.selectors.batches import batches_with_counts
+from annotation.services.imports.common import ImportFailed
+from annotation.services.imports.tasks import tasks_import
+
+from .common import IdCursorPagination, ProjectScopedMixin
+
+
+class BatchOut(serializers.ModelSerializer):
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    tasks = serializers.IntegerField(source="task_count", read_only=True)
+
+    class Meta:
+        model = Batch
+        fields = ["id", "name", "source", "created_by", "created_at", "tasks"]
+
+
+class BatchUploadIn(serializers.Serializer):
+    file = serializers.FileField(help_text="JSONL (optionally gzipped): one task per line, "
+                                           '{"prompt": str | messages, "responses": [str | {"text", "model"}], ...}.')
+    name = serializers.CharField(max_length=255, required=False, help_text="Batch name; defaults to the file name.")
+
+
+class BatchUploadOut(serializers.Serializer):
+    batch = BatchOut()
+    created = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    lines = serializers.IntegerField()
+
+
+class BatchListUploadApi(ProjectScopedMixin, generics.GenericAPIView):
+    """Batches: admins and ML engineers list them; a project admin uploads a task file as a new batch.
+
+    The file is JSONL (optionally gzipped). A file with any bad line is rejected whole, with every
+    problem listed in `error.fields.file` as "file:line: field: problem".
+    """
+
+    read_roles = DATA_ROLES
+    write_roles = MANAGE_ROLES
+    serializer_class = BatchOut
+    pagination_class = IdCursorPagination
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(responses=BatchOut(many=True), summary="Batches of the project")
+    def get(self, request, project_id):
+        page = self.paginate_queryset(batches_with_counts(project=self.get_project()))
+        return self.get_paginated_response(BatchOut(page, many=True).data)
+
+    @extend_schema(request={"multipart/form-data": BatchUploadIn}, responses={201: BatchUploadOut},
+                   summary="Upload a task file as a new batch (all or nothing)")
+    def post(self, request, project_id):
+        data = BatchUploadIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["file"]
+        try:
+            result = tasks_import(project=self.get_project(), fileobj=upload, filename=upload.name,
+                                  user=request.user, batch_name=data.validated_data.get("name"))
+        except ImportFailed as failed:
+            raise exceptions.ValidationError({"file": failed.errors})
+        batch = batches_with_counts(project=result.batch.project).get(pk=result.batch.pk)
+        body = {"batch": batch, "created": result.created, "duplicates": result.duplicates, "lines": result.lines}
+        return Response(BatchUploadOut(body).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,24 @@
+"""Every URL of the annotation API (under /api/v1/), one line each; the paths are a public contract."""
+from django.urls import path
+
+from . import annotate, auth, batches, gold, judgements, pairs, projects, rubrics, tasks
+
+urlpatterns = [
+    path("auth/token/", auth.TokenApi.as_view(), name="api-token"),
+    path("projects/", projects.ProjectListApi.as_view(), name="api-projects"),
+    path("projects/<id:project_id>/", projects.ProjectDetailApi.as_view(), name="api-project"),
+    path("projects/<id:project_id>/rubrics/", rubrics.RubricListCreateApi.as_view(), name="api-rubrics"),
+    path("projects/<id:project_id>/batches/", batches.BatchListUploadApi.as_view(), name="api-batches"),
+    path("projects/<id:project_id>/tasks/", tasks.TaskListApi.as_view(), name="api-tasks"),
+    path("projects/<id:project_id>/tasks/<id:task_id>/", tasks.TaskDetailApi.as_view(), name="api-task"),
+    path("projects/<id:project_id>/judgements/", judgements.JudgementListApi.as_view(), name="api-judgements"),
+    path("projects/<id:project_id>/judgements/<id:judgement_id>/", judgements.JudgementDetailApi.as_view(),
+         name="api-judgement-detail"),
+    path("projects/<id:project_id>/pairs/", pairs.PairListApi.as_view(), name="api-pairs"),
+    path("projects/<id:project_id>/pairs/<id:pair_id>/", pairs.PairDetailApi.as_view(), name="api-pair"),
+    # annotating
+    path("projects/<id:project_id>/next-task/", annotate.NextTaskApi.as_view(), name="api-next-task"),
+    path("assignments/<id:assignment_id>/judgement/", annotate.JudgementSubmitApi.as_view(), name="api-judgement"),
+    path("assignments/<id:assignment_id>/skip/", annotate.AssignmentSkipApi.as_view(), name="api-skip"),
+    path("tasks/<id:task_id>/gold/", gold.TaskGoldApi.as_view(), name="api-task-gold"),
+]

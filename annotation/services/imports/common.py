@@ -1,0 +1,241 @@
+"""What every JSONL import shares: streaming, batched, all-or-nothing (tasks.py and pairs.py use it).
+
+One pass over the file inside one transaction. Every line is validated; while the file is clean,
+rows are written in batches (bounded memory); after the first bad line nothing more is written
+and validation goes on so that the user sees every problem (up to a cap) as
+`file:line: field: problem`. Any problem raises ImportFailed and the transaction rolls back, so
+the database is left exactly as it was. Content already present (same hash) is skipped and counted.
+"""
+import gzip
+import json
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from django.conf import settings
+from django.db import reset_queries, transaction
+
+from annotation.hashing import messages_to_text
+from annotation.models import Batch, Project, Prompt, Response
+
+CHAT_ROLES = {"system", "user", "assistant"}
+
+
+class ImportFailed(Exception):
+    def __init__(self, errors: list[str]):
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+class RowError(Exception):
+    def __init__(self, field: str, problem: str):
+        super().__init__(f"{field}: {problem}")
+
+
+@dataclass
+class ImportResult:
+    created: int = 0
+    duplicates: int = 0
+    lines: int = 0
+    batch: Batch | None = None
+
+
+@dataclass
+class _Errors:
+    filename: str
+    cap: int
+    shown: list[str] = field(default_factory=list)
+    total: int = 0
+
+    def add(self, message: str, line: int | None = None) -> None:
+        self.total += 1
+        if len(self.shown) < self.cap:
+            self.shown.append(f"{self.filename}:{line}: {message}" if line else f"{self.filename}: {message}")
+
+    def as_list(self) -> list[str]:
+        more = self.total - len(self.shown)
+        return self.shown + ([f"{self.filename}: … and {more} more bad lines not shown"] if more else [])
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading lines safely: gzip detection, a cap on line length, UTF-8 and JSON errors per line.
+
+def _open_stream(fileobj):
+    head = fileobj.read(2)
+    fileobj.seek(0)
+    return gzip.GzipFile(fileobj=fileobj, mode="rb") if head == b"\x1f\x8b" else fileobj
+
+
+def _json_lines(fileobj, errors: _Errors, max_bytes: int) -> Iterator[tuple[int, dict]]:
+    """Yields (line number, object) for each parseable, non-blank line; reports the others."""
+    stream = _open_stream(fileobj)
+    lineno = 0
+    try:
+        while True:
+            raw = stream.readline(max_bytes + 1)
+            if not raw:
+                return
+            lineno += 1
+            if len(raw) > max_bytes and not raw.endswith(b"\n"):
+                size = len(raw) + _skip_rest_of_line(stream, max_bytes)
+                errors.add(f"line is {size:,} bytes, over the {max_bytes:,}-byte limit", lineno)
+                continue
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                errors.add(f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at byte {exc.start + 1})", lineno)
+                continue
+            if lineno == 1:
+                text = text.removeprefix("\ufeff")
+            if not text.strip():
+                continue
+            try:
+                obj = json.loads(text)
+            except json.JSONDecodeError as exc:
+                errors.add(f"invalid JSON: {exc.msg} (column {exc.colno})", lineno)
+                continue
+            if not isinstance(obj, dict):
+                errors.add(f"expected a JSON object, got {type_name(obj)}", lineno)
+                continue
+            yield lineno, obj
+    except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
+        errors.add(f"the gzip data is cut short or corrupt after line {lineno} ({exc})")
+
+
+def _skip_rest_of_line(stream, chunk: int) -> int:
+    skipped = 0
+    while True:
+        part = stream.readline(chunk)
+        skipped += len(part)
+        if not part or part.endswith(b"\n"):
+            return skipped
+
+
+def type_name(value) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null",
+            int: "a number", float: "a number"}.get(type(value), type(value).__name__)
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation of one row; raises RowError naming the field.
+
+def text_field(value, name: str) -> str:
+    if not isinstance(value, str):
+        raise RowError(name, f"must be a string, got {type_name(value)}")
+    if not value.strip():
+        raise RowError(name, "must not be empty")
+    if "\x00" in value:
+        raise RowError(name, "contains a NUL character")
+    return value
+
+
+def messages_field(value, name: str) -> list[dict]:
+    if not value:
+        raise RowError(name, "must not be an empty list")
+    out = []
+    for i, msg in enumerate(value):
+        where = f"{name}[{i}]"
+        if not isinstance(msg, dict):
+            raise RowError(where, f"must be an object with role and content, got {type_name(msg)}")
+        role = msg.get("role")
+        if role not in CHAT_ROLES:
+            raise RowError(f"{where}.role", f"must be one of {', '.join(sorted(CHAT_ROLES))}, got {role!r}")
+        out.append({"role": role, "content": text_field(msg.get("content"), f"{where}.content")})
+    return out
+
+
+def prompt_field(value, name: str = "prompt") -> tuple[str, list | None]:
+    """(text, messages) of a prompt given as a string or a list of chat messages."""
+    if value is None:
+        raise RowError(name, "is required")
+    if isinstance(value, list):
+        messages = messages_field(value, name)
+        return messages_to_text(messages), messages
+    if not isinstance(value, str):
+        raise RowError(name, f"must be a string or a list of chat messages, got {type_name(value)}")
+    return text_field(value, name), None
+
+
+def object_field(row: dict, name: str) -> dict:
+    value = row.get(name, {})
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise RowError(name, f"must be an object, got {type_name(value)}")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Batched writes. bulk_create sets primary keys on PostgreSQL and SQLite (3.35+), so the new rows'
+# ids come back without another query.
+
+def prompts_ensure(project: Project, rows: list[dict]) -> dict[str, int]:
+    wanted = {r["prompt_hash"]: r for r in rows}
+    ids = dict(Prompt.objects.filter(project=project, content_hash__in=wanted).values_list("content_hash", "id"))
+    missing = [Prompt(project=project, content_hash=h, text=r["text"], messages=r["messages"])
+               for h, r in wanted.items() if h not in ids]
+    ids.update((p.content_hash, p.pk) for p in Prompt.objects.bulk_create(missing))
+    return ids
+
+
+def responses_ensure(pairs: list[tuple[int, dict]]) -> dict[tuple[int, str], int]:
+    """(prompt id, response hash) -> response id, creating what is missing."""
+    wanted = {(pid, item["hash"]): item for pid, item in pairs}
+    rows = Response.objects.filter(prompt_id__in={pid for pid, _ in wanted}, content_hash__in={h for _, h in wanted})
+    ids = {(pid, h): rid for pid, h, rid in rows.values_list("prompt_id", "content_hash", "id")}
+    missing = [Response(prompt_id=pid, content_hash=h, text=item["text"], source_model=item["model"])
+               for (pid, h), item in wanted.items() if (pid, h) not in ids]
+    ids.update(((r.prompt_id, r.content_hash), r.pk) for r in Response.objects.bulk_create(missing))
+    return ids
+
+
+def rows_fresh(rows: list[dict], queryset, key: str, result: ImportResult) -> dict[str, dict]:
+    """Rows whose hash is neither stored (`key` of `queryset`) nor earlier in the batch; counts the rest."""
+    stored = set(queryset.filter(**{f"{key}__in": [r["hash"] for r in rows]}).values_list(key, flat=True))
+    fresh: dict[str, dict] = {}
+    for row in rows:
+        if row["hash"] in stored or row["hash"] in fresh:
+            result.duplicates += 1
+        else:
+            fresh[row["hash"]] = row
+    return fresh
+
+
+def import_run(*, project: Project, fileobj: BinaryIO, filename: str, user, batch_name: str | None,
+               parse: Callable[[dict], dict],
+               write: Callable[[Project, Batch, list[dict], ImportResult], None]) -> ImportResult:
+    """One all-or-nothing import: `parse` validates each JSON object into a row (RowError names the
+    field), `write` stores a batch of rows while the file is clean."""
+    errors = _Errors(filename=filename, cap=settings.VERDICT_IMPORT_MAX_ERRORS)
+    result = ImportResult()
+    size = settings.VERDICT_IMPORT_BATCH_SIZE
+    with transaction.atomic():
+        batch = Batch.objects.create(project=project, name=batch_name or filename, source=filename,
+                                     created_by=user if user and user.is_authenticated else None)
+        result.batch = batch
+        pending: list[dict] = []
+        for lineno, obj in _json_lines(fileobj, errors, settings.VERDICT_IMPORT_MAX_LINE_BYTES):
+            result.lines += 1
+            try:
+                row = parse(obj)
+            except RowError as exc:
+                errors.add(str(exc), lineno)
+                continue
+            if errors.total:
+                continue  # the import will fail: keep validating, stop writing
+            row["line"] = lineno
+            pending.append(row)
+            if len(pending) >= size:
+                write(project, batch, pending, result)
+                pending = []
+                reset_queries()  # with DEBUG on, Django's query log would otherwise keep every batch's SQL
+        if errors.total == 0 and result.lines == 0:
+            errors.add("the file holds no rows")
+        if errors.total:
+            raise ImportFailed(errors.as_list())
+        if pending:
+            write(project, batch, pending, result)
+    return result
+
+

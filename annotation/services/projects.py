@@ -1,0 +1,55 @@
+"""Projects, their rubric versions and members."""
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from annotation.models import Criterion, Membership, Project, Rubric
+
+User = get_user_model()
+
+
+@transaction.atomic
+def project_create(*, name: str, mode: str = Project.Mode.PAIRWISE, overlap: int = 1, lease_seconds: int = 600,
+                   **fields) -> Project:
+    return Project.objects.create(name=name, mode=mode, overlap=overlap, lease_seconds=lease_seconds, **fields)
+
+
+@transaction.atomic
+def rubric_create(*, project: Project, name: str, criteria: list[dict], activate: bool = True) -> Rubric:
+    """A new rubric version (never an edit of a used one); `criteria` holds key/label/description."""
+    last = project.rubrics.order_by("-version").values_list("version", flat=True).first() or 0
+    rubric = Rubric.objects.create(project=project, name=name, version=last + 1)
+    Criterion.objects.bulk_create(
+        Criterion(rubric=rubric, position=i, key=c["key"], label=c.get("label", c["key"].title()),
+                  description=c.get("description", ""))
+        for i, c in enumerate(criteria)
+    )
+    if activate:
+        project.rubric = rubric
+        project.save(update_fields=["rubric"])
+    return rubric
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+@transaction.atomic
+def member_add(*, project: Project, username: str, role: str, create_user: bool = False,
+               password: str | None = None) -> tuple[Membership, str | None]:
+    """Adds a role; returns the membership and the new user's password when one was created."""
+    if role not in Membership.Role.values:
+        raise ValueError(f"Unknown role {role!r}; choose one of {', '.join(Membership.Role.values)}.")
+    new_password = None
+    try:
+        user = User.objects.get(username=username)
+    except User.DoesNotExist:
+        if not create_user:
+            raise ValueError(f"No user named {username!r}; pass --create-user to create one.")
+        new_password = password or generate_password()
+        user = User.objects.create_user(username=username, password=new_password)
+    membership, _ = Membership.objects.get_or_create(project=project, user=user, role=role)
+    return membership, new_password
+
+

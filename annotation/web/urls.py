@@ -1,0 +1,22 @@
+"""Every page URL of the annotation app, one line each. URL name, view and service agree where a
+service stands behind the page (e.g. annotate-submit -> annotate_submit -> judgement_submit)."""
+from django.urls import path
+
+from . import gold, projects, workspace
+
+urlpatterns = [
+    path("", projects.home, name="home"),
+    path("projects/<id:project_id>/", projects.project_detail, name="project-detail"),
+    path("projects/<id:project_id>/import/", projects.project_import, name="project-import"),
+    # the annotator workspace
+    path("projects/<id:project_id>/annotate/", workspace.annotate, name="annotate"),
+    path("projects/<id:project_id>/annotate/<id:assignment_id>/submit/", workspace.annotate_submit,
+         name="annotate-submit"),
+    path("projects/<id:project_id>/annotate/<id:assignment_id>/skip/", workspace.annotate_skip,
+         name="annotate-skip"),
+    path("projects/<id:project_id>/annotate/<id:assignment_id>/diff/", workspace.annotate_diff,
+         name="annotate-diff"),
+    # project admins' gold pages
+    path("projects/<id:project_id>/gold/", gold.gold_tasks, name="gold-tasks"),
+    path("projects/<id:project_id>/gold/<id:task_id>/", gold.gold_task, name="gold-task"),
+]

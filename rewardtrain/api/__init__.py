@@ -1,0 +1,1 @@
+"""The rewardtrain REST API: snapshots.py, urls.py. Shared pieces come from annotation.api.common."""

@@ -1,0 +1,77 @@
+"""Which pairs a snapshot takes: SnapshotFilters (stored with the snapshot as JSON) built and validated
+from user input by filters_build. The query itself is annotation.selectors.pairs.pairs_filter, the
+same one the pairs API lists with."""
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+
+from annotation.models import Batch, PreferencePair, Project
+from annotation.parsing import ascii_int
+from annotation.selectors.pairs import OVERALL, OVERALL_NAME, criterion_from_input
+
+
+class SnapshotError(ValueError):
+    """Bad snapshot input (unknown criterion, batch of another project, ...); the message says which."""
+
+
+@dataclass(frozen=True)
+class SnapshotFilters:
+    criteria: tuple[str, ...] = (OVERALL,)  # empty tuple: every criterion (users ask with "*")
+    sources: tuple[str, ...] = ()  # empty: human and imported
+    since: date | None = None  # inclusive, by the date the pair was recorded
+    until: date | None = None  # inclusive
+    batch_ids: tuple[int, ...] = ()
+    min_agreement: float | None = None  # share of votes on the majority side of a comparison
+    exclude_gold: bool = False
+    exclude_annotator_ids: tuple[int, ...] = ()
+
+    def as_json(self) -> dict:
+        return {
+            "criteria": sorted(self.criteria), "sources": sorted(self.sources),
+            "since": self.since.isoformat() if self.since else None,
+            "until": self.until.isoformat() if self.until else None,
+            "batch_ids": sorted(self.batch_ids), "min_agreement": self.min_agreement,
+            "exclude_gold": self.exclude_gold, "exclude_annotator_ids": sorted(self.exclude_annotator_ids),
+        }
+
+
+def filters_build(*, project: Project, criteria: Iterable[str] | None = None, sources: Iterable[str] = (),
+                  since: date | None = None, until: date | None = None, batch_ids: Iterable[int] = (),
+                  min_agreement: float | None = None, exclude_gold: bool = False,
+                  exclude_annotators: Iterable[int | str] = ()) -> SnapshotFilters:
+    """Validated filters from user input; annotators may be given by id or username."""
+    crit = tuple(sorted({criterion_from_input(c) for c in criteria or [OVERALL_NAME]}))
+    if "*" in crit:
+        crit = ()
+    bad_sources = set(sources) - set(PreferencePair.Source.values)
+    if bad_sources:
+        raise SnapshotError(f"Unknown source {sorted(bad_sources)[0]!r}; use human or imported.")
+    if since and until and since > until:
+        raise SnapshotError("The date range is empty: --since is after --until.")
+    batch_ids = tuple(sorted({int(b) for b in batch_ids}))
+    found = set(Batch.objects.filter(project=project, pk__in=batch_ids).values_list("pk", flat=True))
+    if missing := [b for b in batch_ids if b not in found]:
+        raise SnapshotError(f"No batch {missing[0]} in project “{project.name}”.")
+    if min_agreement is not None and not 0 <= min_agreement <= 1:
+        raise SnapshotError("Minimum agreement must be between 0 and 1.")
+    return SnapshotFilters(
+        criteria=crit, sources=tuple(sorted(set(sources))), since=since, until=until, batch_ids=batch_ids,
+        min_agreement=min_agreement, exclude_gold=exclude_gold,
+        exclude_annotator_ids=_annotator_ids(project=project, refs=exclude_annotators),
+    )
+
+
+def _annotator_ids(*, project: Project, refs: Iterable[int | str]) -> tuple[int, ...]:
+    users = get_user_model().objects.filter(memberships__project=project)
+    ids = set()
+    for ref in refs:
+        ref = str(ref).strip()
+        number = ascii_int(ref)
+        match = users.filter(Q(username=ref) | Q(pk=number) if number is not None else Q(username=ref)).first()
+        if match is None:
+            raise SnapshotError(f"No annotator {ref!r} in project “{project.name}”.")
+        ids.add(match.pk)
+    return tuple(sorted(ids))

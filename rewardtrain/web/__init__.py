@@ -1,0 +1,1 @@
+"""The rewardtrain pages (htmx): snapshots.py (list, cut, verify, download), forms.py, urls.py."""

@@ -1,0 +1,36 @@
+"""The snapshot form of the ML page: the main filters, validated, then handed to the snapshot service."""
+from django import forms
+from django.contrib.auth import get_user_model
+
+from annotation.models import Batch, Criterion, Membership, PreferencePair, Project
+from annotation.selectors.pairs import OVERALL_NAME
+from rewardtrain.models import DatasetSnapshot
+
+
+class SnapshotForm(forms.Form):
+    criteria = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple,
+                                         help_text="None ticked: the overall preference only.")
+    sources = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple,
+                                        choices=PreferencePair.Source.choices,
+                                        help_text="None ticked: both.")
+    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    batches = forms.ModelMultipleChoiceField(queryset=Batch.objects.none(), required=False)
+    min_agreement = forms.FloatField(required=False, min_value=0, max_value=1, label="Minimum agreement",
+                                     widget=forms.NumberInput(attrs={"step": "0.05"}))
+    exclude_gold = forms.BooleanField(required=False, label="Exclude gold tasks")
+    exclude_annotators = forms.ModelMultipleChoiceField(queryset=get_user_model().objects.none(), required=False)
+    aggregation = forms.ChoiceField(choices=DatasetSnapshot.Aggregation.choices, initial=DatasetSnapshot.Aggregation.EVERY)
+    seed = forms.IntegerField(initial=0, min_value=-(2**31), max_value=2**31 - 1, label="Split seed")
+    val_fraction = forms.FloatField(initial=0.1, min_value=0, max_value=0.99, label="Validation fraction",
+                                    widget=forms.NumberInput(attrs={"step": "0.05"}))
+
+    def __init__(self, *args, project: Project, **kwargs):
+        super().__init__(*args, **kwargs)
+        keys = (Criterion.objects.filter(rubric__project=project).order_by("key")
+                .values_list("key", flat=True).distinct())
+        self.fields["criteria"].choices = [(OVERALL_NAME, "Overall preference"), *((k, k) for k in keys),
+                                           ("*", "Every criterion")]
+        self.fields["batches"].queryset = Batch.objects.filter(project=project)
+        self.fields["exclude_annotators"].queryset = get_user_model().objects.filter(
+            memberships__project=project, memberships__role=Membership.Role.ANNOTATOR).distinct().order_by("username")

@@ -1,0 +1,74 @@
+"""The ML engineers' snapshot page: list, cut, verify and download. Thin: parse, call one service, render.
+
+URL name, view and service agree: snapshot-verify -> snapshot_verify -> services.snapshot_verify."""
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from annotation.permissions import DATA_ROLES, project_role_required
+from rewardtrain.models import DatasetSnapshot
+from rewardtrain.snapshots import exports, services
+from rewardtrain.snapshots.filters import SnapshotError
+
+from .forms import SnapshotForm
+
+
+def _page(request, form, status=200):
+    return render(request, "rewardtrain/snapshots.html", {
+        "project": request.project, "snapshots": services.snapshot_list(project=request.project), "form": form,
+        "formats": exports.FORMATS,
+    }, status=status)
+
+
+def _snapshot(request, snapshot_id) -> DatasetSnapshot:
+    try:
+        return services.snapshot_get(project=request.project, snapshot_id=snapshot_id)
+    except DatasetSnapshot.DoesNotExist:
+        raise Http404("No such snapshot in this project.")
+
+
+@project_role_required(*DATA_ROLES)
+def snapshot_list(request, project_id):
+    return _page(request, SnapshotForm(project=request.project))
+
+
+@require_POST
+@project_role_required(*DATA_ROLES)
+def snapshot_new(request, project_id):
+    """Cuts the next version from the form (services.snapshot_cut)."""
+    form = SnapshotForm(request.POST, project=request.project)
+    if not form.is_valid():
+        return _page(request, form, status=400)
+    d = form.cleaned_data
+    try:
+        snap = services.snapshot_cut(
+            project=request.project, criteria=d["criteria"] or None, sources=d["sources"], since=d["since"],
+            until=d["until"], batch_ids=[b.pk for b in d["batches"]], min_agreement=d["min_agreement"],
+            exclude_gold=d["exclude_gold"], exclude_annotators=[u.pk for u in d["exclude_annotators"]],
+            aggregation=d["aggregation"], seed=d["seed"], val_fraction=d["val_fraction"], user=request.user)
+    except SnapshotError as exc:
+        form.add_error(None, str(exc))
+        return _page(request, form, status=400)
+    messages.success(request, f"Snapshot v{snap.version}: {snap.train_rows} train and {snap.val_rows} "
+                              f"validation rows, sha256 {snap.sha256[:12]}…")
+    return redirect("snapshots", project_id=request.project.pk)
+
+
+@require_POST
+@project_role_required(*DATA_ROLES)
+def snapshot_verify(request, project_id, snapshot_id):
+    report = services.snapshot_verify(snapshot=_snapshot(request, snapshot_id))
+    if request.htmx:
+        return render(request, "rewardtrain/_integrity.html", {"report": report})
+    (messages.success if report.ok else messages.error)(request, report.message)
+    return redirect("snapshots", project_id=request.project.pk)
+
+
+@project_role_required(*DATA_ROLES)
+def snapshot_download(request, project_id, snapshot_id, fmt):
+    snapshot = _snapshot(request, snapshot_id)
+    split = request.GET.get("split", "all")
+    if fmt not in exports.FORMATS or split not in exports.SPLITS:
+        raise Http404("Unknown export format or split.")
+    return exports.export_response(snapshot=snapshot, fmt=fmt, split=split)

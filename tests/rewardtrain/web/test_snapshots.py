@@ -1,0 +1,89 @@
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.urls import reverse
+
+from rewardtrain.models import DatasetSnapshot
+from rewardtrain.snapshots.filters import filters_build
+from rewardtrain.snapshots.services import snapshot_create
+from tests import factories
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def snapshot(project):
+    for i in range(6):  # fixed prompts, so the seeded split is fixed too
+        factories.judged_pair(project, task=factories.task(project, prompt=f"Page prompt {i}?"), prefer=i % 2)
+    return snapshot_create(project=project, filters=filters_build(project=project), val_fraction=0.5)
+
+
+def logged_in(client, user):
+    client.force_login(user)
+    return client
+
+
+def test_ml_engineer_sees_snapshots_with_counts_hash_and_downloads(client, project, ml_engineer, snapshot):
+    page = logged_in(client, ml_engineer).get(reverse("snapshots", kwargs={"project_id": project.pk}))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert f"v{snapshot.version}" in html and snapshot.sha256[:12] in html
+    assert f"{snapshot.train_rows} train" in html
+    for fmt in ("trl", "trl-chat", "hh", "kway", "full"):
+        assert reverse("snapshot-download", args=[project.pk, snapshot.pk, fmt]) in html
+    assert reverse("api-snapshot-download", args=[project.pk, snapshot.pk, "parquet"]) in html
+    assert "Verify integrity" in html
+
+
+def test_who_may_open_the_page(client, project, annotator):
+    url = reverse("snapshots", kwargs={"project_id": project.pk})
+    assert client.get(url).status_code == 302  # to the login page
+    assert logged_in(client, annotator).get(url).status_code == 403
+    stranger = factories.member(factories.ProjectFactory(), "admin")
+    assert logged_in(client, stranger).get(url).status_code == 404
+
+
+def test_cutting_a_snapshot_from_the_form(client, project, project_admin):
+    factories.rubric(project, keys=("helpfulness",))
+    factories.judged_pair(project)
+    url = reverse("snapshot-new", kwargs={"project_id": project.pk})
+    response = logged_in(client, project_admin).post(url, {
+        "criteria": ["overall", "helpfulness"], "sources": ["human"], "aggregation": "majority", "seed": 4,
+        "val_fraction": 0.2, "exclude_gold": "on", "min_agreement": "0.5"}, follow=True)
+    assert response.status_code == 200
+    snap = DatasetSnapshot.objects.get(project=project)
+    assert (snap.aggregation, snap.split_seed, snap.val_fraction) == ("majority", 4, 0.2)
+    assert snap.filters["criteria"] == ["", "helpfulness"] and snap.filters["exclude_gold"]
+    assert f"Snapshot v{snap.version}" in response.content.decode()
+
+
+def test_a_bad_form_shows_the_problem_and_cuts_nothing(client, project, ml_engineer):
+    url = reverse("snapshot-new", kwargs={"project_id": project.pk})
+    response = logged_in(client, ml_engineer).post(url, {"aggregation": "every", "seed": 0, "val_fraction": 3})
+    assert response.status_code == 400
+    assert "less than or equal to 0.99" in response.content.decode()
+    assert not DatasetSnapshot.objects.exists()
+
+
+def test_verify_button_reports_intact_and_tampered_artifacts(client, project, ml_engineer, snapshot):
+    url = reverse("snapshot-verify", args=[project.pk, snapshot.pk])
+    client = logged_in(client, ml_engineer)
+    assert "intact" in client.post(url, HTTP_HX_REQUEST="true").content.decode()
+    default_storage.delete(snapshot.artifact.name)
+    default_storage.save(snapshot.artifact.name, ContentFile(b"{}\n"))
+    fragment = client.post(url, HTTP_HX_REQUEST="true").content.decode()
+    assert "does not match its recorded sha256" in fragment
+    plain = client.post(url, follow=True)
+    assert "does not match" in plain.content.decode()
+
+
+def test_download_link_streams_the_export(client, project, ml_engineer, snapshot):
+    url = reverse("snapshot-download", args=[project.pk, snapshot.pk, "hh"])
+    response = logged_in(client, ml_engineer).get(url, {"split": "val"})
+    lines = b"".join(response.streaming_content).splitlines()
+    assert len(lines) == snapshot.val_rows > 0
+    assert lines[0].startswith(b'{"chosen": "\\n\\nHuman: ')
+    assert logged_in(client, ml_engineer).get(url, {"split": "nope"}).status_code == 404
