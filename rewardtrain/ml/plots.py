@@ -63,10 +63,13 @@ def reward_histograms(
             ax.hist(values, bins=bins, alpha=0.5, color=color, edgecolor="black", linewidth=0.4,
                     label=f"{name} (n={len(values)}, mean {values.mean():.2f})")
             ax.axvline(values.mean(), color=color, linestyle="--")
+    if not len(both):
+        ax.text(0.5, 0.5, "no comparisons", ha="center", va="center", transform=ax.transAxes)
     ax.set_xlabel("reward")
     ax.set_ylabel("responses")
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=8)
+    if len(both):
+        ax.legend(fontsize=8)
     _save(plt, fig, path)
 
 
