@@ -68,7 +68,7 @@ class TrainConfig:
     criteria: list[str] = _opt(help="fixed criterion head order (default: the criteria found in the data)", factory=list)
 
     # bf16 autocast for training where the hardware runs it natively (see hardware.choose_precision);
-    # weights and optimizer state stay fp32.  Evaluation on CPU is always fp32.
+    # weights and optimizer state stay fp32.  Scoring and evaluation on CPU stay fp32 by default.
     bf16: bool = _opt(True, "bf16 autocast where the hardware has native bf16 (fp32 elsewhere)")
 
     # Evaluation, checkpoints, logging

@@ -4,14 +4,19 @@ Progress goes out through ``callback(dict)`` on rank 0 only (so a Celery task ca
 database); events are ``start``, ``step``, ``eval``, ``checkpoint`` and ``done``.  Raising from
 the callback stops training; the last checkpoint stays on disk and ``train`` resumes from it.
 
-The loop is four pieces that an orchestrator can also call itself::
+The loop is made of pieces that an orchestrator can also call itself (``_train`` below is
+exactly this, plus a progress bar)::
 
     run = setup(config)                      # device, precision, data, model, optimizer, plan, resume
+    emit(start_event(run))
     for step in range(run.start, run.total_steps):
-        event = train_step(run, step)        # one optimizer step -> the "step" event
-        if should_evaluate(run, step + 1): evaluate(run, step + 1, emit)
-        if should_checkpoint(run, step + 1): checkpoint(run, step + 1, emit)
-    result = finish(run, emit)               # normalization, model folder, metrics.json, cleanup
+        emit(train_step(run, step))          # one optimizer step -> the "step" event
+        done = step + 1
+        if done < run.total_steps and should_evaluate(run, done):  # the last one is finish's
+            evaluate(run, done, emit)
+        if should_checkpoint(run, done):
+            checkpoint(run, done, emit)
+    result = finish(run, emit)               # normalization, model folder, final eval, metrics.json
 """
 
 from __future__ import annotations
