@@ -104,12 +104,13 @@ def _train(args) -> dict:
             print(f"[eval step {event['step']}] accuracy={m['accuracy']} loss={m['loss']:.4f} ece={m['ece']:.4f}", file=sys.stderr)
         elif event["event"] == "start":
             print(f"precision: {event['precision']} ({event['precision_reason']})", file=sys.stderr)
-        if event["event"] == "start" and event["truncated_prompts"] + event["truncated_responses"]:
-            print(f"note: {event['truncated_prompts']} prompts cut at the start and {event['truncated_responses']} "
-                  f"responses cut at the end to fit max_length (no row dropped)", file=sys.stderr)
+            if event["truncated_prompts"] + event["truncated_responses"]:
+                print(f"note: {event['truncated_prompts']} prompts cut at the start and {event['truncated_responses']} "
+                      f"responses cut at the end to fit max_length (no row dropped)", file=sys.stderr)
 
     result = train(config, callback=report)
-    return {k: v for k, v in result.metrics.items() if k != "history"}
+    # The histories are in metrics.json; the summary on stdout stays readable.
+    return {k: v for k, v in result.metrics.items() if k not in ("history", "train_history")}
 
 
 def _check_folder(path: str) -> None:

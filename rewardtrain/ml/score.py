@@ -35,6 +35,12 @@ def predict(
     return out
 
 
+def normalization(scores: np.ndarray) -> dict:
+    """Per-head reward mean and std of (texts, heads) scores: what rewardtrain.json stores and
+    :meth:`RewardModel.normalize` divides by."""
+    return {"mean": scores.mean(0).tolist(), "std": scores.std(0).tolist(), "responses": int(len(scores))}
+
+
 class RewardModel:
     """A loaded reward-model folder; load once, score many times (e.g. in a web service).
 

@@ -48,7 +48,7 @@ from .hardware import Precision, choose_precision, pick_device, scoring_precisio
 from .loss import preference_loss
 from .model import OVERALL, RewardScorer, default_format, load_model, save_model_folder
 from .plots import reliability_diagram
-from .score import predict
+from .score import normalization, predict
 
 Callback = Callable[[dict[str, Any]], None]
 EVAL_KEYS = ("accuracy", "loss", "ece")  # what each evaluation adds to metrics["history"]
@@ -301,13 +301,12 @@ def _predict(run: Run, data: EncodedData, rows: list[int] | None = None) -> np.n
     return predict(run.scorer, ids, types, run.pad_id, run.config.batch_tokens, run.device, precision)
 
 
-def _normalization(run: Run) -> dict:
+def _reward_normalization(run: Run) -> dict:
     """Reward mean and std over (a sample of) the training responses, for z-scored rewards."""
     rng = np.random.default_rng(run.config.seed)
     n = len(run.data.ids)
     picked = np.sort(rng.choice(n, size=min(n, run.config.norm_samples), replace=False))
-    scores = _predict(run, run.data, picked.tolist())
-    return {"mean": scores.mean(0).tolist(), "std": scores.std(0).tolist(), "responses": int(len(picked))}
+    return normalization(_predict(run, run.data, picked.tolist()))
 
 
 def finish(run: Run, emit: Callback = _ignore) -> TrainResult:
@@ -316,11 +315,11 @@ def finish(run: Run, emit: Callback = _ignore) -> TrainResult:
     config, ctx = run.config, run.ctx
     metrics: dict = {}
     if ctx.rank == 0:
-        normalization = _normalization(run)
+        stats = _reward_normalization(run)
         meta = {
             "format": run.fmt.to_dict(),
             "heads": run.heads,
-            "normalization": normalization,
+            "normalization": stats,
             "backbone": config.model_name,
             "train_config": config.to_dict(),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -334,7 +333,7 @@ def finish(run: Run, emit: Callback = _ignore) -> TrainResult:
             "truncated_responses": run.formatter.truncated_responses, "world_size": ctx.world,
             "precision": run.precision.name, "precision_reason": run.precision.reason,
         }
-        metrics["normalization"] = normalization
+        metrics["normalization"] = stats
         metrics["history"] = run.history
     final_eval = evaluate(run, run.total_steps, emit)
     if ctx.rank == 0:
