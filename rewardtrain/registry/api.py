@@ -8,11 +8,10 @@ from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from annotation.api import BadRequest, ProjectScopedMixin
-from annotation.permissions import DATA_ROLES
+from annotation.api import BadRequest
 
 from ..models import ModelEvent, ModelVersion
-from ..training.api import ML_ONLY, ObjectProjectMixin
+from ..training.api import ObjectProjectMixin, ProjectMlApi
 from .services import (RegistryError, model_version_promote, model_version_rollback, model_version_zip_name,
                        model_version_zip_stream)
 
@@ -58,13 +57,10 @@ def _models():
                                                                        "events__previous_active")
 
 
-class ModelVersionList(ProjectScopedMixin, GenericAPIView):
+class ModelVersionList(ProjectMlApi):
     """The project's model versions, newest first, with their headline validation numbers."""
 
-    read_roles = DATA_ROLES
-    write_roles = ML_ONLY
     serializer_class = ModelVersionSummaryOut
-    pagination_class = None
 
     @extend_schema(responses=ModelVersionSummaryOut(many=True), summary="Model versions of the project")
     def get(self, request, project_id):
@@ -72,11 +68,9 @@ class ModelVersionList(ProjectScopedMixin, GenericAPIView):
         return Response(ModelVersionSummaryOut(models, many=True).data)
 
 
-class ModelVersionRollback(ProjectScopedMixin, GenericAPIView):
+class ModelVersionRollback(ProjectMlApi):
     """Re-activate the version that was active before the current one (ML engineers)."""
 
-    read_roles = DATA_ROLES
-    write_roles = ML_ONLY
     serializer_class = ModelVersionOut
 
     @extend_schema(request=None, responses=ModelVersionOut, summary="Roll back to the previously active model")

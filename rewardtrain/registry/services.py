@@ -56,15 +56,19 @@ def model_version_promote(*, model_version: ModelVersion, user=None) -> ModelVer
         model = ModelVersion.objects.select_for_update().get(pk=model_version.pk)
         if model.status == Status.ACTIVE:
             raise RegistryError(f"Version {model.version} is already the active model.")
-        previous = _active(model.project_id)
-        if previous is not None:
-            previous.status = Status.ARCHIVED
-            previous.save(update_fields=["status"])
-        model.status = Status.ACTIVE
-        model.save(update_fields=["status"])
-        ModelEvent.objects.create(project_id=model.project_id, model_version=model, action=Action.PROMOTE,
-                                  previous_active=previous, user=_user(user))
+        _switch_active(old=_active(model.project_id), new=model, action=Action.PROMOTE, user=user)
     return model
+
+
+def _switch_active(*, old: ModelVersion | None, new: ModelVersion, action: str, user) -> None:
+    # The old one first: the one-active constraint is checked at every statement.
+    if old is not None:
+        old.status = Status.ARCHIVED
+        old.save(update_fields=["status"])
+    new.status = Status.ACTIVE
+    new.save(update_fields=["status"])
+    ModelEvent.objects.create(project_id=new.project_id, model_version=new, action=action, previous_active=old,
+                              user=_user(user))
 
 
 def model_version_rollback(*, project: Project, user=None) -> ModelVersion:
@@ -83,12 +87,7 @@ def model_version_rollback(*, project: Project, user=None) -> ModelVersion:
         if target is None:
             raise RegistryError(f"Version {current.version} was the first active model: there is nothing to "
                                 "roll back to.")
-        current.status = Status.ARCHIVED
-        current.save(update_fields=["status"])
-        target.status = Status.ACTIVE
-        target.save(update_fields=["status"])
-        ModelEvent.objects.create(project_id=project.pk, model_version=target, action=Action.ROLLBACK,
-                                  previous_active=current, user=_user(user))
+        _switch_active(old=current, new=target, action=Action.ROLLBACK, user=user)
     return target
 
 

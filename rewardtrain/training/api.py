@@ -49,6 +49,14 @@ class ObjectProjectMixin:
         return self._project
 
 
+class ProjectMlApi(ProjectScopedMixin, GenericAPIView):
+    """Under /projects/{id}/: ML engineers write, project admins read; short lists, no pagination."""
+
+    read_roles = DATA_ROLES
+    write_roles = ML_ONLY
+    pagination_class = None
+
+
 # --- snapshot jobs --------------------------------------------------------------------------------
 
 class SnapshotJobOut(serializers.ModelSerializer):
@@ -127,13 +135,10 @@ def _run_queryset():
     return TrainingRun.objects.select_related("created_by", "model_version").prefetch_related("metrics")
 
 
-class TrainingRunListCreate(ProjectScopedMixin, GenericAPIView):
+class TrainingRunListCreate(ProjectMlApi):
     """Training runs of the project: ML engineers start one on a snapshot; admins read them."""
 
-    read_roles = DATA_ROLES
-    write_roles = ML_ONLY
     serializer_class = TrainingRunOut
-    pagination_class = None
 
     @extend_schema(responses=TrainingRunOut(many=True), summary="Training runs of the project, newest first")
     def get(self, request, project_id):
