@@ -125,10 +125,9 @@ def _train_and_register(run: TrainingRun, token: str, heartbeat: Heartbeat, tmp:
     if _export(snapshot, "train", train_path) == 0:
         raise ValueError(f"Snapshot v{snapshot.version} has no training rows.")
     if _export(snapshot, "val", val_path) == 0:
-        # Without held-out rows there is nothing to validate on, and an unvalidated model never
-        # enters the registry: fail before spending the training time.
-        raise ValueError(f"Snapshot v{snapshot.version} has no validation rows: cut a snapshot with a "
-                         "validation fraction above 0 (and enough prompts for both splits).")
+        # Refused when the run was created; checked again because an unvalidated model must never
+        # enter the registry, and failing here costs no training time.
+        raise ValueError(services.NO_VALIDATION_ROWS.format(version=snapshot.version))
     checkpoint = os.path.join(tmp, "checkpoint")
     if run.checkpoint_path:  # a run resumed here, perhaps on another host
         storage_download_dir(prefix=run.checkpoint_path, local=checkpoint)

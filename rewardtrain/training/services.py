@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 Status = TrainingRun.Status
 
 
+NO_VALIDATION_ROWS = ("Snapshot v{version} has no validation rows: cut a snapshot with a validation fraction "
+                      "above 0 (and enough prompts for both splits).")
+
+
 class RunError(ValueError):
     """Bad run input (config, snapshot of another project, ...); the message says which."""
 
@@ -56,6 +60,9 @@ def training_run_create(*, project: Project, snapshot_id: int, config: dict | No
         raise RunError(f"No snapshot {snapshot_id} in project “{project.name}”.")
     if snapshot.train_rows == 0:
         raise RunError(f"Snapshot v{snapshot.version} has no training rows.")
+    if snapshot.val_rows == 0:
+        # A model enters the registry only once validated: refuse now rather than fail after training.
+        raise RunError(NO_VALIDATION_ROWS.format(version=snapshot.version))
     try:
         effective = config_validate(config=config or {})
     except ConfigError as exc:

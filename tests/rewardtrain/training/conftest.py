@@ -35,4 +35,4 @@ def snapshot(project):
 
 @pytest.fixture
 def tiny_config(tiny_bert):
-    return {"model": tiny_bert, "max_length": 64, "batch_tokens": 512, "epochs": 2.0, "lr": 3e-3, "save_every": 3}
+    return {"model": tiny_bert, "max_length": 64, "batch_tokens": 256, "epochs": 1.0, "lr": 3e-3, "save_every": 3}

@@ -67,7 +67,7 @@ def test_train_read_promote_download_and_roll_back_through_the_api(
             created = client.post(f"/api/v1/projects/{project.pk}/training-runs/",
                                   {"snapshot": snapshot.pk, "config": {**tiny_config, "seed": seed}}, format="json")
         assert created.status_code == 201, created.json()
-        assert created.json()["config"]["epochs"] == 2.0 and created.json()["config"]["save_every"] == 3
+        assert created.json()["config"]["epochs"] == 1.0 and created.json()["config"]["save_every"] == 3
         run = client.get(f"/api/v1/training-runs/{created.json()['id']}/").json()
         assert (run["status"], run["progress"], run["error"]) == ("succeeded", 1.0, "")
         train_steps = [m for m in run["metrics"] if m["kind"] == "train"]

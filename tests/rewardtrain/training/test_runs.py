@@ -158,11 +158,14 @@ def test_the_reaper_fails_a_run_whose_attempts_are_spent(snapshot, tiny_config, 
     assert TrainingRun.objects.get(pk=fresh.pk).status == Status.RUNNING
 
 
-def test_a_snapshot_without_validation_rows_fails_the_run_with_a_clear_message(project, tiny_config):
+def test_a_snapshot_without_validation_rows_is_refused_and_never_trains(project, tiny_config):
     from .conftest import learnable_project
 
     snapshot = snapshot_of(learnable_project(project, n=6), val_fraction=0.0)
-    run = start(snapshot, tiny_config)
+    with pytest.raises(RunError, match=f"Snapshot v{snapshot.version} has no validation rows: cut a snapshot"):
+        start(snapshot, tiny_config)
+    # A run that got past the check (made directly here) fails before training, with the same message.
+    run = TrainingRun.objects.create(project=project, snapshot=snapshot, config=tiny_config)
     assert runner.run_execute(run_id=run.pk) == "failed"
     run.refresh_from_db()
     assert run.status == Status.FAILED and "has no validation rows" in run.error
