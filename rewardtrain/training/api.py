@@ -131,6 +131,15 @@ class TrainingRunOut(serializers.ModelSerializer):
         return model.pk if model else None
 
 
+class TrainingRunSummaryOut(TrainingRunOut):
+    """A run in a list: everything but the per-step metrics (read them from the run itself)."""
+
+    metrics = None
+
+    class Meta(TrainingRunOut.Meta):
+        fields = [f for f in TrainingRunOut.Meta.fields if f != "metrics"]
+
+
 def _run_queryset():
     return TrainingRun.objects.select_related("created_by", "model_version").prefetch_related("metrics")
 
@@ -140,9 +149,10 @@ class TrainingRunListCreate(ProjectMlApi):
 
     serializer_class = TrainingRunOut
 
-    @extend_schema(responses=TrainingRunOut(many=True), summary="Training runs of the project, newest first")
+    @extend_schema(responses=TrainingRunSummaryOut(many=True), summary="Training runs of the project, newest first")
     def get(self, request, project_id):
-        return Response(TrainingRunOut(_run_queryset().filter(project=self.get_project()), many=True).data)
+        runs = TrainingRun.objects.filter(project=self.get_project()).select_related("created_by", "model_version")
+        return Response(TrainingRunSummaryOut(runs, many=True).data)
 
     @extend_schema(request=TrainingRunIn, responses={201: TrainingRunOut},
                    summary="Start a training run on a snapshot (queued for a training worker)")

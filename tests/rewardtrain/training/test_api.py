@@ -138,3 +138,20 @@ def test_rollback_with_nothing_to_roll_back_to_is_a_400(project, ml_engineer):
 @pytest.mark.parametrize("url", ["/api/v1/snapshot-jobs/{}/", "/api/v1/training-runs/{}/", "/api/v1/models/{}/"])
 def test_unknown_ids_are_404(ml_engineer, url):
     assert client_for(ml_engineer).get(url.format(987654)).status_code == 404
+
+
+def test_the_run_list_leaves_the_metrics_to_the_run_detail(project, ml_engineer, snapshot, project_admin):
+    from rewardtrain.training.services import training_metric_record
+
+    run = training_run_create_for(project, snapshot)
+    training_metric_record(run_id=run.pk, step=1, kind="train", loss=0.7, accuracy=0.5, lr=1e-4)
+    listed = client_for(project_admin).get(f"/api/v1/projects/{project.pk}/training-runs/").json()
+    assert [r["id"] for r in listed] == [run.pk] and "metrics" not in listed[0]
+    detail = client_for(project_admin).get(f"/api/v1/training-runs/{run.pk}/").json()
+    assert detail["metrics"] == [{"step": 1, "kind": "train", "loss": 0.7, "accuracy": 0.5, "lr": 1e-4, "extra": {}}]
+
+
+def training_run_create_for(project, snapshot):
+    from rewardtrain.training.services import training_run_create
+
+    return training_run_create(project=project, snapshot_id=snapshot.pk, config={})
