@@ -59,12 +59,12 @@ def training_world(project, ml):
     from rewardtrain.training.services import training_run_create
     from rewardtrain.training.snapshot_jobs import snapshot_job_create
 
-    all_train = snapshot_create(project=project, filters=filters_build(project=project), val_fraction=0)
+    trainable = factories.snapshot_with_both_splits(project)
     models = [ModelVersion.objects.create(project=project, version=v, artifact_dir=f"models/m{v}") for v in (1, 2, 3)]
     for model in models[:2]:
         model_version_promote(model_version=model)
     return {"job": snapshot_job_create(project=project, params={}, user=ml),
-            "run": training_run_create(project=project, snapshot_id=all_train.pk, user=ml), "model": models[2]}
+            "run": training_run_create(project=project, snapshot_id=trainable.pk, user=ml), "model": models[2]}
 
 
 def task_file():

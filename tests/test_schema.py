@@ -60,7 +60,7 @@ def training_ids(project, admin) -> dict:
     from rewardtrain.training.services import training_run_create
     from rewardtrain.training.snapshot_jobs import snapshot_job_create
 
-    snapshot = snapshot_create(project=project, filters=filters_build(project=project), val_fraction=0)
+    snapshot = factories.snapshot_with_both_splits(project)
     run = training_run_create(project=project, snapshot_id=snapshot.pk, user=admin)
     model = ModelVersion.objects.create(project=project, version=1, run=run, artifact_dir="models/none",
                                         validation_report={"n": 1, "accuracy": 1.0, "ece": 0.0})
