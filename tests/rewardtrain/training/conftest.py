@@ -36,3 +36,9 @@ def snapshot(project):
 @pytest.fixture
 def tiny_config(tiny_bert):
     return {"model": tiny_bert, "max_length": 64, "batch_tokens": 256, "epochs": 1.0, "lr": 3e-3, "save_every": 3}
+
+
+@pytest.fixture
+def quick_config(tiny_config):
+    """Two steps: for tests about orchestration, not about what the model learns."""
+    return {**tiny_config, "max_steps": 2}

@@ -58,16 +58,16 @@ def test_a_failing_snapshot_job_reports_its_error(project, ml_engineer, monkeypa
 
 
 def test_train_read_promote_download_and_roll_back_through_the_api(
-        project, ml_engineer, tiny_config, django_capture_on_commit_callbacks):
+        project, ml_engineer, quick_config, django_capture_on_commit_callbacks):
     snapshot = snapshot_of(learnable_project(project))
     client = client_for(ml_engineer)
     models = []
     for seed in (0, 1):
         with django_capture_on_commit_callbacks(execute=True):  # eager: the worker trains inside the request
             created = client.post(f"/api/v1/projects/{project.pk}/training-runs/",
-                                  {"snapshot": snapshot.pk, "config": {**tiny_config, "seed": seed}}, format="json")
+                                  {"snapshot": snapshot.pk, "config": {**quick_config, "seed": seed}}, format="json")
         assert created.status_code == 201, created.json()
-        assert created.json()["config"]["epochs"] == 1.0 and created.json()["config"]["save_every"] == 3
+        assert created.json()["config"]["max_steps"] == 2 and created.json()["config"]["save_every"] == 3
         run = client.get(f"/api/v1/training-runs/{created.json()['id']}/").json()
         assert (run["status"], run["progress"], run["error"]) == ("succeeded", 1.0, "")
         train_steps = [m for m in run["metrics"] if m["kind"] == "train"]

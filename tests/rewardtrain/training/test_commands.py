@@ -32,7 +32,7 @@ def test_without_a_worker_the_run_is_cut_and_queued_for_later(project, tiny_conf
     assert run.status == "queued" and run.config["lr"] == tiny_config["lr"]
 
 
-def test_wait_follows_the_run_with_a_bar_and_prints_the_report(project, tiny_config, snapshot, monkeypatch):
+def test_wait_follows_the_run_with_a_bar_and_prints_the_report(project, quick_config, snapshot, monkeypatch):
     from rewardtrain.management.commands import train_reward_model
 
     def a_worker_runs_meanwhile(seconds):  # a worker starting later picks the queued run up
@@ -41,7 +41,7 @@ def test_wait_follows_the_run_with_a_bar_and_prints_the_report(project, tiny_con
 
     monkeypatch.setattr(train_reward_model.time, "sleep", a_worker_runs_meanwhile)
     out, err = run_command("train_reward_model", str(project.pk), "--snapshot", str(snapshot.pk), "--wait",
-                           *sets(tiny_config))
+                           *sets(quick_config))
     model = ModelVersion.objects.get()
     assert f"Model version 1 (id {model.pk}) registered as a candidate." in out
     assert f"accuracy:           {100 * model.validation_report['accuracy']:.1f}%" in out
@@ -49,9 +49,9 @@ def test_wait_follows_the_run_with_a_bar_and_prints_the_report(project, tiny_con
     assert "100%" in err and "succeeded" in err  # the progress bar, finished
 
 
-def test_in_process_training_needs_no_worker(project, tiny_config, snapshot):
+def test_in_process_training_needs_no_worker(project, quick_config, snapshot):
     out, _ = run_command("train_reward_model", project.name, "--snapshot", str(snapshot.pk), "--in-process",
-                         *sets({**tiny_config, "max_steps": 2}))
+                         *sets(quick_config))
     assert "Training in this process: succeeded." in out and ModelVersion.objects.count() == 1
 
 

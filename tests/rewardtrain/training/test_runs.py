@@ -58,11 +58,11 @@ def test_a_run_records_every_step_validates_and_registers_a_candidate(snapshot, 
     json.dumps(report, allow_nan=False)  # valid JSON for any client
 
 
-def test_the_active_model_is_scored_on_the_same_rows(snapshot, tiny_config):
-    first = start(snapshot, tiny_config)
+def test_the_active_model_is_scored_on_the_same_rows(snapshot, quick_config):
+    first = start(snapshot, quick_config)
     runner.run_execute(run_id=first.pk)
     model_version_promote(model_version=ModelVersion.objects.get(run=first))
-    second = start(snapshot, {**tiny_config, "seed": 1})
+    second = start(snapshot, {**quick_config, "seed": 1})
     runner.run_execute(run_id=second.pk)
     report = ModelVersion.objects.get(run=second).validation_report
     active = report["active_model"]
@@ -73,8 +73,8 @@ def test_the_active_model_is_scored_on_the_same_rows(snapshot, tiny_config):
     assert comparison["low"] <= comparison["difference"] <= comparison["high"]
 
 
-def test_a_second_delivery_never_trains_while_the_first_beats(snapshot, tiny_config):
-    run = start(snapshot, tiny_config)
+def test_a_second_delivery_never_trains_while_the_first_beats(snapshot, quick_config):
+    run = start(snapshot, quick_config)
     assert services.training_run_claim(run_id=run.pk, worker="host-a:1") is not None
     assert runner.run_execute(run_id=run.pk, worker="host-b:2") == "not claimed (status running)"
     assert not TrainingMetric.objects.filter(run=run).exists()
