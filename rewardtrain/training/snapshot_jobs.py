@@ -5,7 +5,9 @@ still written once, complete; the job row only tells how far the cut has come.  
 coarse: queued 0 → counting 0.1 → writing 0.3 → done 1.
 """
 import logging
-from datetime import date
+from datetime import date, timedelta
+
+from django.conf import settings
 
 from django.db import transaction
 from django.utils import timezone
@@ -73,3 +75,15 @@ def snapshot_job_execute(*, job_id: int) -> str:
             finished_at=timezone.now())
     log.info("Snapshot job %s: %s pairs selected, snapshot %s", job_id, selected, snapshot.pk)
     return "succeeded"
+
+
+def snapshot_jobs_fail_stale() -> list[int]:
+    """Jobs still "running" long after they started lost their worker (a cut has no heartbeat):
+    marked failed so nobody waits forever. A job that does finish later still records its snapshot."""
+    seconds = int(getattr(settings, "VERDICT_SNAPSHOT_JOB_STALE_SECONDS", 6 * 3600))
+    limit = timezone.now() - timedelta(seconds=seconds)
+    stale = list(SnapshotJob.objects.filter(status=Status.RUNNING, started_at__lt=limit).values_list("pk", flat=True))
+    SnapshotJob.objects.filter(pk__in=stale, status=Status.RUNNING).update(
+        status=Status.FAILED, finished_at=timezone.now(),
+        error=f"worker lost: still running {seconds / 3600:g} h after it started; cut the snapshot again.")
+    return stale

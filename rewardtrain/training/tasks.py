@@ -22,3 +22,11 @@ def snapshot_job_run(job_id: int) -> str:
     from .snapshot_jobs import snapshot_job_execute
 
     return snapshot_job_execute(job_id=job_id)
+
+
+@shared_task(name="rewardtrain.tasks.snapshot_jobs_fail_stale")
+def snapshot_jobs_fail_stale() -> list[int]:
+    """Beat, every 10 minutes: snapshot jobs whose worker was lost are marked failed."""
+    from .snapshot_jobs import snapshot_jobs_fail_stale as fail_stale
+
+    return fail_stale()

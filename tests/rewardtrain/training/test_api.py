@@ -155,3 +155,19 @@ def training_run_create_for(project, snapshot):
     from rewardtrain.training.services import training_run_create
 
     return training_run_create(project=project, snapshot_id=snapshot.pk, config={})
+
+
+def test_a_snapshot_job_whose_worker_was_lost_is_failed_not_left_running(project, ml_engineer, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from rewardtrain.training.tasks import snapshot_jobs_fail_stale
+
+    settings.VERDICT_SNAPSHOT_JOB_STALE_SECONDS = 3600
+    old = SnapshotJob.objects.create(project=project, status="running", started_at=timezone.now() - timedelta(hours=2))
+    recent = SnapshotJob.objects.create(project=project, status="running", started_at=timezone.now())
+    assert snapshot_jobs_fail_stale() == [old.pk]
+    body = client_for(ml_engineer).get(f"/api/v1/snapshot-jobs/{old.pk}/").json()
+    assert body["status"] == "failed" and body["error"].startswith("worker lost:")
+    assert SnapshotJob.objects.get(pk=recent.pk).status == "running"
