@@ -61,3 +61,11 @@ def live_worker(transactional_db):
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Throttle and lockout counters live in the shared (Redis) cache: each test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI served from our own static files, no CDN
     "django_htmx",
     "django_celery_beat",
+    "axes",
     "annotation",
     "rewardtrain",
 ]
@@ -61,6 +62,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into a 429
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -105,6 +107,7 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"].setdefault("OPTIONS", {}).update(timeout=20, transaction_mode="IMMEDIATE")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+AUTHENTICATION_BACKENDS = ["config.security.LockoutBackend", "django.contrib.auth.backends.ModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
@@ -138,6 +141,36 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 VERDICT_IMPORT_MAX_LINE_BYTES = int(os.environ.get("VERDICT_IMPORT_MAX_LINE_BYTES", str(2 * 1024 * 1024)))
 VERDICT_IMPORT_MAX_ERRORS = int(os.environ.get("VERDICT_IMPORT_MAX_ERRORS", "50"))
 VERDICT_IMPORT_BATCH_SIZE = int(os.environ.get("VERDICT_IMPORT_BATCH_SIZE", "1000"))
+
+# The shared cache: API throttles and login lockouts count here, so every web process must see the same
+# one. Redis in production (CACHE_URL=redis://host:6379/1); a folder under var/ in the embedded default
+# (shared by the processes of one host); locmem:// only for a single process.
+CACHE_URL = os.environ.get("CACHE_URL", "")
+if CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+elif CACHE_URL.startswith("locmem://"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+elif CACHE_URL in ("", "file://") or CACHE_URL.startswith("file://"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                          "LOCATION": CACHE_URL.removeprefix("file://") or str(VAR_DIR / "cache")}}
+else:
+    raise ImproperlyConfigured(f"CACHE_URL must be redis://, file:// or locmem://, not {CACHE_URL!r}.")
+
+# Client addresses: how many reverse proxies in front of Verdict append to X-Forwarded-For. 0 (the
+# default) ignores the header; set it to 1 behind one TLS-terminating proxy. DRF's throttles
+# (NUM_PROXIES) and the login lockout (config.security.client_ip) both follow it.
+VERDICT_TRUSTED_PROXIES = int(os.environ.get("VERDICT_TRUSTED_PROXIES", "0"))
+
+# Login lockout (django-axes) on /accounts/login/, /admin/login/ and /api/v1/auth/token/: after
+# VERDICT_LOGIN_FAILURE_LIMIT failures from one client address, or for one username, further
+# attempts get 429 for VERDICT_LOGIN_COOLOFF_MINUTES. Counted in the shared cache.
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT = int(os.environ.get("VERDICT_LOGIN_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("VERDICT_LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # either one locks: per address and per account
+AXES_CLIENT_IP_CALLABLE = "config.security.client_ip"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
 
 # Celery: Redis in production; with no broker configured, a filesystem "broker" needs no server.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
@@ -183,6 +216,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"user": os.environ.get("API_THROTTLE_USER", "6000/min"),
                                "token": os.environ.get("API_THROTTLE_TOKEN", "30/min")},
     "EXCEPTION_HANDLER": "annotation.api.common.exception_handler",
+    "NUM_PROXIES": VERDICT_TRUSTED_PROXIES,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Verdict API",
