@@ -172,6 +172,12 @@ AXES_CLIENT_IP_CALLABLE = "config.security.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 
+# Untrusted text: past these bounds a text is shown as plain text (annotation/rendering.py).
+VERDICT_RENDER_MAX_CHARS = int(os.environ.get("VERDICT_RENDER_MAX_CHARS", "100000"))
+VERDICT_RENDER_MAX_DEPTH = int(os.environ.get("VERDICT_RENDER_MAX_DEPTH", "16"))
+VERDICT_RENDER_TIME_LIMIT = float(os.environ.get("VERDICT_RENDER_TIME_LIMIT", "0.5"))  # seconds per text or diff
+VERDICT_DIFF_MAX_WORDS = int(os.environ.get("VERDICT_DIFF_MAX_WORDS", "5000"))
+
 # Celery: Redis in production; with no broker configured, a filesystem "broker" needs no server.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or (
