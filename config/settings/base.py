@@ -141,6 +141,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 VERDICT_IMPORT_MAX_LINE_BYTES = int(os.environ.get("VERDICT_IMPORT_MAX_LINE_BYTES", str(2 * 1024 * 1024)))
 VERDICT_IMPORT_MAX_ERRORS = int(os.environ.get("VERDICT_IMPORT_MAX_ERRORS", "50"))
 VERDICT_IMPORT_BATCH_SIZE = int(os.environ.get("VERDICT_IMPORT_BATCH_SIZE", "1000"))
+# An import stops with an error past this many bytes read (after gzip expansion) or lines.
+VERDICT_IMPORT_MAX_EXPANDED_BYTES = int(os.environ.get("VERDICT_IMPORT_MAX_EXPANDED_BYTES", str(1024**3)))
+VERDICT_IMPORT_MAX_LINES = int(os.environ.get("VERDICT_IMPORT_MAX_LINES", "2000000"))
 
 # The shared cache: API throttles and login lockouts count here, so every web process must see the same
 # one. Redis in production (CACHE_URL=redis://host:6379/1); a folder under var/ in the embedded default
@@ -218,6 +221,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": ["annotation.api.common.JSONParser", "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"user": os.environ.get("API_THROTTLE_USER", "6000/min"),
                                "token": os.environ.get("API_THROTTLE_TOKEN", "30/min")},
