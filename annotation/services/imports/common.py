@@ -50,6 +50,8 @@ class _Errors:
 
     def add(self, message: str, line: int | None = None) -> None:
         self.total += 1
+        # Messages quote the file (keys, values): a lone surrogate there is shown as \udxxx, not sent on.
+        message = message.encode("utf-8", "backslashreplace").decode("utf-8")
         if len(self.shown) < self.cap:
             self.shown.append(f"{self.filename}:{line}: {message}" if line else f"{self.filename}: {message}")
 
