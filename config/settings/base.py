@@ -54,6 +54,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.security.BodyLimitMiddleware",  # before anything reads a body (CSRF reads POST)
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -134,6 +135,10 @@ STORAGES = {
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Request bodies: 413 past VERDICT_REQUEST_MAX_BYTES (every endpoint, anonymous ones too), or past
+# VERDICT_UPLOAD_MAX_BYTES on the two import endpoints (the import page and POST .../batches/).
+VERDICT_REQUEST_MAX_BYTES = int(os.environ.get("VERDICT_REQUEST_MAX_BYTES", str(1024 * 1024)))
+VERDICT_UPLOAD_MAX_BYTES = int(os.environ.get("VERDICT_UPLOAD_MAX_BYTES", str(100 * 1024 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
