@@ -224,7 +224,7 @@ CELERY_BEAT_SCHEDULE = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "annotation.api.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -237,6 +237,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "annotation.api.common.exception_handler",
     "NUM_PROXIES": VERDICT_TRUSTED_PROXIES,
 }
+# API tokens expire this many days after they were created (0: never); a password change revokes them.
+VERDICT_TOKEN_TTL_DAYS = float(os.environ.get("VERDICT_TOKEN_TTL_DAYS", "0"))
 SPECTACULAR_SETTINGS = {
     "TITLE": "Verdict API",
     "DESCRIPTION": "Human preference annotation and reward-model training.",
