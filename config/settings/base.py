@@ -31,7 +31,23 @@ SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
-    SECRET_KEY = "insecure-development-key-only-for-DEBUG"
+    # Development: a random key made once per installation and kept in the var folder (never a fixed
+    # public one: sessions and the annotator pseudonyms in exports are keyed on it).
+    _key_file = VAR_DIR / "secret_key"
+    if not _key_file.exists():
+        import secrets
+
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        _tmp = VAR_DIR / f".secret_key.{os.getpid()}"
+        _tmp.write_text(secrets.token_urlsafe(50))
+        _tmp.chmod(0o600)
+        try:
+            os.link(_tmp, _key_file)  # atomic and never overwrites: concurrent first starts agree on one key
+        except FileExistsError:
+            pass
+        finally:
+            _tmp.unlink()
+    SECRET_KEY = _key_file.read_text().strip()
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
