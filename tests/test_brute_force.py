@@ -48,3 +48,13 @@ def test_a_trusted_proxy_makes_the_forwarded_address_count(db):
     assert client_ip(request) == "10.0.0.1"
     with override_settings(REST_FRAMEWORK={**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}):
         assert client_ip(request) == "5.6.7.8"
+
+
+def test_logging_in_to_your_own_account_does_not_reset_the_address_count(db):
+    own, target = factories.UserFactory(), factories.UserFactory()
+    path = "/accounts/login/"
+    for n in range(LIMIT):
+        if n % 3 == 0:
+            attempt(path, own.username, factories.PASSWORD)
+        attempt(path, f"{target.username}{n}", "wrong")
+    assert attempt(path, target.username, factories.PASSWORD).status_code == 429

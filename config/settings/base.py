@@ -196,7 +196,9 @@ AXES_FAILURE_LIMIT = int(os.environ.get("VERDICT_LOGIN_FAILURE_LIMIT", "10"))
 AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("VERDICT_LOGIN_COOLOFF_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # either one locks: per address and per account
 AXES_CLIENT_IP_CALLABLE = "config.security.client_ip"
-AXES_RESET_ON_SUCCESS = True
+# A success does not wipe the counts: it would also wipe the address's, letting anyone with one
+# account reset their address between guesses at others. Counts simply expire after the cool-off.
+AXES_RESET_ON_SUCCESS = False
 AXES_VERBOSE = False
 
 # Untrusted text: past these bounds a text is shown as plain text (annotation/rendering.py).
