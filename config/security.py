@@ -1,6 +1,8 @@
 """Site-wide security pieces the settings point at: the client address behind trusted proxies, and the
 login lockout backend (django-axes) that covers /accounts/login/, /admin/login/ and the API token.
 """
+import ipaddress
+
 from axes.backends import AxesStandaloneBackend
 from rest_framework.throttling import BaseThrottle
 
@@ -8,8 +10,12 @@ from rest_framework.throttling import BaseThrottle
 def client_ip(request) -> str | None:
     """The caller's address, as DRF's throttles see it (settings.VERDICT_TRUSTED_PROXIES → NUM_PROXIES):
     REMOTE_ADDR, or the X-Forwarded-For entry added by the outermost trusted proxy. With no trusted
-    proxy the header is ignored, so changing it cannot reset a limit."""
-    return BaseThrottle().get_ident(request)
+    proxy the header is ignored, so changing it cannot reset a limit. Not an address → REMOTE_ADDR."""
+    ident = BaseThrottle().get_ident(request)
+    try:
+        return str(ipaddress.ip_address(ident))
+    except ValueError:
+        return request.META.get("REMOTE_ADDR")
 
 
 class LockoutBackend(AxesStandaloneBackend):

@@ -58,3 +58,12 @@ def test_logging_in_to_your_own_account_does_not_reset_the_address_count(db):
             attempt(path, own.username, factories.PASSWORD)
         attempt(path, f"{target.username}{n}", "wrong")
     assert attempt(path, target.username, factories.PASSWORD).status_code == 429
+
+
+def test_without_redis_the_lockout_is_counted_in_the_database(db, settings):
+    """The embedded default (a file cache) keeps lockouts in the database that every process shares."""
+    settings.AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+    user = factories.UserFactory()
+    for n in range(LIMIT):
+        attempt("/accounts/login/", user.username, "wrong", addr=f"192.0.2.{n + 1}", forwarded="not-an-address")
+    assert attempt("/accounts/login/", user.username, factories.PASSWORD, addr="198.51.100.3").status_code == 429

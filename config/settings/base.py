@@ -192,8 +192,10 @@ VERDICT_TRUSTED_PROXIES = int(os.environ.get("VERDICT_TRUSTED_PROXIES", "0"))
 
 # Login lockout (django-axes) on /accounts/login/, /admin/login/ and /api/v1/auth/token/: after
 # VERDICT_LOGIN_FAILURE_LIMIT failures from one client address, or for one username, further
-# attempts get 429 for VERDICT_LOGIN_COOLOFF_MINUTES. Counted in the shared cache.
-AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+# attempts get 429 for VERDICT_LOGIN_COOLOFF_MINUTES. Counted in Redis when the cache is Redis (atomic
+# increments); otherwise (the embedded default) in the database, which every process shares too.
+AXES_HANDLER = ("axes.handlers.cache.AxesCacheHandler" if CACHES["default"]["BACKEND"].endswith("RedisCache")
+                else "axes.handlers.database.AxesDatabaseHandler")
 AXES_FAILURE_LIMIT = int(os.environ.get("VERDICT_LOGIN_FAILURE_LIMIT", "10"))
 AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("VERDICT_LOGIN_COOLOFF_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # either one locks: per address and per account
