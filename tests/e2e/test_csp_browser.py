@@ -20,6 +20,11 @@ def test_every_page_runs_under_the_csp_without_violations(browser, live_server):
     project = factories.ProjectFactory()
     factories.rubric(project, keys=("helpful",))
     task = factories.task(project)
+    from rewardtrain.models import TrainingMetric, TrainingRun
+
+    run = TrainingRun.objects.create(project=project, snapshot=factories.snapshot_with_both_splits(project), config={})
+    TrainingMetric.objects.bulk_create([TrainingMetric(run=run, step=s, kind=k, loss=1.0 / s, accuracy=0.5)
+                                        for s in (1, 2, 3) for k in TrainingMetric.Kind.values])
     root = factories.UserFactory(is_staff=True, is_superuser=True)
     client = Client()
     client.force_login(root)
@@ -44,6 +49,9 @@ def test_every_page_runs_under_the_csp_without_violations(browser, live_server):
     visit(f"/projects/{project.pk}/gold/")
     visit(f"/projects/{project.pk}/gold/{task.pk}/")
     visit(f"/train/projects/{project.pk}/snapshots/")
+    visit(f"/train/projects/{project.pk}/runs/")
+    visit(f"/train/projects/{project.pk}/runs/{run.pk}/")
+    visit(f"/train/projects/{project.pk}/models/")
     visit(f"/projects/{project.pk}/annotate/")
     page.keyboard.press("?")  # the workspace script runs: its key help opens
     page.keyboard.press("Escape")
