@@ -47,6 +47,7 @@ class BatchListUploadApi(ProjectScopedMixin, generics.GenericAPIView):
     serializer_class = BatchOut
     pagination_class = IdCursorPagination
     parser_classes = [MultiPartParser, FormParser]
+    max_body_setting = "VERDICT_UPLOAD_MAX_BYTES"  # config.security.BodyLimitMiddleware
 
     @extend_schema(responses=BatchOut(many=True), summary="Batches of the project")
     def get(self, request, project_id):

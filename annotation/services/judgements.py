@@ -91,6 +91,16 @@ def gold_matches(*, ranking, gold_ranking) -> bool:
     return _normalized(ranking) == _normalized(gold_ranking)
 
 
+def _storable_text(text: str, field: str) -> None:
+    """PostgreSQL stores no NUL character, and UTF-8 has no lone surrogates: say so instead of a 500."""
+    if "\x00" in text:
+        raise JudgementInvalid(field, "must not contain NUL characters.")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise JudgementInvalid(field, "must be valid Unicode (it holds a lone surrogate).")
+
+
 def _validated(*, project, response_ids, ranking, strength, both_bad, criteria, rationale, duration_ms) -> dict:
     if both_bad and not project.allow_both_bad:
         raise JudgementInvalid("both_bad", "this project does not offer “both bad”.")
@@ -122,6 +132,7 @@ def _validated(*, project, response_ids, ranking, strength, both_bad, criteria, 
         raise JudgementInvalid("rationale", "this project requires a rationale.")
     if len(rationale) > MAX_RATIONALE_CHARS:
         raise JudgementInvalid("rationale", f"must be at most {MAX_RATIONALE_CHARS} characters.")
+    _storable_text(rationale, "rationale")
     if duration_ms is not None and (not isinstance(duration_ms, int) or isinstance(duration_ms, bool)
                                     or not 0 <= duration_ms <= MAX_DURATION_MS):
         raise JudgementInvalid("duration_ms", f"must be an integer between 0 and {MAX_DURATION_MS}.")
@@ -221,6 +232,7 @@ def assignment_skip(*, assignment: Assignment, reason: str, now=None) -> Assignm
     reason = (reason or "").strip()
     if not reason:
         raise JudgementInvalid("reason", "say why you skip (e.g. “outside my expertise”).")
+    _storable_text(reason, "reason")
     assignment = Assignment.objects.select_for_update().get(pk=assignment.pk)
     if assignment.status == Assignment.Status.SKIPPED:
         return assignment

@@ -2,6 +2,7 @@
 import secrets
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from annotation.models import Criterion, Membership, Project, Rubric
@@ -36,12 +37,24 @@ def generate_password() -> str:
 
 
 @transaction.atomic
+def _username_validate(username: str) -> None:
+    """The rules of the user model's username field (letters, digits and @.+-_, at most 150), which
+    create_user alone does not apply."""
+    field = User._meta.get_field(User.USERNAME_FIELD)
+    try:
+        field.clean(username, None)
+    except ValidationError as exc:
+        raise ValueError(f"Invalid username {username!r}: {' '.join(exc.messages)}")
+
+
 def member_add(*, project: Project, username: str, role: str, create_user: bool = False,
                password: str | None = None) -> tuple[Membership, str | None]:
     """Adds a role; returns the membership and the new user's password when one was created."""
     if role not in Membership.Role.values:
         raise ValueError(f"Unknown role {role!r}; choose one of {', '.join(Membership.Role.values)}.")
     new_password = None
+    if create_user or "\x00" in username:
+        _username_validate(username)
     try:
         user = User.objects.get(username=username)
     except User.DoesNotExist:

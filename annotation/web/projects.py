@@ -56,3 +56,6 @@ def project_import(request, project_id):
         "project": request.project, "errors": errors, "kind": kind,
         "kinds": [(key, label) for key, (label, _) in IMPORT_KINDS.items()],
     }, status=400 if errors else 200)
+
+
+project_import.max_body_setting = "VERDICT_UPLOAD_MAX_BYTES"  # config.security.BodyLimitMiddleware
