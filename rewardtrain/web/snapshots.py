@@ -66,9 +66,17 @@ def snapshot_verify(request, project_id, snapshot_id):
 
 
 @project_role_required(*DATA_ROLES)
-def snapshot_download(request, project_id, snapshot_id, fmt):
+def snapshot_download(request, project_id, snapshot_id, fmt=None):
+    """One export (format in the path, or `format=` from the page's download form), or the raw artifact."""
     snapshot = _snapshot(request, snapshot_id)
-    split = request.GET.get("split", "all")
-    if fmt not in exports.FORMATS or split not in exports.SPLITS:
+    fmt = fmt or request.GET.get("format", "")
+    split, criterion = request.GET.get("split", "all"), request.GET.get("criterion") or None
+    if fmt not in (*exports.FORMATS, *exports.RAW_FORMATS) or split not in exports.SPLITS:
         raise Http404("Unknown export format or split.")
-    return exports.export_response(snapshot=snapshot, fmt=fmt, split=split)
+    try:
+        if fmt in exports.RAW_FORMATS:
+            return exports.artifact_response(snapshot=snapshot, raw=fmt)
+        return exports.export_response(snapshot=snapshot, fmt=fmt, split=split, criterion=criterion)
+    except exports.ExportError as exc:
+        messages.error(request, str(exc))
+        return redirect("snapshots", project_id=request.project.pk)

@@ -10,4 +10,6 @@ urlpatterns = [
          name="snapshot-verify"),
     path("projects/<id:project_id>/snapshots/<id:snapshot_id>/download/<str:fmt>/", snapshots.snapshot_download,
          name="snapshot-download"),
+    path("projects/<id:project_id>/snapshots/<id:snapshot_id>/download/", snapshots.snapshot_download,
+         name="snapshot-download-form"),
 ]

@@ -72,3 +72,35 @@ def test_export_snapshot_rejects_bad_input(project, tmp_path):
         run("export_snapshot", str(snap.pk), "--format", "csv", "--out", str(tmp_path / "x.jsonl"))
     with pytest.raises(CommandError, match="cannot write"):
         run("export_snapshot", str(snap.pk), "--format", "hh", "--out", str(tmp_path / "missing-dir" / "x.jsonl"))
+
+
+def test_export_snapshot_exports_one_criterion_of_a_rubric_snapshot(project, tmp_path):
+    factories.rubric(project, keys=("helpfulness",))
+    task = factories.task(project)
+    a, b = task.slots.order_by("position").values_list("response_id", flat=True)
+    factories.judgement(task, factories.member(project, "annotator"), [[a], [b]], criteria={"helpfulness": [[b], [a]]})
+    run("create_snapshot", project.name, "--criterion", "*")
+    snap = DatasetSnapshot.objects.get()
+    target = tmp_path / "trl.jsonl"
+    with pytest.raises(CommandError, match=r"holds 2 criteria \(overall, helpfulness\)"):
+        run("export_snapshot", str(snap.pk), "--format", "trl", "--out", str(target))
+    assert not target.exists()
+    output = run("export_snapshot", str(snap.pk), "--format", "trl", "--criterion", "helpfulness", "--out", str(target))
+    assert "Wrote 1 trl line(s) (all, helpfulness)" in output
+    assert json.loads(target.read_text())["chosen"].startswith("Response 1")
+
+
+def test_export_snapshot_refuses_a_changed_artifact_and_leaves_no_file(project, tmp_path):
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    factories.judged_pair(project)
+    run("create_snapshot", project.name)
+    snap = DatasetSnapshot.objects.get()
+    original = default_storage.open(snap.artifact.name, "rb").read()
+    default_storage.delete(snap.artifact.name)
+    default_storage.save(snap.artifact.name, ContentFile(original.replace(b"Response 0", b"Response 9")))
+    target = tmp_path / "trl.jsonl"
+    with pytest.raises(CommandError, match="does not match its recorded sha256"):
+        run("export_snapshot", str(snap.pk), "--format", "trl", "--out", str(target))
+    assert not target.exists()
