@@ -178,3 +178,12 @@ def test_throttled_callers_get_429_in_the_error_shape(project, ml_engineer, monk
     assert statuses == [200, 200, 429]
     assert client.get("/api/v1/projects/").json()["error"]["code"] == "throttled"
     cache.clear()
+
+
+@pytest.mark.parametrize("key", ["overall", "Overall"])
+def test_a_rubric_criterion_cannot_take_the_reserved_key_overall(project, project_admin, key):
+    response = client_for(project_admin).post(f"/api/v1/projects/{project.pk}/rubrics/", {
+        "criteria": [{"key": "helpfulness"}, {"key": key}]}, format="json")
+    assert response.status_code == 400
+    assert "is reserved" in str(response.json()["error"]["fields"]["criteria"])
+    assert not project.rubrics.exists()
