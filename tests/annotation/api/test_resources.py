@@ -58,6 +58,8 @@ def test_rubric_versions_are_created_by_admins_and_read_by_members(project, proj
 
 
 def test_batch_upload_imports_tasks_and_lists_the_batch(project, project_admin, ml_engineer):
+    project.mode = "ranking"  # 2 and 3 responses
+    project.save()
     data = gzip.compress(jsonl({"prompt": "Q1?", "responses": ["a", "b"]},
                                {"prompt": "Q2?", "responses": [{"text": "c", "model": "m1"}, "d", "e"]}))
     upload = io.BytesIO(data)

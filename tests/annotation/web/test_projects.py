@@ -35,7 +35,7 @@ def test_non_member_gets_404_and_annotator_gets_403_on_import(client, project, a
 
 def test_admin_uploads_tasks(client, project, project_admin):
     client.force_login(project_admin)
-    rows = [{"prompt": "Q?", "responses": ["a", "b"]}, {"prompt": "R?", "responses": ["c", "d", "e"]}]
+    rows = [{"prompt": "Q?", "responses": ["a", "b"]}, {"prompt": "R?", "responses": ["c", "d"]}]
     response = client.post(reverse("project-import", args=[project.id]),
                            {"kind": "tasks", "file": upload("batch.jsonl", rows)}, follow=True)
     assert "Imported 2 new row(s) from batch.jsonl" in response.content.decode()
@@ -51,7 +51,7 @@ def test_bad_upload_shows_every_error_escaped_and_writes_nothing(client, project
     page = response.content.decode()
     assert response.status_code == 400
     assert "Nothing was imported." in page
-    assert "evil&lt;script&gt;.jsonl:2: responses: needs 2 to 9 responses, got 1" in page
+    assert "evil&lt;script&gt;.jsonl:2: responses: a pairwise project takes exactly 2 responses (got 1)" in page
     assert "<script>" not in page.split("</head>")[1].replace('<script src=', '')
     assert Task.objects.count() == 0
 
