@@ -46,11 +46,16 @@ class SnapshotCreateIn(serializers.Serializer):
 class SnapshotOut(serializers.ModelSerializer):
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     downloads = serializers.SerializerMethodField()
+    warnings = serializers.SerializerMethodField(help_text="What to know before training on it, e.g. no validation rows.")
 
     class Meta:
         model = DatasetSnapshot
         fields = ["id", "project", "version", "filters", "aggregation", "split_seed", "val_fraction", "train_rows",
-                  "val_rows", "sha256", "parquet_sha256", "stats", "created_by", "created_at", "downloads"]
+                  "val_rows", "sha256", "parquet_sha256", "stats", "warnings", "created_by", "created_at",
+                  "downloads"]
+
+    def get_warnings(self, snapshot) -> list[str]:
+        return (snapshot.stats or {}).get("warnings", [])
 
     def get_downloads(self, snapshot) -> dict[str, str]:
         request = self.context.get("request")

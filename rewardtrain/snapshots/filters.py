@@ -8,13 +8,17 @@ from datetime import date
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 
-from annotation.models import Batch, PreferencePair, Project
+from annotation.models import Batch, Criterion, PreferencePair, Project
 from annotation.parsing import ascii_int
 from annotation.selectors.pairs import OVERALL, OVERALL_NAME, criterion_from_input
 
 
 class SnapshotError(ValueError):
     """Bad snapshot input (unknown criterion, batch of another project, ...); the message says which."""
+
+
+class UnknownCriterion(SnapshotError):
+    """A criterion no rubric version of the project has (like an invalid choice: the command exits 2)."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,11 @@ def filters_build(*, project: Project, criteria: Iterable[str] | None = None, so
     crit = tuple(sorted({criterion_from_input(c) for c in criteria or [OVERALL_NAME]}))
     if "*" in crit:
         crit = ()
+    keys = set(Criterion.objects.filter(rubric__project=project).values_list("key", flat=True))
+    if unknown := [c for c in crit if c != OVERALL and c not in keys]:
+        raise UnknownCriterion(
+            f"Unknown criterion {unknown[0]!r} in project “{project.name}”; known: "
+            f"{', '.join([OVERALL_NAME, *sorted(keys)])}, or * for every criterion.")
     bad_sources = set(sources) - set(PreferencePair.Source.values)
     if bad_sources:
         raise SnapshotError(f"Unknown source {sorted(bad_sources)[0]!r}; use human or imported.")

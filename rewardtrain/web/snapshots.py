@@ -50,8 +50,10 @@ def snapshot_new(request, project_id):
     except SnapshotError as exc:
         form.add_error(None, str(exc))
         return _page(request, form, status=400)
-    messages.success(request, f"Snapshot v{snap.version}: {snap.train_rows} train and {snap.val_rows} "
-                              f"validation rows, sha256 {snap.sha256[:12]}…")
+    messages.success(request, f"Snapshot v{snap.version} (id {snap.pk}): {snap.train_rows} train and "
+                              f"{snap.val_rows} validation rows, sha256 {snap.sha256[:12]}…")
+    for warning in snap.stats.get("warnings", []):
+        messages.warning(request, warning)
     return redirect("snapshots", project_id=request.project.pk)
 
 

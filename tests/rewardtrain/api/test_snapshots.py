@@ -152,3 +152,18 @@ def test_raw_artifacts_refuse_a_split_instead_of_ignoring_it(judged, ml_engineer
         refused = client.get(snap["downloads"][fmt], {"split": "train"})
         assert refused.status_code == 400 and "split and criterion do not apply" in refused.json()["error"]["message"]
     assert client.get(snap["downloads"]["parquet"], {"split": "all"}).status_code == 200
+
+
+def test_unknown_criterion_and_empty_selection_are_400_and_use_no_version(project, ml_engineer):
+    factories.judged_pair(project)
+    client = client_for(ml_engineer)
+    url = f"/api/v1/projects/{project.pk}/snapshots/"
+    unknown = client.post(url, {"criteria": ["helpfulness"]}, format="json")
+    assert unknown.status_code == 400
+    assert unknown.json()["error"]["message"] == (f"Unknown criterion 'helpfulness' in project “{project.name}”; "
+                                                  f"known: overall, or * for every criterion.")
+    empty = client.post(url, {"since": "2001-01-01", "until": "2001-01-01"}, format="json")
+    assert empty.status_code == 400 and "select no pairs" in empty.json()["error"]["message"]
+    created = client.post(url, {"val_fraction": 0.1}, format="json").json()
+    assert created["version"] == 1
+    assert created["warnings"][0].startswith("No validation rows")

@@ -26,7 +26,7 @@ def test_create_snapshot_prints_version_counts_and_hash(project):
     output = run("create_snapshot", project.name, "--val-fraction", "0.3", "--seed", "5",
                  "--aggregation", "majority", "--exclude-gold", "--since", "2020-01-01")
     snap = DatasetSnapshot.objects.get()
-    assert f"version {snap.version}" in output
+    assert f"v{snap.version} (id {snap.pk})" in output
     assert f"{snap.train_rows} train, {snap.val_rows} val" in output
     assert f"sha256: {snap.sha256}" in output
     assert snap.filters["exclude_gold"] and snap.aggregation == "majority" and snap.split_seed == 5
@@ -104,3 +104,17 @@ def test_export_snapshot_refuses_a_changed_artifact_and_leaves_no_file(project, 
     with pytest.raises(CommandError, match="does not match its recorded sha256"):
         run("export_snapshot", str(snap.pk), "--format", "trl", "--out", str(target))
     assert not target.exists()
+
+
+def test_create_snapshot_exits_2_on_an_unknown_criterion_and_refuses_an_empty_cut(project):
+    factories.rubric(project, keys=("helpfulness",))
+    factories.judged_pair(project)
+    with pytest.raises(CommandError, match="Unknown criterion 'helpful'.*known: overall, helpfulness") as exc:
+        run("create_snapshot", project.name, "--criterion", "helpful")
+    assert exc.value.returncode == 2
+    with pytest.raises(CommandError, match="select no pairs"):
+        run("create_snapshot", project.name, "--since", "2001-01-01", "--until", "2001-01-02")
+    assert not DatasetSnapshot.objects.exists()
+    err = StringIO()
+    call_command("create_snapshot", project.name, stdout=StringIO(), stderr=err)
+    assert "Warning: No validation rows" in err.getvalue()

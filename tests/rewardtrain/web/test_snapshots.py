@@ -87,3 +87,15 @@ def test_download_link_streams_the_export(client, project, ml_engineer, snapshot
     assert len(lines) == snapshot.val_rows > 0
     assert lines[0].startswith(b'{"chosen": "\\n\\nHuman: ')
     assert logged_in(client, ml_engineer).get(url, {"split": "nope"}).status_code == 404
+
+
+def test_the_page_shows_an_empty_validation_split_and_refuses_an_empty_cut(client, project, ml_engineer):
+    factories.judged_pair(project)
+    url = reverse("snapshot-new", kwargs={"project_id": project.pk})
+    client = logged_in(client, ml_engineer)
+    empty = client.post(url, {"since": "2001-01-01", "until": "2001-01-01", "aggregation": "every", "seed": 0,
+                              "val_fraction": 0.1})
+    assert empty.status_code == 400 and "select no pairs" in empty.content.decode()
+    assert not DatasetSnapshot.objects.exists()
+    page = client.post(url, {"aggregation": "every", "seed": 0, "val_fraction": 0.1}, follow=True).content.decode()
+    assert page.count("No validation rows: all 1 prompt(s) fell in train") == 2  # the message and the row
