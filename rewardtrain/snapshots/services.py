@@ -142,11 +142,16 @@ def snapshot_verify(*, snapshot: DatasetSnapshot) -> IntegrityReport:
                            actual_parquet_sha256=actual_parquet, message=message)
 
 
-def snapshot_get(*, snapshot_id, project: Project | None = None) -> DatasetSnapshot:
-    """The snapshot (with its project), only within `project` when given; DatasetSnapshot.DoesNotExist otherwise."""
+def snapshot_get(*, snapshot_id=None, project: Project | None = None, version: int | None = None) -> DatasetSnapshot:
+    """The snapshot (with its project) by global id, or by `version` within `project`; only within
+    `project` when given; DatasetSnapshot.DoesNotExist otherwise."""
     snapshots = DatasetSnapshot.objects.select_related("project")
     if project is not None:
         snapshots = snapshots.filter(project=project)
+    if version is not None:
+        if project is None:
+            raise ValueError("A snapshot version is numbered within a project: give the project too.")
+        return snapshots.get(version=version)
     return snapshots.get(pk=snapshot_id)
 
 

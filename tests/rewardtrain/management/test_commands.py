@@ -118,3 +118,23 @@ def test_create_snapshot_exits_2_on_an_unknown_criterion_and_refuses_an_empty_cu
     err = StringIO()
     call_command("create_snapshot", project.name, stdout=StringIO(), stderr=err)
     assert "Warning: No validation rows" in err.getvalue()
+
+
+def test_export_snapshot_takes_the_version_shown_on_the_page(project, tmp_path):
+    other = factories.ProjectFactory(name="Other project")
+    for p in (other, other, project):  # ids and versions disagree: the project's v1 is snapshot id 3
+        factories.judged_pair(p)
+        run("create_snapshot", str(p.pk))
+    mine = DatasetSnapshot.objects.get(project=project)
+    assert (mine.version, DatasetSnapshot.objects.get(project=other, version=2).version) == (1, 2)
+    target = str(tmp_path / "out.jsonl")
+    for args in ([project.name, "v1"], ["--project", project.name, "--version", "1"], [str(mine.pk)],
+                 ["--project", str(project.pk), "v1"]):
+        output = run("export_snapshot", *args, "--format", "full", "--out", target)
+        assert f"of “{project.name}” snapshot v1 (id {mine.pk})" in output
+        assert json.loads(open(target).readline())["prompt"] == mine.project.prompts.get().text
+    with pytest.raises(CommandError, match=f"“{project.name}” has no snapshot v2 \\(it has: v1\\)"):
+        run("export_snapshot", project.name, "v2", "--format", "trl", "--out", target)
+    with pytest.raises(CommandError, match="numbered within a project"):
+        run("export_snapshot", "--version", "1", "--format", "trl", "--out", target)
+

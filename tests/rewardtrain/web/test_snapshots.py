@@ -99,3 +99,8 @@ def test_the_page_shows_an_empty_validation_split_and_refuses_an_empty_cut(clien
     assert not DatasetSnapshot.objects.exists()
     page = client.post(url, {"aggregation": "every", "seed": 0, "val_fraction": 0.1}, follow=True).content.decode()
     assert page.count("No validation rows: all 1 prompt(s) fell in train") == 2  # the message and the row
+
+
+def test_the_page_shows_version_and_id(client, project, ml_engineer, snapshot):
+    page = logged_in(client, ml_engineer).get(reverse("snapshots", kwargs={"project_id": project.pk})).content.decode()
+    assert f"<strong>v{snapshot.version}</strong> <span class=\"muted\">(id {snapshot.pk})</span>" in page
