@@ -48,6 +48,11 @@ class Project(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def gold_rate_percent(self) -> str:
+        """The gold rate as pages show and take it: a percent, unrounded ("12.5"), never a fraction."""
+        return f"{round(self.gold_rate * 100, 6):g}"
+
 
 class Membership(models.Model):
     class Role(models.TextChoices):

@@ -71,3 +71,25 @@ def test_forbidden_page_says_which_role_is_needed(client, project, annotator):
     response = client.get(reverse("project-import", args=[project.id]))
     assert response.status_code == 403
     assert f"This needs the Project admin role in project “{project.name}”." in response.content.decode()
+
+
+def test_the_gold_rate_is_a_percent_everywhere_and_keeps_its_decimals(client, project, project_admin):
+    client.force_login(project_admin)
+    client.post(reverse("gold-tasks", args=[project.pk]), {"gold_rate_percent": "12.5"})
+    gold_page = client.get(reverse("gold-tasks", args=[project.pk])).content.decode()
+    assert 'value="12.5"' in gold_page  # not rounded to 12 on reload
+    overview = client.get(reverse("project-detail", args=[project.pk])).content.decode()
+    assert "gold rate 12.5%" in overview  # not 0.125
+
+
+def test_a_file_of_only_duplicates_creates_no_empty_batch(client, project, project_admin):
+    from annotation.models import Batch
+
+    client.force_login(project_admin)
+    rows = [{"prompt": "Q?", "responses": ["a", "b"]}]
+    client.post(reverse("project-import", args=[project.id]), {"kind": "tasks", "file": upload("one.jsonl", rows)})
+    response = client.post(reverse("project-import", args=[project.id]),
+                           {"kind": "tasks", "file": upload("again.jsonl", rows)}, follow=True)
+    assert "Nothing new in again.jsonl: all 1 row(s) are already in the project; no batch was created." in (
+        response.content.decode())
+    assert list(Batch.objects.filter(project=project).values_list("name", flat=True)) == ["one.jsonl"]
