@@ -12,6 +12,16 @@ from rewardtrain.snapshots import exports
 from rewardtrain.snapshots.services import snapshot_get, snapshot_list
 
 
+def _stdout_closed() -> None:
+    """Point standard output at /dev/null, so flushing it at exit raises no second BrokenPipeError
+    (Python's documented recipe for SIGPIPE)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (tests): nothing will flush it
+        pass
+
+
 class Command(BaseCommand):
     help = ("Writes a snapshot in an export format as JSON lines: trl (prompt/chosen/rejected/margin), "
             "trl-chat (message lists), hh (Human/Assistant transcripts), kway (rankings), full (provenance).")
@@ -40,7 +50,12 @@ class Command(BaseCommand):
         try:
             exports.export_lines(**export)  # checks the input and the artifact before anything is written
             if out == "-":
-                count = exports.export_to_file(**export, out=sys.stdout.buffer)
+                try:
+                    count = exports.export_to_file(**export, out=sys.stdout.buffer)
+                    sys.stdout.flush()
+                except BrokenPipeError:
+                    _stdout_closed()  # the reader stopped early (`| head`): not an error, no traceback
+                    return
             else:
                 with open(out, "wb") as handle:
                     try:

@@ -138,3 +138,23 @@ def test_export_snapshot_takes_the_version_shown_on_the_page(project, tmp_path):
     with pytest.raises(CommandError, match="numbered within a project"):
         run("export_snapshot", "--version", "1", "--format", "trl", "--out", target)
 
+
+
+def test_export_snapshot_to_a_pipe_closed_early_stops_quietly(project, monkeypatch):
+    """`export_snapshot … --out - | head`: head exits, the next write raises BrokenPipeError."""
+    import io
+    import sys
+
+    class ClosedPipe(io.RawIOBase):
+        def writable(self):
+            return True
+
+        def write(self, data):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    factories.judged_pair(project)
+    run("create_snapshot", project.name)
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(io.BufferedWriter(ClosedPipe(), buffer_size=8)))
+    err = StringIO()
+    call_command("export_snapshot", project.name, "v1", "--format", "full", "--out", "-", stderr=err)
+    assert err.getvalue() == ""  # no traceback, no "Wrote …" claim
