@@ -171,11 +171,7 @@ class SnapshotDownloadApi(_SnapshotApi):
         snapshot = self.get_snapshot()
         try:
             if fmt in exports.RAW_FORMATS:
-                if (split or "all") != "all" or criterion:
-                    raise InvalidInput(f"The {fmt} artifact is the whole snapshot, as hashed: split and criterion "
-                                       f"do not apply (filter its split and criterion columns, or use the full "
-                                       f"export with ?split=).")
-                return exports.artifact_response(snapshot=snapshot, raw=fmt)
+                return exports.artifact_response(snapshot=snapshot, raw=fmt, split=split or "all", criterion=criterion)
             return exports.export_response(snapshot=snapshot, fmt=fmt, split=split or "all", criterion=criterion)
         except exports.ArtifactChanged as error:
             raise Conflict(str(error))

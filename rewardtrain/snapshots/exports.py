@@ -251,8 +251,13 @@ def export_response(*, snapshot: DatasetSnapshot, fmt: str, split: str,
                        export_filename(snapshot=snapshot, fmt=fmt, split=split, criterion=criterion))
 
 
-def artifact_response(*, snapshot: DatasetSnapshot, raw: str) -> StreamingHttpResponse:
-    """The raw jsonl or parquet artifact, streamed and checked like every export."""
+def artifact_response(*, snapshot: DatasetSnapshot, raw: str, split: str = "all",
+                      criterion: str | None = None) -> StreamingHttpResponse:
+    """The raw jsonl or parquet artifact, streamed and checked like every export. It is the whole
+    snapshot as hashed, so a split or criterion is refused (ExportError) rather than ignored."""
+    if split != "all" or criterion:
+        raise ExportError(f"The {raw} artifact is the whole snapshot, as hashed: split and criterion do not apply "
+                          f"(filter its split and criterion columns, or use the full export with a split).")
     content_type = CONTENT_TYPE if raw == "jsonl" else PARQUET_CONTENT_TYPE
     response = StreamingHttpResponse(artifact_chunks(snapshot=snapshot, raw=raw), content_type=content_type)
     if size := (snapshot.stats or {}).get("bytes", {}).get(raw):

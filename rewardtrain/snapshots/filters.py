@@ -73,6 +73,32 @@ def filters_build(*, project: Project, criteria: Iterable[str] | None = None, so
     )
 
 
+def filters_summary(filters: dict, *, labels: dict[str, str] | None = None) -> list[str]:
+    """Stored filters (SnapshotFilters.as_json) as short phrases for people; only what narrows the selection."""
+    labels = labels or {}
+    criteria = filters.get("criteria", [OVERALL])
+    parts = [f"criteria: {', '.join(labels.get(c, c) if c else 'overall' for c in criteria) if criteria else 'all'}"]
+    if filters.get("sources"):
+        parts.append(f"sources: {', '.join(filters['sources'])}")
+    if filters.get("since") or filters.get("until"):
+        parts.append(f"dates: {filters.get('since') or '…'} to {filters.get('until') or '…'}")
+    if filters.get("batch_ids"):
+        parts.append(f"batches: {', '.join(map(str, filters['batch_ids']))}")
+    if filters.get("min_agreement") is not None:
+        parts.append(f"agreement ≥ {filters['min_agreement']:g}")
+    if filters.get("exclude_gold"):
+        parts.append("gold tasks left out")
+    if ids := filters.get("exclude_annotator_ids"):
+        parts.append(f"{len(ids)} annotator(s) left out")
+    return parts
+
+
+def criterion_labels(*, project: Project) -> dict[str, str]:
+    """Criterion key -> label, the newest rubric version's label winning."""
+    rows = Criterion.objects.filter(rubric__project=project).order_by("rubric__version").values_list("key", "label")
+    return dict(rows)
+
+
 def _annotator_ids(*, project: Project, refs: Iterable[int | str]) -> tuple[int, ...]:
     users = get_user_model().objects.filter(memberships__project=project)
     ids = set()

@@ -9,15 +9,22 @@ from django.views.decorators.http import require_POST
 from annotation.permissions import DATA_ROLES, project_role_required
 from rewardtrain.models import DatasetSnapshot
 from rewardtrain.snapshots import exports, services
-from rewardtrain.snapshots.filters import SnapshotError
+from annotation.selectors.pairs import OVERALL_NAME
+from rewardtrain.snapshots.filters import SnapshotError, criterion_labels, filters_summary
 
 from .forms import SnapshotForm
 
 
 def _page(request, form, status=200):
+    labels = criterion_labels(project=request.project)
+    snapshots = list(services.snapshot_list(project=request.project))
+    for snap in snapshots:  # what the row shows: readable filters, and the criteria to download one by one
+        snap.filter_summary = filters_summary(snap.filters, labels=labels)
+        snap.criteria_choices = [(c, "Overall" if c == OVERALL_NAME else labels.get(c, c))
+                                 for c in exports.snapshot_criteria(snap)]
     return render(request, "rewardtrain/snapshots.html", {
-        "project": request.project, "snapshots": services.snapshot_list(project=request.project), "form": form,
-        "formats": exports.FORMATS,
+        "project": request.project, "snapshots": snapshots, "form": form,
+        "formats": exports.FORMATS, "raw_formats": exports.RAW_FORMATS, "splits": exports.SPLITS,
     }, status=status)
 
 
@@ -77,7 +84,7 @@ def snapshot_download(request, project_id, snapshot_id, fmt=None):
         raise Http404("Unknown export format or split.")
     try:
         if fmt in exports.RAW_FORMATS:
-            return exports.artifact_response(snapshot=snapshot, raw=fmt)
+            return exports.artifact_response(snapshot=snapshot, raw=fmt, split=split, criterion=criterion)
         return exports.export_response(snapshot=snapshot, fmt=fmt, split=split, criterion=criterion)
     except exports.ExportError as exc:
         messages.error(request, str(exc))
