@@ -202,6 +202,16 @@
       badge.textContent = text;
       card.classList.toggle("is-chosen", chosen);
     });
+    // Strength says how much better A or B is: after a tie or "both bad" it has nothing to grade.
+    var strength = $(".ws-strength", t), overallPick = $('input[name="overall"]:checked', t);
+    if (strength) {
+      var off = !!overallPick && overallPick.value !== "A" && overallPick.value !== "B";
+      strength.classList.toggle("is-off", off);
+      $$("input[name=strength]", strength).forEach(function (input) {
+        input.disabled = off;
+        if (off) { input.checked = false; }
+      });
+    }
     var ready = allAnswered(qs);
     var submit = $('#judgement-form button[type=submit]');
     if (submit) { submit.classList.toggle("is-ready", ready); }
@@ -600,6 +610,8 @@
       state = { assignment: t.dataset.assignment, started: performance.now(), hiddenMs: 0, hiddenSince: null,
                 priorMs: prior, active: 0, tieNext: false, history: {} };
     }
+    var prompt = $(".ws-prompt", t);
+    if (fresh && prompt) { prompt.scrollTop = prompt.scrollHeight; } // a long chat: the last user turn is what is answered
     var qs = questions(), first = 0;
     while (first < qs.length && answered(qs[first])) { first++; }
     state.active = first < qs.length ? first : 0;
