@@ -258,6 +258,21 @@
     input.checked = true;
     if (answered(questions()[0])) { advance(); } else { refresh(); }
   }
+  function criteriaAsOverall() {
+    // One key for "every criterion agrees with my overall answer" (the same pick, or the same ranking).
+    var qs = questions(), overall = qs[0];
+    if (qs.length < 2) { flash("This project has no rubric criteria."); return; }
+    if (bothBad()) { flash("With “both bad” the criteria are optional: nothing to copy."); return; }
+    if (!answered(overall)) { flash("Answer the overall question first; O then copies it to every criterion."); return; }
+    var picked = $('input[name="overall"]:checked', overall), ranks = overall.dataset.kind === "rank" ? ranksOf(overall) : null;
+    qs.slice(1).forEach(function (q) {
+      if (ranks) { setRanks(q, Object.assign({}, ranks)); return; }
+      var input = $('input[type=radio][value="' + picked.value + '"]', q);
+      if (input) { input.checked = true; }
+    });
+    setActive(0);
+    flash("Every criterion now has the overall answer: Enter submits.");
+  }
   function submit() {
     var f = form();
     if (f) { f.requestSubmit(); }
@@ -357,6 +372,7 @@
     switch (key) {
       case "T": case "=": tie(); break;
       case "X": markBothBad(); break;
+      case "O": criteriaAsOverall(); break;
       case "ArrowDown": case "J": setActive(state.active + 1); break;
       case "ArrowUp": case "K": setActive(state.active - 1); break;
       case "Backspace": case "U": if (activeQ() && activeQ().dataset.kind === "rank") { undo(activeQ()); refresh(); } break;
@@ -428,7 +444,7 @@
       var name = action.dataset.wsAction;
       if (name === "skip") { openSkip(); } else if (name === "diff") { toggleDiff(); }
       else if (name === "guide") { toggleGuide(); } else if (name === "help") { toggleHelp(); }
-      else if (name === "close-skip") { skipDialog().close(); }
+      else if (name === "close-skip") { skipDialog().close(); } else if (name === "as-overall") { criteriaAsOverall(); }
       return;
     }
     var q = t.closest(".ws-q");

@@ -461,3 +461,33 @@ def test_after_a_tie_or_both_bad_the_strength_row_is_switched_off(open_workspace
     expect(page.locator("input[name=strength]:checked")).to_have_count(0)
     page.keyboard.press("b")
     expect(strength).not_to_have_class(re.compile(r"\bis-off\b"))
+
+
+def test_one_key_gives_every_criterion_the_overall_answer(open_workspace, project, annotator):
+    factories.rubric(project, keys=("helpful", "safe", "honest"))
+    factories.task(project, prompt="First", priority=2)
+    factories.task(project, prompt="Second", priority=1)
+    page = open_workspace(annotator, project)
+    lease = lease_of(annotator)
+    for key in ["b", "3", "o", "Enter"]:  # four keys for overall + three criteria
+        page.keyboard.press(key)
+    expect(page.get_by_test_id("done-today")).to_have_text("1")
+    judgement = Judgement.objects.get(annotator=annotator)
+    b = lease.display_order[1]
+    assert judgement.ranking[0] == [b] and judgement.strength == 2
+    assert {key: rank[0] for key, rank in judgement.criteria.items()} == {"helpful": [b], "safe": [b], "honest": [b]}
+
+
+def test_one_key_copies_a_ranking_to_every_criterion(open_workspace, project, annotator):
+    project.mode = "ranking"
+    project.save()
+    factories.rubric(project, keys=("helpful",))
+    factories.task(project, n_responses=3, prompt="Rank me")
+    page = open_workspace(annotator, project)
+    lease = lease_of(annotator)
+    for key in ["c", "a", "b", "o", "Enter"]:
+        page.keyboard.press(key)
+    expect(page.get_by_test_id("done-today")).to_have_text("1")
+    judgement = Judgement.objects.get(annotator=annotator)
+    a, b, c = lease.display_order
+    assert judgement.ranking == [[c], [a], [b]] and judgement.criteria["helpful"] == [[c], [a], [b]]
