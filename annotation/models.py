@@ -289,6 +289,10 @@ class Judgement(models.Model):
     is_surplus = models.BooleanField(default=False, help_text="Arrived late, past the task's target.")
     gold_correct = models.BooleanField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # A revision replaces the answer (and its pairs) in place: still one judgement per (task, annotator).
+    revision = models.PositiveSmallIntegerField(default=0, help_text="How many times the annotator revised it.")
+    history = models.JSONField(default=list, blank=True,
+                               help_text="Earlier answers, oldest first, each with the time it was replaced.")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["task", "annotator"], name="judgement_unique_per_annotator")]

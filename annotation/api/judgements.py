@@ -17,7 +17,7 @@ class JudgementOut(serializers.ModelSerializer):
         model = Judgement
         fields = ["id", "task", "annotator", "annotator_username", "ranking", "strength", "both_bad", "criteria",
                   "rationale", "duration_ms", "display_order", "rubric_version", "is_surplus", "gold_correct",
-                  "created_at"]
+                  "created_at", "revision", "history"]
 
 
 class JudgementListIn(DateRangeIn):

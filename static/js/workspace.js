@@ -258,6 +258,14 @@
     input.checked = true;
     if (answered(questions()[0])) { advance(); } else { refresh(); }
   }
+  function reviseLast() {
+    // The last submitted judgement comes back, filled in, as a task of its own (annotate_revise);
+    // its form posts to the revise view, which answers with the current task again.
+    var ws = document.getElementById("ws");
+    if (!ws || !window.htmx) { return; }
+    if (inflight) { flash("Saving your previous answer… revise it in a moment."); return; }
+    htmx.ajax("GET", ws.dataset.reviseUrl, { target: "#task", swap: "outerHTML" });
+  }
   function criteriaAsOverall() {
     // One key for "every criterion agrees with my overall answer" (the same pick, or the same ranking).
     var qs = questions(), overall = qs[0];
@@ -373,6 +381,7 @@
       case "T": case "=": tie(); break;
       case "X": markBothBad(); break;
       case "O": criteriaAsOverall(); break;
+      case "Z": reviseLast(); break;
       case "ArrowDown": case "J": setActive(state.active + 1); break;
       case "ArrowUp": case "K": setActive(state.active - 1); break;
       case "Backspace": case "U": if (activeQ() && activeQ().dataset.kind === "rank") { undo(activeQ()); refresh(); } break;

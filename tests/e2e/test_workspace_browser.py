@@ -491,3 +491,25 @@ def test_one_key_copies_a_ranking_to_every_criterion(open_workspace, project, an
     judgement = Judgement.objects.get(annotator=annotator)
     a, b, c = lease.display_order
     assert judgement.ranking == [[c], [a], [b]] and judgement.criteria["helpful"] == [[c], [a], [b]]
+
+
+def test_z_brings_back_the_last_judgement_to_revise_it(open_workspace, project, annotator):
+    factories.task(project, prompt="First", priority=2)
+    factories.task(project, prompt="Second", priority=1)
+    page = open_workspace(annotator, project)
+    lease = lease_of(annotator)
+    for key in ["a", "2", "Enter"]:
+        page.keyboard.press(key)
+    expect(page.get_by_test_id("done-today")).to_have_text("1")
+    page.keyboard.press("z")
+    expect(page.get_by_test_id("revising")).to_be_visible()
+    expect(page.locator(".ws-prompt")).to_contain_text("First")
+    for key in ["b", "4", "Enter"]:
+        page.keyboard.press(key)
+    expect(page.locator(".ws-prompt")).to_contain_text("Second")
+    expect(page.locator(".ws-flash")).to_contain_text("revised")
+    judgement = Judgement.objects.get(annotator=annotator)
+    a, b = lease.display_order
+    assert (judgement.revision, judgement.ranking, judgement.strength) == (1, [[b], [a]], 3)
+    assert judgement.history[0]["ranking"] == [[a], [b]]
+    assert page.errors == []

@@ -359,3 +359,27 @@ def test_favicon_is_served(client, db):
     assert response.status_code == 301 and response["Location"].endswith("/favicon.svg")
     assert finders.find("favicon.svg")  # what the redirect points at exists
     assert 'rel="icon"' in client.get(reverse("login")).content.decode()
+
+
+def test_the_last_judgement_comes_back_filled_in_and_is_revised_in_place(client_as, project, annotator):
+    factories.rubric(project, keys=("helpful",))
+    factories.task(project, prompt="First")
+    factories.task(project, prompt="Second")
+    client = client_as(annotator)
+    client.get(url(project))
+    lease = current_lease(annotator)
+    client.post(reverse("annotate-submit", args=[project.pk, lease.pk]),
+                {"overall": "A", "strength": "1", "c-helpful": "B"}, **HTMX)
+    judgement = Judgement.objects.get(annotator=annotator)
+    shown = client.get(reverse("annotate-revise", args=[project.pk]), **HTMX).content.decode()
+    assert 'data-testid="revising"' in shown and "First" in shown
+    assert reverse("annotate-revise-submit", args=[project.pk, judgement.pk]) in shown
+    assert 'name="overall" value="A" checked' in shown and 'name="c-helpful" value="B" checked' in shown
+    after = client.post(reverse("annotate-revise-submit", args=[project.pk, judgement.pk]),
+                        {"overall": "B", "strength": "3", "c-helpful": "B"}, **HTMX)
+    assert after.status_code == 200 and "Second" in after.content.decode()  # back to the current task
+    assert unquote(after["X-Verdict-Notice"]) == "Your last judgement is revised."
+    judgement.refresh_from_db()
+    a, b = lease.display_order
+    assert (judgement.revision, judgement.ranking, judgement.strength) == (1, [[b], [a]], 3)
+    assert Judgement.objects.filter(annotator=annotator).count() == 1
