@@ -159,7 +159,7 @@ if CELERY_BROKER_URL.startswith("filesystem"):
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"rewardtrain.tasks.train_*": {"queue": "training"}}
+CELERY_TASK_ROUTES = {"rewardtrain.tasks.training_run_*": {"queue": "training"}}  # and queue= on the task
 CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves the task for another worker
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
@@ -170,7 +170,20 @@ CELERY_BEAT_SCHEDULE = {
     # django-celery-beat copies these into its database tables, where admins can edit them.
     "expire-leases": {"task": "annotation.tasks.expire_leases", "schedule": timedelta(minutes=1)},
     "health-check": {"task": "annotation.tasks.health_check", "schedule": timedelta(minutes=5)},
+    "reap-training-runs": {"task": "rewardtrain.tasks.training_runs_reap_stale", "schedule": timedelta(minutes=1)},
+    "fail-stale-snapshot-jobs": {"task": "rewardtrain.tasks.snapshot_jobs_fail_stale",
+                                 "schedule": timedelta(minutes=10)},
 }
+# Training runs (rewardtrain.training). A worker beats every HEARTBEAT seconds; a run whose last beat
+# is older than STALE seconds is taken to have lost its worker: the minute reaper re-queues it to
+# resume from its stored checkpoint while it has been started fewer than MAX_ATTEMPTS times, else
+# fails it. This, not Redis's visibility timeout (an hour), bounds how long a killed run looks alive.
+VERDICT_TRAINING_HEARTBEAT_SECONDS = float(os.environ.get("VERDICT_TRAINING_HEARTBEAT_SECONDS", "10"))
+VERDICT_TRAINING_CANCEL_POLL_SECONDS = float(os.environ.get("VERDICT_TRAINING_CANCEL_POLL_SECONDS", "2"))
+VERDICT_TRAINING_STALE_SECONDS = int(os.environ.get("VERDICT_TRAINING_STALE_SECONDS", "180"))
+VERDICT_TRAINING_MAX_ATTEMPTS = int(os.environ.get("VERDICT_TRAINING_MAX_ATTEMPTS", "2"))
+# A snapshot job still running this long after it started has lost its worker (a cut has no heartbeat).
+VERDICT_SNAPSHOT_JOB_STALE_SECONDS = int(os.environ.get("VERDICT_SNAPSHOT_JOB_STALE_SECONDS", str(6 * 3600)))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -195,6 +208,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "TaskStatusEnum": "annotation.models.Task.Status",
         "AssignmentStatusEnum": "annotation.models.Assignment.Status",
+        "TrainingRunStatusEnum": "rewardtrain.models.TrainingRun.Status",
+        "SnapshotJobStatusEnum": "rewardtrain.models.SnapshotJob.Status",
+        "ModelVersionStatusEnum": "rewardtrain.models.ModelVersion.Status",
     },
 }
 
