@@ -123,6 +123,14 @@ class ProjectScopedMixin(ProjectFromUrl):
     read_roles: tuple = ANY_ROLE
     write_roles: tuple = MANAGE_ROLES
 
+    def check_permissions(self, request):
+        # An operation the endpoint does not have is 405 for everyone signed in, before the role check
+        # (which would otherwise tell an ML engineer "needs Project admin" for a PATCH no one can make).
+        method = request.method.lower()
+        if request.user.is_authenticated and (method not in self.http_method_names or not hasattr(self, method)):
+            self.http_method_not_allowed(request)
+        super().check_permissions(request)
+
     @property
     def project_roles(self) -> tuple:
         return self.read_roles if self.request.method in SAFE_METHODS else self.write_roles

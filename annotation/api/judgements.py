@@ -21,7 +21,7 @@ class JudgementOut(serializers.ModelSerializer):
         model = Judgement
         fields = ["id", "task", "annotator", "annotator_username", "ranking", "strength", "both_bad", "criteria",
                   "rationale", "duration_ms", "display_order", "rubric_version", "is_surplus", "gold_correct",
-                  "created_at"]
+                  "created_at", "revision", "history"]
 
     def get_gold_correct(self, judgement) -> bool | None:
         return judgement.gold_correct if self.context.get("sees_gold") else None

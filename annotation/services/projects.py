@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from annotation.models import Criterion, Membership, Project, Rubric
+from annotation.models import Criterion, Membership, Project, Rubric, criterion_key_problem
 
 User = get_user_model()
 
@@ -18,7 +18,15 @@ def project_create(*, name: str, mode: str = Project.Mode.PAIRWISE, overlap: int
 
 @transaction.atomic
 def rubric_create(*, project: Project, name: str, criteria: list[dict], activate: bool = True) -> Rubric:
-    """A new rubric version (never an edit of a used one); `criteria` holds key/label/description."""
+    """A new rubric version (never an edit of a used one); `criteria` holds key/label/description.
+
+    ValueError, and nothing written, for a reserved key ("overall", "*") or a repeated one."""
+    keys = [c["key"] for c in criteria]
+    for key in keys:
+        if problem := criterion_key_problem(key):
+            raise ValueError(problem)
+    if len(keys) != len(set(keys)):
+        raise ValueError("Criterion keys must be unique.")
     last = project.rubrics.order_by("-version").values_list("version", flat=True).first() or 0
     rubric = Rubric.objects.create(project=project, name=name, version=last + 1)
     Criterion.objects.bulk_create(

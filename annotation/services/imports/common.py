@@ -260,7 +260,8 @@ def import_run(*, project: Project, fileobj: BinaryIO, filename: str, user, batc
                parse: Callable[[dict], dict],
                write: Callable[[Project, Batch, list[dict], ImportResult], None]) -> ImportResult:
     """One all-or-nothing import: `parse` validates each JSON object into a row (RowError names the
-    field), `write` stores a batch of rows while the file is clean."""
+    field), `write` stores a batch of rows while the file is clean. When every row is already in the
+    project, nothing is written and no batch is kept (result.batch is None)."""
     errors = _Errors(filename=filename, cap=settings.VERDICT_IMPORT_MAX_ERRORS)
     if batch_name:
         try:
@@ -297,6 +298,9 @@ def import_run(*, project: Project, fileobj: BinaryIO, filename: str, user, batc
             raise ImportFailed(errors.as_list())
         if pending:
             write(project, batch, pending, result)
+        if not result.created:  # every row was a duplicate: an empty batch would only clutter the list
+            batch.delete()
+            result.batch = None
     return result
 
 
