@@ -191,7 +191,7 @@ def table(work: str, recipes: list[str] | None = None, reference: str = "trl") -
         lines.append(
             f"| {name} | {len(rows)} | {_mean_sd([r['accuracy'] for r in rows])} | {diff} | "
             f"{_mean_sd([r['ece'] for r in rows])} | {_mean_sd([r['ece_temperature'] for r in rows])} | "
-            f"{_mean_sd([r['length_correlation'] for r in rows])} | {_mean_sd([r['train_seconds'] for r in rows]).split(' ±')[0]} |"
+            f"{_mean_sd([r['length_correlation'] for r in rows])} | {sum(r['train_seconds'] for r in rows) / len(rows):.0f} |"
         )
     any_rows = next(iter(by_recipe.values()), {})
     if any_rows:
