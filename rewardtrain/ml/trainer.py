@@ -129,6 +129,9 @@ class Run:
     best: BestWeights = field(default_factory=BestWeights)  # best validation weights so far
     temperature: float = 1.0  # fitted on the validation pairs in finish()
     done: int = 0  # steps done (less than total_steps after early stopping)
+    # (step, eval-set scores) of the last evaluation: finish() reuses them when the kept weights are
+    # those weights, instead of scoring the validation set twice more (calibration, final report).
+    eval_scores: tuple[int, np.ndarray] | None = None
 
     @property
     def total_steps(self) -> int:
@@ -311,7 +314,8 @@ def should_evaluate(run: Run, done: int) -> bool:
     return done == run.total_steps or run.plan[done][0] != run.plan[done - 1][0]
 
 
-def evaluate(run: Run, done: int, emit: Callback = _ignore, *, final: bool = False) -> dict | None:
+def evaluate(run: Run, done: int, emit: Callback = _ignore, *, final: bool = False,
+             scores: np.ndarray | None = None) -> dict | None:
     """Score the eval set on rank 0, record it in the history, remember the weights when they are
     the best so far (``config.best_checkpoint``) and emit the ``eval`` event.  ``final`` is
     finish's report on the kept weights: it is neither recorded again nor a candidate."""
@@ -319,10 +323,11 @@ def evaluate(run: Run, done: int, emit: Callback = _ignore, *, final: bool = Fal
         return None
     metrics = None
     if run.ctx.rank == 0:
-        scores = _predict(run, run.eval_data)
+        scores = _predict(run, run.eval_data) if scores is None else scores
         options = {"tie_loss": run.config.tie_loss, "tie_epsilon": run.config.tie_epsilon}
         metrics = pair_metrics(scores, run.eval_data, run.heads, options, temperature=run.temperature)
         if not final:
+            run.eval_scores = (done, scores)
             run.history.append({"step": done, "split": "eval", **{k: metrics[k] for k in EVAL_KEYS}})
             run.best.update(run.scorer.model, metrics["calibrated_loss"], done, keep=run.config.best_checkpoint)
         emit({"event": "eval", "step": done, "total_steps": run.total_steps, "metrics": metrics})
@@ -369,9 +374,12 @@ def finish(run: Run, emit: Callback = _ignore) -> TrainResult:
     metrics: dict = {}
     if ctx.rank == 0:
         restored = config.best_checkpoint and run.best.restore(run.scorer.model)
+        kept_step = run.best.best_step if restored else run.done
+        if run.eval_data is not None and not (run.eval_scores and run.eval_scores[0] == kept_step):
+            run.eval_scores = (kept_step, _predict(run, run.eval_data))
         if run.eval_data is not None and config.calibrate:
             options = {"tie_loss": config.tie_loss, "tie_epsilon": config.tie_epsilon}
-            run.temperature = pair_metrics(_predict(run, run.eval_data), run.eval_data, run.heads, options)["fitted_temperature"]
+            run.temperature = pair_metrics(run.eval_scores[1], run.eval_data, run.heads, options)["fitted_temperature"]
         stats = _reward_normalization(run)
         fitted = run.eval_data is not None and config.calibrate
         meta = {
@@ -401,7 +409,8 @@ def finish(run: Run, emit: Callback = _ignore) -> TrainResult:
         }
         metrics["normalization"] = stats
         metrics["history"] = run.history
-    final_eval = evaluate(run, run.done, emit, final=True)
+    final_eval = evaluate(run, run.done, emit, final=True,
+                          scores=run.eval_scores[1] if run.eval_scores is not None else None)
     if ctx.rank == 0:
         metrics["train_history"] = run.train_history
         if final_eval is not None:

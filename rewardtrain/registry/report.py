@@ -14,6 +14,8 @@ import json
 import os
 import tempfile
 
+import numpy as np
+
 from django.core.files import File
 from django.core.files.storage import default_storage
 
@@ -32,11 +34,13 @@ def _model_numbers(folder: str, *, rows: list[dict], val_path: str, diagram: str
     from rewardtrain.ml import RewardModel, evaluate_model
 
     model = RewardModel(folder)
-    metrics = evaluate_model(model, val_path, diagram=diagram)
-    prompts = [row["prompt"] for row in rows]
-    chosen = model.score(prompts, [row["chosen"] for row in rows])[:, 0]
-    rejected = model.score(prompts, [row["rejected"] for row in rows])[:, 0]
+    # One pass over the validation rows: the per-comparison rewards come back with the metrics.
+    metrics = evaluate_model(model, val_path, diagram=diagram, return_rewards=True)
+    chosen = np.asarray(metrics.pop("chosen_rewards"), dtype=float)
+    rejected = np.asarray(metrics.pop("rejected_rewards"), dtype=float)
     ties = [bool(row.get("tie")) for row in rows]
+    if len(chosen) != len(ties):
+        raise ValueError(f"{len(chosen)} rewarded comparisons for {len(ties)} validation rows")
     correct = maths.pair_correct(chosen, rejected, ties)
     histograms = maths.reward_histograms(chosen, rejected)
     if histogram:
