@@ -273,7 +273,7 @@ def run_pool(name: str, pool: np.ndarray, eval_pairs: np.ndarray, model: SplitMo
     curves: dict[str, list[list[float]]] = {s: [] for s in args.strategies}
     labels_axis = [args.initial + r * args.batch for r in range(args.rounds + 1)]
     steps = math.ceil(2 * args.batch / STEP_PAIRS)
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         rng = np.random.default_rng([seed, 0])
         initial = list(rng.choice(len(pool), size=args.initial, replace=False))
         model.load(start_state)
@@ -355,6 +355,22 @@ def plot(results: dict, path: str, args) -> None:
     fig.savefig(path, dpi=110)
 
 
+def read_saved(path: str, args) -> dict:
+    """A --json output, or the log (stderr) of a run stopped early: its per-seed curve lines."""
+    with open(path, encoding="utf-8") as handle:
+        lines = handle.read().strip().splitlines()
+    if lines and lines[-1].startswith("{"):
+        return json.loads(lines[-1])
+    labels = [args.initial + r * args.batch for r in range(args.rounds + 1)]
+    saved: dict = {}
+    for line in lines:
+        parts = line.split()
+        if len(parts) == 5 + args.rounds + 1 and parts[1] == "seed" and parts[3] in STRATEGIES:
+            entry = saved.setdefault(parts[0], {}).setdefault(parts[3], {"seeds": [], "curve": [[n, 0] for n in labels]})
+            entry["seeds"].append([float(a) for a in parts[4 : 5 + args.rounds]])
+    return saved
+
+
 def report(results: dict, args, log) -> None:
     for name, by_strategy in results.items():
         n_seeds = len(next(iter(by_strategy.values()))["seeds"])
@@ -381,6 +397,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--strategies", default=",".join(STRATEGIES))
     parser.add_argument("--pools", default="hh,mixed")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0, help="run seeds first-seed .. first-seed+seeds-1")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--batch", type=int, default=32, help="pairs labelled per round")
     parser.add_argument("--initial", type=int, default=32, help="random pairs labelled before round 1")
@@ -403,11 +420,16 @@ def main(argv=None) -> dict:
     if args.seeds < 1 or args.rounds < 1:
         parser.error("--seeds and --rounds must be >= 1")
     log = (lambda msg: print(msg, file=sys.stderr, flush=True)) if args.json else (lambda msg: print(msg, flush=True))
-    if args.merge:
-        results = {}
+    if args.merge:  # e.g. one run per pool, or seeds run in parallel: per-seed curves are pooled
+        curves: dict = {}
+        axes: dict = {}
         for path in args.merge:
-            with open(path, encoding="utf-8") as handle:
-                results.update(json.loads(handle.read().strip().splitlines()[-1]))
+            saved = read_saved(path, args)
+            for pool, by_strategy in saved.items():
+                for strategy, res in by_strategy.items():
+                    curves.setdefault(pool, {}).setdefault(strategy, []).extend(res["seeds"])
+                    axes[pool] = [p[0] for p in res["curve"]]
+        results = {pool: summarize(c, axes[pool], args) for pool, c in curves.items()}
         args.seeds = len(next(iter(next(iter(results.values())).values()))["seeds"])
         report(results, args, log)
         if args.json:
