@@ -281,7 +281,7 @@ def run_pool(name: str, pool: np.ndarray, eval_pairs: np.ndarray, model: SplitMo
         model.fine_tune(cache, pool[initial], optimizer, math.ceil(2 * args.initial / STEP_PAIRS), rng, len(initial))
         round0 = (model.state(), copy.deepcopy(optimizer.state_dict()), accuracy(model, cache, eval_pairs))
         for strategy in args.strategies:
-            tick = time.perf_counter()
+            tick, cpu = time.perf_counter(), time.process_time()
             model.load(round0[0])
             optimizer = torch.optim.AdamW(model.trainable(), lr=args.lr)
             optimizer.load_state_dict(round0[1])
@@ -295,7 +295,7 @@ def run_pool(name: str, pool: np.ndarray, eval_pairs: np.ndarray, model: SplitMo
                 model.fine_tune(cache, pool[labeled], optimizer, steps, round_rng, len(picked))
                 curve.append(accuracy(model, cache, eval_pairs))
             curves[strategy].append(curve)
-            log(f"  {name} seed {seed} {strategy:12s} " + " ".join(f"{a:.3f}" for a in curve) + f"  ({time.perf_counter() - tick:.0f}s)")
+            log(f"  {name} seed {seed} {strategy:12s} " + " ".join(f"{a:.3f}" for a in curve) + f"  ({time.perf_counter() - tick:.0f}s, {time.process_time() - cpu:.0f} cpu-s)")
     return summarize(curves, labels_axis, args)
 
 
@@ -365,7 +365,7 @@ def read_saved(path: str, args) -> dict:
     saved: dict = {}
     for line in lines:
         parts = line.split()
-        if len(parts) == 5 + args.rounds + 1 and parts[1] == "seed" and parts[3] in STRATEGIES:
+        if len(parts) >= 5 + args.rounds and parts[1] == "seed" and parts[3] in STRATEGIES:
             entry = saved.setdefault(parts[0], {}).setdefault(parts[3], {"seeds": [], "curve": [[n, 0] for n in labels]})
             entry["seeds"].append([float(a) for a in parts[4 : 5 + args.rounds]])
     return saved
@@ -467,7 +467,7 @@ def main(argv=None) -> dict:
         f"{len(texts.items)} unique texts; device {device}")
     tick = time.perf_counter()
     cache = model.cache(texts.items)
-    log(f"lower-layer cache: {time.perf_counter() - tick:.0f}s")
+    log(f"lower-layer cache: {time.perf_counter() - tick:.0f}s ({time.process_time():.0f} cpu-s since start)")
 
     start_state = model.state()  # every pool and seed starts from the same pre-trained model
     results = {}
@@ -476,7 +476,7 @@ def main(argv=None) -> dict:
     seconds = time.perf_counter() - started
 
     report(results, args, log)
-    log(f"total {seconds:.0f}s on {platform.processor() or platform.machine()}, torch {torch.__version__}, {date.today()}")
+    log(f"total {seconds:.0f}s ({time.process_time():.0f} cpu-s: wall time on an idle machine is about cpu-s / threads) on {platform.processor() or platform.machine()}, torch {torch.__version__}, {date.today()}")
     if args.json:
         print(json.dumps(results))
     return results
