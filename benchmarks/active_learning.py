@@ -2,8 +2,8 @@
 
     .venv/bin/python benchmarks/active_learning.py [--pool FILE --eval FILE | --data FILE]
         [--strategies random,uncertainty,disagreement,dopt] [--seeds 3] [--rounds 4] [--batch 32]
-        [--initial 32] [--pool-size 600] [--candidates 300] [--max-length 128] [--lr 1e-4]
-        [--train-layers 2] [--epsilon 0.1] [--plot benchmarks/active_learning.png] [--json]
+        [--initial 32] [--pool-size 600] [--candidates 200] [--max-length 128] [--lr 1e-4]
+        [--train-layers 2] [--epsilon 0.1] [--plot benchmarks/out/active_learning.png] [--json]
 
 Without ``--pool``/``--eval`` the HH-harmless file (``--data``, default
 ``../shared/data/hh-harmless-dev.jsonl``) is split by a SHA-256 hash of the prompt: one fifth
@@ -344,9 +344,9 @@ def plot(results: dict, path: str, args) -> None:
             x = [p[0] for p in res["curve"]]
             mean = seeds.mean(0)
             se = seeds.std(0, ddof=1) / math.sqrt(len(seeds)) if len(seeds) > 1 else np.zeros_like(mean)
-            ax.plot(x, mean, marker="o", label=strategy)
+            ax.plot(x, mean, marker="o", label=f"{strategy} ({len(seeds)} seed{'s' if len(seeds) > 1 else ''})")
             ax.fill_between(x, mean - se, mean + se, alpha=0.15)
-        ax.set_title(f"pool: {pool} (eval: HH pairs; mean ± s.e. over {args.seeds} seeds)")
+        ax.set_title(f"pool: {pool} (eval: HH pairs; mean ± s.e. over seeds)")
         ax.set_xlabel("labelled pairs")
         ax.set_ylabel("HH held-out accuracy")
         ax.grid(alpha=0.3)
@@ -385,6 +385,7 @@ def report(results: dict, args, log) -> None:
         if gain is not None and gain <= 0:
             log("  note: random ended no better than the shared round 0, so label shares are not informative")
     if args.plot:
+        os.makedirs(os.path.dirname(os.path.abspath(args.plot)), exist_ok=True)
         plot(results, args.plot, args)
         log(f"\nplot: {args.plot}")
 
@@ -402,13 +403,13 @@ def main(argv=None) -> dict:
     parser.add_argument("--batch", type=int, default=32, help="pairs labelled per round")
     parser.add_argument("--initial", type=int, default=32, help="random pairs labelled before round 1")
     parser.add_argument("--pool-size", type=int, default=600, help="HH pool pairs used (0 = all)")
-    parser.add_argument("--candidates", type=int, default=300, help="unlabelled pool pairs scored per round")
+    parser.add_argument("--candidates", type=int, default=200, help="unlabelled pool pairs scored per round")
     parser.add_argument("--eval-size", type=int, default=0, help="HH eval pairs used (0 = all)")
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--train-layers", type=int, default=2)
     parser.add_argument("--epsilon", type=float, default=0.1)
-    parser.add_argument("--plot", default=os.path.join(ROOT, "benchmarks", "active_learning.png"))
+    parser.add_argument("--plot", default=os.path.join(ROOT, "benchmarks", "out", "active_learning.png"))
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--merge", nargs="+", metavar="JSON",
                         help="only print the table and plot from saved --json outputs (e.g. one run per pool)")
