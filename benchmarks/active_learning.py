@@ -69,7 +69,8 @@ from rewardtrain.ml.batching import inference_batches  # noqa: E402
 from rewardtrain.ml.config import default_model_path  # noqa: E402
 from rewardtrain.ml.features import capture_head_input, head_layer  # noqa: E402
 from rewardtrain.ml.formatting import Formatter  # noqa: E402
-from rewardtrain.ml.model import OVERALL, default_format, fast_bf16, load_model  # noqa: E402
+from rewardtrain.ml.hardware import choose_precision  # noqa: E402
+from rewardtrain.ml.model import OVERALL, default_format, load_model  # noqa: E402
 
 DEFAULT_DATA = os.path.join(ROOT, "..", "shared", "data", "hh-harmless-dev.jsonl")
 STEP_PAIRS = 16
@@ -147,7 +148,7 @@ class SplitModel:
         self.model, self.tokenizer = load_model(default_model_path(), [OVERALL], disable_dropout=True)
         self.format = default_format(self.model.config, "auto", max_length, self.tokenizer)
         self.device = device
-        self.bf16 = fast_bf16(device)
+        self.bf16 = choose_precision(device).bf16  # training autocast, as the trainer decides it
         base = self.model.base_model
         layers = base.encoder.layer
         if not 1 <= train_layers <= len(layers):

@@ -1,7 +1,10 @@
 """rewardtrain.ml vs TRL's RewardTrainer: same backbone, data, epochs, LR, batch size, max length.
 
     .venv/bin/python benchmarks/trainer_vs_trl.py [--data ../shared/data/hh-harmless-dev.jsonl]
-        [--epochs 1 --lr 1e-4 --batch-size 16 --max-length 512 --seed 0 --repeats 1]
+        [--epochs 1 --lr 1e-4 --batch-size 16 --max-length 512 --seed 0 --repeats 1] [--max-steps N]
+
+``--max-steps N`` stops both trainers after N optimizer steps (a shorter run on a busy machine;
+the held-out accuracy of a cut-short run is not comparable with a full epoch's).
 
 The data is split by a hash of the prompt (20% held out), each trainer runs in its own
 subprocess (so peak RSS is its own), one after the other, and both trained models are scored on
@@ -13,8 +16,9 @@ the full held-out set by the same evaluator.  Reported per trainer:
 * peak RSS (``VmHWM`` of the subprocess);
 * held-out accuracy on all held-out pairs, and on the pairs short enough for TRL's filter.
 
-Settings shared by both: fp32 weights with bf16 autocast where the CPU supports it (TRL's
-default, ours too), dropout off (TRL's default), no warmup, linear decay, grad-norm clip 1.0.
+Settings shared by both: fp32 weights with bf16 autocast where the CPU has native bf16 (TRL's
+default is bf16 autocast on any CPU; ours uses it only where native, see
+``rewardtrain.ml.hardware`` -- the summary records what ours chose), dropout off (TRL's default), no warmup, linear decay, grad-norm clip 1.0.
 TRL's gradient checkpointing (default on) is turned off so it is not charged for recomputation
 we do not do.  TRL needs ``eos_token`` for BERT tokenizers ([SEP] here), and it drops pairs
 longer than max_length; this trainer truncates the prompt's start instead and trains on all.
@@ -27,6 +31,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import os
 import platform
 import subprocess
@@ -44,6 +49,23 @@ def peak_rss_mb() -> float:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def machine() -> str:
+    """CPU model, core count and whether it has native bf16 (what decides our precision)."""
+    import torch
+
+    if ROOT not in sys.path:  # the parent process runs as a script from benchmarks/
+        sys.path.insert(0, ROOT)
+    from rewardtrain.ml.hardware import choose_precision
+
+    model = platform.processor() or platform.machine()
+    if os.path.exists("/proc/cpuinfo"):
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{model}, {os.cpu_count()} CPUs, precision {choose_precision(torch.device('cpu'))}"
 
 
 def split(data: str, work: str, max_length: int) -> dict:
@@ -82,7 +104,7 @@ def run_ours(args, work: str) -> dict:
     config = TrainConfig(
         data=os.path.join(work, "train.jsonl"), out=out, epochs=args.epochs, lr=args.lr, warmup_ratio=0.0,
         max_length=args.max_length, batch_tokens=2 * args.batch_size * args.max_length,
-        max_batch_pairs=args.batch_size, seed=args.seed, save_every=0, resume=False,
+        max_batch_pairs=args.batch_size, seed=args.seed, save_every=0, resume=False, max_steps=args.max_steps,
     )
     cpu = {}
 
@@ -94,7 +116,9 @@ def run_ours(args, work: str) -> dict:
 
     result = train(config, callback=clock)
     t = result.metrics["train"]
-    return {"pairs_trained": t["pairs"], "train_seconds": t["seconds"], "steps": t["steps"], "model_dir": out,
+    pairs = round(t["pairs_per_second"] * t["seconds"])  # trained, also when max_steps cut the epoch short
+    return {"pairs_trained": pairs, "train_seconds": t["seconds"], "steps": t["steps"], "model_dir": out,
+            "precision": f"{t['precision']} ({t['precision_reason']})",
             "train_cpu_seconds": cpu["end"] - cpu["start"],
             "truncated_prompts": t["truncated_prompts"], "truncated_responses": t["truncated_responses"]}
 
@@ -117,6 +141,7 @@ def run_trl(args, work: str) -> dict:
         max_length=args.max_length, eos_token="[SEP]", seed=args.seed, gradient_checkpointing=False,
         warmup_steps=0, lr_scheduler_type="linear", weight_decay=0.0, max_grad_norm=1.0, report_to="none",
         save_strategy="no", eval_strategy="no", logging_steps=10, use_cpu=True, disable_tqdm=True,
+        max_steps=args.max_steps or -1,
     )
     trainer = RewardTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer)
     pairs = len(trainer.train_dataset)
@@ -129,8 +154,9 @@ def run_trl(args, work: str) -> dict:
     fmt = {"kind": "concat", "max_length": args.max_length, "last_token_pooling": False, "separator": "", "response_suffix": "[SEP]"}
     with open(os.path.join(out, "rewardtrain.json"), "w") as handle:
         json.dump({"format": fmt, "heads": ["overall"]}, handle)
-    return {"pairs_trained": pairs, "train_seconds": metrics["train_runtime"], "steps": trainer.state.global_step,
-            "model_dir": out, "dropped_rows": len(dataset) - pairs,
+    trained = min(pairs * math.ceil(args.epochs), trainer.state.global_step * args.batch_size) if args.max_steps else pairs
+    return {"pairs_trained": trained, "train_seconds": metrics["train_runtime"], "steps": trainer.state.global_step,
+            "model_dir": out, "dropped_rows": len(dataset) - pairs, "precision": f"bf16={config.bf16}",
             "train_cpu_seconds": cpu_seconds}
 
 
@@ -161,6 +187,7 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=512)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=1, help="alternate the two trainers this many times")
+    parser.add_argument("--max-steps", type=int, help="stop both trainers after this many optimizer steps")
     parser.add_argument("--which", choices=["ours", "trl"], help=argparse.SUPPRESS)  # child mode
     args = parser.parse_args()
     if args.which:
@@ -174,7 +201,7 @@ def main() -> None:
         for which in ("ours", "trl"):  # alternate so background load hits both alike
             cmd = [sys.executable, __file__, "--which", which, "--work", args.work, "--epochs", str(args.epochs),
                    "--lr", str(args.lr), "--batch-size", str(args.batch_size), "--max-length", str(args.max_length),
-                   "--seed", str(args.seed)]
+                   "--seed", str(args.seed)] + (["--max-steps", str(args.max_steps)] if args.max_steps else [])
             subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT})
             with open(os.path.join(args.work, f"result_{which}.json")) as handle:
                 runs[which].append(json.load(handle))
@@ -185,9 +212,9 @@ def main() -> None:
 
     ours, trl = best("ours"), best("trl")
     summary = {
-        "date": date.today().isoformat(), "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
+        "date": date.today().isoformat(), "machine": machine(),
         "command": " ".join(["python", "benchmarks/trainer_vs_trl.py"] + sys.argv[1:]), "data": info,
-        "settings": {k: getattr(args, k) for k in ("epochs", "lr", "batch_size", "max_length", "seed", "repeats")},
+        "settings": {k: getattr(args, k) for k in ("epochs", "lr", "batch_size", "max_length", "seed", "repeats", "max_steps")},
         "ours": ours, "trl": trl,
         "speedup_pairs_per_second": ours["pairs_per_second"] / trl["pairs_per_second"],
         "speedup_pairs_per_cpu_second": ours["pairs_per_cpu_second"] / trl["pairs_per_cpu_second"],

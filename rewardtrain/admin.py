@@ -1,7 +1,7 @@
 """Django admin for the rewardtrain models (read-mostly: snapshots are immutable)."""
 from django.contrib import admin
 
-from .models import DatasetSnapshot, RewardModel, TrainingRun
+from .models import DatasetSnapshot, ModelEvent, ModelVersion, SnapshotJob, TrainingRun
 
 
 @admin.register(DatasetSnapshot)
@@ -24,11 +24,23 @@ class DatasetSnapshotAdmin(admin.ModelAdmin):
 @admin.register(TrainingRun)
 class TrainingRunAdmin(admin.ModelAdmin):
     list_display = ["id", "snapshot", "status", "progress", "worker", "heartbeat_at", "created_at", "finished_at"]
-    list_filter = ["status", "snapshot__project"]
+    list_filter = ["status", "project"]
     search_fields = ["worker", "error"]
 
 
-@admin.register(RewardModel)
-class RewardModelAdmin(admin.ModelAdmin):
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
     list_display = ["project", "version", "status", "run", "artifact_dir", "created_at"]
     list_filter = ["project", "status"]
+
+
+@admin.register(ModelEvent)
+class ModelEventAdmin(admin.ModelAdmin):
+    list_display = ["at", "project", "action", "model_version", "previous_active", "user"]
+    list_filter = ["project", "action"]
+
+
+@admin.register(SnapshotJob)
+class SnapshotJobAdmin(admin.ModelAdmin):
+    list_display = ["id", "project", "status", "progress", "snapshot", "created_at", "finished_at"]
+    list_filter = ["status", "project"]

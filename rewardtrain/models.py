@@ -65,6 +65,39 @@ class DatasetSnapshot(models.Model):
         raise SnapshotImmutable("Dataset snapshots are immutable and cannot be deleted.")
 
 
+class SnapshotJob(models.Model):
+    """The asynchronous cut of a snapshot; the snapshot row itself appears only when complete."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="snapshot_jobs")
+    params = models.JSONField(default=dict, blank=True, help_text="Filters, aggregation, seed and val fraction.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    progress = models.FloatField(default=0.0)
+    stage = models.CharField(max_length=32, blank=True, help_text="counting, writing or done")
+    error = models.TextField(blank=True)
+    snapshot = models.OneToOneField(DatasetSnapshot, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="job")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(progress__gte=0) & Q(progress__lte=1),
+                                   name="snapshotjob_progress_0_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Snapshot job {self.pk} ({self.status})"
+
+
 class TrainingRun(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -73,16 +106,28 @@ class TrainingRun(models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="training_runs")
     snapshot = models.ForeignKey(DatasetSnapshot, on_delete=models.PROTECT, related_name="runs")
-    config = models.JSONField(default=dict, blank=True)
+    config = models.JSONField(default=dict, blank=True,
+                              help_text="TrainConfig fields without the paths, which the worker sets.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     progress = models.FloatField(default=0.0)
-    metrics = models.JSONField(default=list, blank=True, help_text="Metric history, one entry per report.")
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested = models.BooleanField(default=False)
     error = models.TextField(blank=True)
-    worker = models.CharField(max_length=255, blank=True)
+    worker = models.CharField(max_length=255, blank=True, help_text="Host and pid of the worker holding the run.")
+    claim_token = models.CharField(max_length=32, blank=True,
+                                   help_text="Identifies the delivery that holds the run; writes of any other stop.")
+    attempts = models.PositiveIntegerField(default=0, help_text="How many times a worker has started the run.")
+    checkpoint_path = models.CharField(max_length=500, blank=True,
+                                       help_text="Storage folder of the last complete checkpoint.")
+    checkpoint_step = models.PositiveIntegerField(null=True, blank=True)
+    resumed_from_step = models.PositiveIntegerField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -97,16 +142,42 @@ class TrainingRun(models.Model):
         return f"Run {self.pk} ({self.status})"
 
 
-class RewardModel(models.Model):
+class TrainingMetric(models.Model):
+    """One training step or evaluation of a run; a resumed run overwrites the steps it repeats."""
+
+    class Kind(models.TextChoices):
+        TRAIN = "train", "Training step"
+        EVAL = "eval", "Evaluation"
+
+    run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="metrics")
+    step = models.PositiveIntegerField()
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    loss = models.FloatField(null=True, blank=True)
+    accuracy = models.FloatField(null=True, blank=True)
+    lr = models.FloatField(null=True, blank=True)
+    extra = models.JSONField(default=dict, blank=True)
+    recorded_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["run", "kind", "step"]
+        constraints = [models.UniqueConstraint(fields=["run", "kind", "step"], name="metric_unique_step")]
+
+    def __str__(self) -> str:
+        return f"Run {self.run_id} {self.kind} step {self.step}"
+
+
+class ModelVersion(models.Model):
+    """The registry: a validated reward model of a project (rewardtrain.ml's RewardModel loads it)."""
+
     class Status(models.TextChoices):
         CANDIDATE = "candidate", "Candidate"
         ACTIVE = "active", "Active"
         ARCHIVED = "archived", "Archived"
 
-    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="reward_models")
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="model_versions")
     version = models.PositiveIntegerField()
     run = models.OneToOneField(TrainingRun, null=True, blank=True, on_delete=models.SET_NULL,
-                               related_name="reward_model")
+                               related_name="model_version")
     artifact_dir = models.CharField(max_length=500, help_text="Storage path of the Hugging Face model folder.")
     validation_report = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.CANDIDATE)
@@ -115,10 +186,34 @@ class RewardModel(models.Model):
     class Meta:
         ordering = ["project", "-version"]
         constraints = [
-            models.UniqueConstraint(fields=["project", "version"], name="rewardmodel_unique_version"),
+            models.UniqueConstraint(fields=["project", "version"], name="modelversion_unique_version"),
             models.UniqueConstraint(fields=["project"], condition=Q(status="active"),
-                                    name="rewardmodel_one_active_per_project"),
+                                    name="modelversion_one_active_per_project"),
         ]
 
     def __str__(self) -> str:
         return f"{self.project} RM v{self.version} ({self.status})"
+
+
+class ModelEvent(models.Model):
+    """The registry's history: who registered, promoted, rolled back or archived which version, when."""
+
+    class Action(models.TextChoices):
+        REGISTER = "register", "Registered"
+        PROMOTE = "promote", "Promoted"
+        ROLLBACK = "rollback", "Rolled back to"
+        ARCHIVE = "archive", "Archived"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="model_events")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(max_length=16, choices=Action.choices)
+    previous_active = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL,
+                                        related_name="+", help_text="The active version this action replaced.")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} v{self.model_version.version}"

@@ -23,9 +23,9 @@ def ml_engineer(project):
     return factories.member(project, "ml")
 
 
-@pytest.fixture
-def live_worker(transactional_db):
-    """A real Celery worker process on Redis, using this test's PostgreSQL database."""
+def start_celery_worker(*, env: dict | None = None, output=None):
+    """A real Celery worker process on Redis, using this test's PostgreSQL database; returns once it
+    answers a ping. `output` (a file) takes its log instead of a pipe nobody reads."""
     import os
     import subprocess
     import sys
@@ -37,27 +37,51 @@ def live_worker(transactional_db):
 
     db = connection.settings_dict
     env = {**os.environ, "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-           "DJANGO_SETTINGS_MODULE": "config.settings.test", "PYTHONUNBUFFERED": "1"}
+           "DJANGO_SETTINGS_MODULE": "config.settings.test", "PYTHONUNBUFFERED": "1", **(env or {})}
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "-Q", "default,training",
          "--loglevel", "WARNING", "--without-heartbeat", "--without-mingle", "--without-gossip"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env, stdout=output or subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     app.conf.task_always_eager = False
+    deadline = time.monotonic() + 120  # a loaded CI machine can take a minute to import everything
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"Celery worker exited early:\n{proc.stdout.read() if proc.stdout else ''}")
+        if app.control.ping(timeout=0.5):
+            return proc
+    proc.kill()
+    raise RuntimeError("Celery worker did not answer a ping within 120 s")
+
+
+def stop_celery_worker(proc) -> None:
+    import subprocess
+
+    proc.terminate()
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"Celery worker exited early:\n{proc.stdout.read()}")
-            if app.control.ping(timeout=0.5):
-                break
-        else:
-            raise RuntimeError("Celery worker did not answer a ping within 60 s")
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture
+def live_worker(transactional_db):
+    """A real Celery worker process on Redis, using this test's PostgreSQL database."""
+    from config.celery_app import app
+
+    proc = None
+    try:
+        proc = start_celery_worker()
         yield proc
     finally:
         app.conf.task_always_eager = True
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        if proc is not None:
+            stop_celery_worker(proc)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Throttle and lockout counters live in the shared (Redis) cache: each test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()

@@ -107,3 +107,15 @@ def imported_pair(project, prompt="An imported prompt?", chosen="A good answer."
 def jsonl(rows) -> bytes:
     """Rows as the bytes of a JSON Lines file."""
     return "".join(json.dumps(r) + "\n" for r in rows).encode()
+
+
+def snapshot_with_both_splits(project, pairs: int = 8):
+    """A snapshot with rows on both sides of the train/validation split (training runs need both)."""
+    from rewardtrain.snapshots.filters import filters_build
+    from rewardtrain.snapshots.services import snapshot_create
+
+    for i in range(pairs):
+        imported_pair(project, prompt=f"Training prompt {i}?")
+    snapshot = snapshot_create(project=project, filters=filters_build(project=project), val_fraction=0.5)
+    assert snapshot.train_rows and snapshot.val_rows, "choose other prompts: one split is empty"
+    return snapshot

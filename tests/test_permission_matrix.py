@@ -27,6 +27,9 @@ class World:
     pair: object
     snapshot: object
     assignment: object
+    job: object = None
+    run: object = None
+    model: object = None
 
 
 @pytest.fixture(autouse=True)
@@ -46,7 +49,23 @@ def world(db) -> World:
     assignment = queue.task_next(project=project, annotator=users["annotator"])
     snapshot = snapshot_create(project=project, filters=filters_build(project=project))
     return World(project=project, users=users, task=judgement.task, judgement=judgement,
-                 pair=judgement.pairs.first(), snapshot=snapshot, assignment=assignment)
+                 pair=judgement.pairs.first(), snapshot=snapshot, assignment=assignment,
+                 **training_world(project, users["ml"]))
+
+
+def training_world(project, ml):
+    """A snapshot job, a queued run, and a candidate model beside two promoted ones (so rollback works)."""
+    from rewardtrain.models import ModelVersion
+    from rewardtrain.registry.services import model_version_promote
+    from rewardtrain.training.services import training_run_create
+    from rewardtrain.snapshots.jobs import snapshot_job_create
+
+    trainable = factories.snapshot_with_both_splits(project)
+    models = [ModelVersion.objects.create(project=project, version=v, artifact_dir=f"models/m{v}") for v in (1, 2, 3)]
+    for model in models[:2]:
+        model_version_promote(model_version=model)
+    return {"job": snapshot_job_create(project=project, params={}, user=ml),
+            "run": training_run_create(project=project, snapshot_id=trainable.pk, user=ml), "model": models[2]}
 
 
 def task_file():
@@ -67,6 +86,7 @@ MEMBERS_READ = {"annotator": 200, "other_admin": 404, "ml": 200, "admin": 200}
 DATA_READ = {"annotator": 403, "other_admin": 404, "ml": 200, "admin": 200}
 ADMIN_ONLY = {"annotator": 403, "other_admin": 404, "ml": 403, "admin": 201}
 DATA_WRITE = {"annotator": 403, "other_admin": 404, "ml": 201, "admin": 201}
+ML_WRITE = {"annotator": 403, "other_admin": 404, "ml": 200, "admin": 403}
 LEASEHOLDER = {"annotator": 201, "other_admin": 404, "ml": 404, "admin": 404}
 ENDPOINTS = [
     ("get", "/api/v1/projects/", None, None, {"annotator": 200, "other_admin": 200, "ml": 200, "admin": 200}),
@@ -89,6 +109,19 @@ ENDPOINTS = [
     ("get", S + "/download/trl/", None, None, DATA_READ),
     ("get", S + "/download/full/", None, None, DATA_READ),
     ("get", S + "/download/parquet/", None, None, DATA_READ),
+    # Snapshot jobs, training runs and the model registry (rewardtrain/api/training.py, registry.py).
+    ("post", P + "/snapshot-jobs/", {"val_fraction": 0.5}, "json", {**DATA_WRITE, "ml": 202, "admin": 202}),
+    ("get", "/api/v1/snapshot-jobs/{job}/", None, None, DATA_READ),
+    ("get", P + "/training-runs/", None, None, DATA_READ),
+    ("post", P + "/training-runs/", lambda w: {"snapshot": w.run.snapshot_id, "config": {"epochs": 1}}, "json",
+     {**ML_WRITE, "ml": 201}),
+    ("get", "/api/v1/training-runs/{run}/", None, None, DATA_READ),
+    ("post", "/api/v1/training-runs/{run}/cancel/", None, None, ML_WRITE),
+    ("get", P + "/models/", None, None, DATA_READ),
+    ("post", P + "/models/rollback/", None, None, ML_WRITE),
+    ("get", "/api/v1/models/{model}/", None, None, DATA_READ),
+    ("post", "/api/v1/models/{model}/promote/", None, None, ML_WRITE),
+    ("get", "/api/v1/models/{model}/download/", None, None, DATA_READ),
     # The annotator API (annotation/api/annotate.py, gold.py, auth.py).
     ("post", P + "/next-task/", None, None, {"annotator": 200, "other_admin": 404, "ml": 403, "admin": 200}),
     ("post", "/api/v1/assignments/{a}/judgement/", ranking_body, "json", LEASEHOLDER),
@@ -104,7 +137,7 @@ def call(w: World, role: str, method, url, body, fmt):
         token, _ = Token.objects.get_or_create(user=w.users[role])
         client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     url = url.format(p=w.project.pk, s=w.snapshot.pk, t=w.task.pk, j=w.judgement.pk, pair=w.pair.pk,
-                     a=w.assignment.pk)
+                     a=w.assignment.pk, job=w.job.pk, run=w.run.pk, model=w.model.pk)
     body = body(w) if callable(body) else body
     kwargs = {"format": fmt} if fmt else {}
     return getattr(client, method)(url, body, **kwargs) if body is not None else getattr(client, method)(url)

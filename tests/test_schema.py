@@ -52,8 +52,21 @@ def owned_data(db, settings, tmp_path, keep_connection):
     snapshot = snapshot_create(project=project, filters=filters_build(project=project), val_fraction=0.5)
     ids = {"project_id": project.pk, "task_id": judgement.task_id, "judgement_id": judgement.pk,
            "pair_id": judgement.pairs.first().pk, "snapshot_id": snapshot.pk,
-           "assignment_id": lease.pk if lease else 1}
+           "assignment_id": lease.pk if lease else 1, **training_ids(project, admin)}
     return {"token": Token.objects.create(user=admin).key, "ids": ids}
+
+
+def training_ids(project, admin) -> dict:
+    from rewardtrain.models import ModelVersion
+    from rewardtrain.training.services import training_run_create
+    from rewardtrain.snapshots.jobs import snapshot_job_create
+
+    snapshot = factories.snapshot_with_both_splits(project)
+    run = training_run_create(project=project, snapshot_id=snapshot.pk, user=admin)
+    model = ModelVersion.objects.create(project=project, version=1, run=run, artifact_dir="models/none",
+                                        validation_report={"n": 1, "accuracy": 1.0, "ece": 0.0})
+    return {"job_id": snapshot_job_create(project=project, params={}, user=admin).pk, "run_id": run.pk,
+            "model_id": model.pk}
 
 
 @schema.parametrize()

@@ -1,7 +1,7 @@
 """Every URL of the rewardtrain API (under /api/v1/), one line each; the paths are a public contract."""
 from django.urls import path
 
-from . import snapshots
+from . import registry, snapshots, training
 
 urlpatterns = [
     path("projects/<id:project_id>/snapshots/", snapshots.SnapshotListCreateApi.as_view(), name="api-snapshots"),
@@ -11,4 +11,17 @@ urlpatterns = [
          name="api-snapshot-verify"),
     path("projects/<id:project_id>/snapshots/<id:snapshot_id>/download/<str:fmt>/", snapshots.SnapshotDownloadApi.as_view(),
          name="api-snapshot-download"),
+    # Snapshot jobs, training runs and the model registry.
+    path("projects/<id:project_id>/snapshot-jobs/", training.SnapshotJobCreateApi.as_view(), name="api-snapshot-jobs"),
+    path("snapshot-jobs/<id:job_id>/", training.SnapshotJobDetailApi.as_view(), name="api-snapshot-job"),
+    path("projects/<id:project_id>/training-runs/", training.TrainingRunListCreateApi.as_view(),
+         name="api-training-runs"),
+    path("training-runs/<id:run_id>/", training.TrainingRunDetailApi.as_view(), name="api-training-run"),
+    path("training-runs/<id:run_id>/cancel/", training.TrainingRunCancelApi.as_view(), name="api-training-run-cancel"),
+    path("projects/<id:project_id>/models/", registry.ModelVersionListApi.as_view(), name="api-models"),
+    path("projects/<id:project_id>/models/rollback/", registry.ModelVersionRollbackApi.as_view(),
+         name="api-models-rollback"),
+    path("models/<id:model_id>/", registry.ModelVersionDetailApi.as_view(), name="api-model"),
+    path("models/<id:model_id>/promote/", registry.ModelVersionPromoteApi.as_view(), name="api-model-promote"),
+    path("models/<id:model_id>/download/", registry.ModelVersionDownloadApi.as_view(), name="api-model-download"),
 ]

@@ -11,21 +11,30 @@ Python API::
     rm = RewardModel("runs/rm1"); rm.score(prompts, responses)            # load once, score often
 
 ``train(config, callback=None) -> TrainResult`` -- ``callback(event: dict)`` receives, on rank 0,
-``{"event": "start"|"step"|"eval"|"checkpoint"|"done", ...}``; step events carry step,
-total_steps, epoch, loss, accuracy, lr and pairs_per_second.  Raising inside the callback stops
-the run; calling ``train`` again with the same config resumes from the last checkpoint.
-Under ``torchrun`` (WORLD_SIZE > 1) it trains with DistributedDataParallel and rank 0 writes.
+``{"event": "start"|"step"|"eval"|"checkpoint"|"done", ...}``; the start event carries
+total_steps, resumed_from, pairs, truncation counts and ``precision`` ("bf16"/"fp32") with
+``precision_reason``; step events carry step, total_steps, epoch, loss, accuracy, lr and
+pairs_per_second.  Raising inside the callback stops the run; calling ``train`` again with the
+same config resumes from the last checkpoint.  Under ``torchrun`` (WORLD_SIZE > 1) it trains
+with DistributedDataParallel and rank 0 writes.  The loop's pieces (``setup``, ``train_step``,
+``evaluate``, ``checkpoint``, ``finish``) are in :mod:`rewardtrain.ml.trainer`.
 
-``evaluate_model(model, data, *, diagram=None, batch_tokens=16384) -> dict`` and
-``score_texts(model, prompts, responses, *, head="overall", normalize=False) -> list[float]``
-accept a model folder path or a loaded ``RewardModel``.  ``score_file(model, data, out)``
-writes JSONL.  Data formats are described in :mod:`rewardtrain.ml.data`, the input layout in
+bf16 autocast is used only where the hardware runs it natively (:mod:`rewardtrain.ml.hardware`);
+elsewhere fp32, and the choice is reported.
+
+``evaluate_model(model, data, *, diagram=None, histogram=None, return_rewards=False,
+batch_tokens=16384, bf16=None) -> dict`` and ``score_texts(model, prompts, responses, *,
+head="overall", normalize=False) -> list[float]`` accept a model folder path or a loaded
+``RewardModel``.  ``score_file(model, data, out)`` writes JSONL.  Plots (PNG):
+``reliability_diagram``, ``reward_histograms``, ``training_curves`` (:mod:`rewardtrain.ml.plots`).
+Data formats are described in :mod:`rewardtrain.ml.data`, the input layout in
 :mod:`rewardtrain.ml.formatting`.  Bad data raises ``DataError`` ("file:line: field 'x': ...").
 
 Output folder: config.json + model.safetensors + tokenizer files (loads with
 ``AutoModelForSequenceClassification.from_pretrained``; output 0 is the overall reward, then one
 per criterion head), rewardtrain.json (input format, heads, reward mean/std on training data,
-training config), metrics.json, and reliability.png when an eval set was given.
+training config), metrics.json (train summary with precision, ``history`` of evaluations,
+``train_history`` of steps, final ``eval``), and reliability.png when an eval set was given.
 """
 
 from .config import TrainConfig
@@ -33,7 +42,7 @@ from .data import DataError, Group, load_groups
 
 __all__ = [
     "DataError", "Group", "RewardModel", "TrainConfig", "TrainResult", "evaluate_model", "load_groups",
-    "score_file", "score_texts", "train",
+    "reliability_diagram", "reward_histograms", "score_file", "score_texts", "train", "training_curves",
 ]
 
 # Heavy modules (torch, transformers) load on first use, so ``python -m rewardtrain.ml`` can set
@@ -41,6 +50,7 @@ __all__ = [
 _LAZY = {
     "train": "trainer", "TrainResult": "trainer", "evaluate_model": "evaluate",
     "score_texts": "score", "score_file": "score", "RewardModel": "score",
+    "reliability_diagram": "plots", "reward_histograms": "plots", "training_curves": "plots",
 }
 
 

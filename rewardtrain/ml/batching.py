@@ -111,7 +111,6 @@ class Batch:
     margin: torch.Tensor
     weight: torch.Tensor
     head: torch.Tensor  # output index to compare on
-    text_index: list[int]  # EncodedData text index of each row (for scoring and stats)
 
     def to(self, device) -> "Batch":
         moved = {
@@ -159,7 +158,6 @@ def collate(data: EncodedData, group_ids: list[int], pad_id: int, head_of: dict[
         margin=torch.tensor(margin, dtype=torch.float32),
         weight=torch.tensor(weight, dtype=torch.float32),
         head=torch.tensor(head),
-        text_index=text_index,
     )
 
 

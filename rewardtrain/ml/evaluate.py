@@ -1,9 +1,15 @@
-"""Held-out evaluation: accuracy, calibration and reward statistics.
+"""Held-out evaluation: accuracy, calibration, reward statistics and length baselines.
 
 ``accuracy`` counts a strict comparison as right only when r(better) > r(worse); equal scores
 count as wrong, so a constant model scores 0, not 50%.  Calibration treats sigmoid(d) as the
 model's probability that the annotator prefers the first response; the confidence max(p, 1-p)
 is binned and compared with how often the model was right (expected calibration error).
+
+Length, the reward hack a policy finds first, is reported beside the accuracy: the correlation
+of reward with response length in characters, and the accuracy of two rules that ignore the
+text -- "the longer response wins" and "the shorter response wins" -- on the same strict
+comparisons, with equal lengths counted as wrong like equal scores.  A model whose accuracy is
+not clearly above the better of the two has mostly learnt length.
 """
 
 from __future__ import annotations
@@ -13,21 +19,48 @@ import numpy as np
 from .batching import EncodedData, encode_groups
 from .data import Group, load_groups
 from .loss import pair_losses
+from .plots import reliability_diagram, reward_histograms
 
 N_BINS = 10
 
 
-def _pair_arrays(scores: np.ndarray, data: EncodedData, head_of: dict[str | None, int]):
-    delta, tie, margin, weight, criterion = [], [], [], [], []
+def _pair_arrays(scores: np.ndarray, data: EncodedData, head_of: dict[str | None, int]) -> dict[str, np.ndarray]:
+    """One entry per comparison, in file order: rewards of the better and worse response on the
+    comparison's head, tie flag, margin, weight, criterion and the two response lengths."""
+    columns: dict[str, list] = {k: [] for k in ("better", "worse", "tie", "margin", "weight", "criterion", "len_better", "len_worse")}
     for group, texts in zip(data.groups, data.group_texts):
         head = head_of.get(group.criterion, 0)
         for (i, j), is_tie, m in zip(group.pairs, group.ties, group.margins):
-            delta.append(scores[texts[i], head] - scores[texts[j], head])
-            tie.append(is_tie)
-            margin.append(m)
-            weight.append(group.pair_weight)
-            criterion.append(group.criterion or "overall")
-    return np.array(delta, dtype=np.float64), np.array(tie, dtype=bool), np.array(margin), np.array(weight), criterion
+            columns["better"].append(scores[texts[i], head])
+            columns["worse"].append(scores[texts[j], head])
+            columns["tie"].append(is_tie)
+            columns["margin"].append(m)
+            columns["weight"].append(group.pair_weight)
+            columns["criterion"].append(group.criterion or "overall")
+            columns["len_better"].append(len(group.responses[i]))
+            columns["len_worse"].append(len(group.responses[j]))
+    arrays = {k: np.array(v) for k, v in columns.items()}
+    arrays["better"] = arrays["better"].astype(np.float64)
+    arrays["worse"] = arrays["worse"].astype(np.float64)
+    arrays["tie"] = arrays["tie"].astype(bool)
+    return arrays
+
+
+def _accuracy(right: np.ndarray) -> float | None:
+    return float(right.mean()) if len(right) else None
+
+
+def _length_correlation(scores: np.ndarray, data: EncodedData) -> float | None:
+    """Pearson correlation of the overall reward with response length in characters, over the
+    distinct (prompt, response) texts."""
+    overall = scores[:, 0]
+    lengths = np.zeros(len(overall))
+    for group, texts in zip(data.groups, data.group_texts):
+        for response, t in zip(group.responses, texts):
+            lengths[t] = len(response)
+    if len(overall) > 2 and overall.std() > 0 and lengths.std() > 0:
+        return float(np.corrcoef(overall, lengths)[0, 1])
+    return None
 
 
 def _strength_buckets(margin: np.ndarray) -> list[tuple[str, np.ndarray]]:
@@ -60,29 +93,6 @@ def calibration(delta: np.ndarray, bins: int = N_BINS) -> tuple[float, list[dict
     return float(ece), table
 
 
-def reliability_diagram(table: list[dict], path: str, title: str = "Reliability of sigmoid(reward difference)") -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")  # headless workers have no display
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    ax.plot([0.5, 1.0], [0.5, 1.0], "--", color="grey", label="perfect calibration")
-    if table:
-        centers = [(row["low"] + row["high"]) / 2 for row in table]
-        ax.bar(centers, [row["accuracy"] for row in table], width=0.05, alpha=0.7, edgecolor="black", label="accuracy")
-        ax.plot([row["confidence"] for row in table], [row["accuracy"] for row in table], "o-", color="C3", label="mean confidence")
-    ax.set_xlim(0.5, 1.0)
-    ax.set_ylim(0.0, 1.0)
-    ax.set_xlabel("confidence max(p, 1 - p)")
-    ax.set_ylabel("pairwise accuracy")
-    ax.set_title(title, fontsize=9)
-    ax.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
 def _by_strength(margin: np.ndarray, right: np.ndarray) -> dict:
     if not len(margin):
         return {}
@@ -93,26 +103,34 @@ def _by_strength(margin: np.ndarray, right: np.ndarray) -> dict:
     }
 
 
-def pair_metrics(scores: np.ndarray, data: EncodedData, heads: list[str], loss_options: dict | None = None) -> dict:
-    """All metrics from precomputed (texts, heads) scores."""
+def pair_metrics(
+    scores: np.ndarray,
+    data: EncodedData,
+    heads: list[str],
+    loss_options: dict | None = None,
+    *,
+    return_rewards: bool = False,
+) -> dict:
+    """All metrics from precomputed (texts, heads) scores.
+
+    ``return_rewards`` adds ``chosen_rewards`` and ``rejected_rewards``: the rewards of the
+    better and the worse response of every comparison, in file order (a pair row is one
+    comparison, a k-way row C(K,2); tie comparisons included, first response as "chosen").
+    """
     import torch
 
     head_of = {h: i for i, h in enumerate(heads) if i > 0}
-    delta, tie, margin, weight, criterion = _pair_arrays(scores, data, head_of)
+    pairs = _pair_arrays(scores, data, head_of)
+    delta, tie, margin, weight = pairs["better"] - pairs["worse"], pairs["tie"], pairs["margin"], pairs["weight"]
     strict = ~tie
     right = delta > 0
     losses = pair_losses(torch.from_numpy(delta), torch.from_numpy(tie), torch.from_numpy(margin).float(), **(loss_options or {}))
     ece, table = calibration(delta[strict])
     overall = scores[:, 0]
-    lengths = np.zeros(len(overall))
-    for group, texts in zip(data.groups, data.group_texts):
-        for response, t in zip(group.responses, texts):
-            lengths[t] = len(response)
-    corr = None
-    if len(overall) > 2 and overall.std() > 0 and lengths.std() > 0:
-        corr = float(np.corrcoef(overall, lengths)[0, 1])
-    criteria = np.array(criterion)
-    return {
+    criterion = pairs["criterion"].tolist()
+    criteria = pairs["criterion"]
+    len_better, len_worse = pairs["len_better"][strict], pairs["len_worse"][strict]
+    metrics = {
         "groups": len(data.groups),
         "pairs": int(len(delta)),
         "tie_pairs": int(tie.sum()),
@@ -129,8 +147,14 @@ def pair_metrics(scores: np.ndarray, data: EncodedData, heads: list[str], loss_o
         "reliability": table,
         "reward_mean": float(overall.mean()),
         "reward_std": float(overall.std()),
-        "length_correlation": corr,
+        "length_correlation": _length_correlation(scores, data),
+        "longer_wins": _accuracy(len_better > len_worse),
+        "shorter_wins": _accuracy(len_better < len_worse),
     }
+    if return_rewards:
+        metrics["chosen_rewards"] = pairs["better"].tolist()
+        metrics["rejected_rewards"] = pairs["worse"].tolist()
+    return metrics
 
 
 def evaluate_model(
@@ -138,26 +162,38 @@ def evaluate_model(
     data: str | list[Group],
     *,
     diagram: str | None = None,
+    histogram: str | None = None,
+    return_rewards: bool = False,
     batch_tokens: int = 16384,
+    bf16: bool | None = None,
 ) -> dict:
     """Evaluate a model folder (or loaded :class:`RewardModel`) on a preference file.
 
     Works on any sequence-classification folder; without rewardtrain.json the input format is
-    inferred from the architecture.  ``diagram`` writes a reliability-diagram PNG there.
+    inferred from the architecture.  ``diagram`` writes a reliability-diagram PNG there,
+    ``histogram`` the chosen/rejected reward histograms; ``return_rewards`` adds the per-comparison
+    ``chosen_rewards``/``rejected_rewards`` (see :func:`pair_metrics`).  ``bf16`` is passed to
+    :class:`RewardModel` (by default fp32 on CPU); ``precision`` in the report says what ran.
     """
     from .score import RewardModel
 
-    reward_model = model if isinstance(model, RewardModel) else RewardModel(model, batch_tokens=batch_tokens)
+    reward_model = model if isinstance(model, RewardModel) else RewardModel(model, batch_tokens=batch_tokens, bf16=bf16)
     groups = load_groups(data) if isinstance(data, str) else data
     formatter = reward_model.formatter()
     encoded = encode_groups(groups, formatter)
     scores = reward_model.score_encoded(encoded.ids, encoded.types)
     train_cfg = reward_model.meta.get("train_config") or {}
     loss_options = {k: train_cfg[k] for k in ("tie_loss", "tie_epsilon") if k in train_cfg}
-    metrics = pair_metrics(scores, encoded, reward_model.heads, loss_options)
+    metrics = pair_metrics(scores, encoded, reward_model.heads, loss_options, return_rewards=return_rewards or bool(histogram))
     metrics["truncated_prompts"] = formatter.truncated_prompts
     metrics["truncated_responses"] = formatter.truncated_responses
+    metrics["precision"] = reward_model.precision.name
+    metrics["precision_reason"] = reward_model.precision.reason
     if diagram:
         reliability_diagram(metrics["reliability"], diagram)
+    if histogram:
+        reward_histograms(metrics["chosen_rewards"], metrics["rejected_rewards"], histogram)
+        if not return_rewards:
+            del metrics["chosen_rewards"], metrics["rejected_rewards"]
     return metrics
 

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from .batching import inference_batches, pad_rows
+from .hardware import Precision, scoring_precision
 
 
 def head_layer(model: nn.Module) -> nn.Linear:
@@ -40,8 +41,12 @@ def capture_head_input(model: nn.Module):
 
 
 @torch.inference_mode()
-def scores_and_features(scorer, ids, types, pad_id: int, batch_tokens: int, device) -> tuple[np.ndarray, np.ndarray]:
-    """(texts, heads) raw rewards and (texts, d) head-input features of encoded texts."""
+def scores_and_features(
+    scorer, ids, types, pad_id: int, batch_tokens: int, device, precision: Precision | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(texts, heads) raw rewards and (texts, d) head-input features of encoded texts, computed
+    as :func:`rewardtrain.ml.score.predict` computes rewards (same precision rule)."""
+    precision = precision or scoring_precision(device)
     was_training = scorer.training
     scorer.eval()
     head = head_layer(scorer.model)
@@ -51,7 +56,8 @@ def scores_and_features(scorer, ids, types, pad_id: int, batch_tokens: int, devi
         for rows in inference_batches([len(i) for i in ids], batch_tokens):
             input_ids, mask, token_types = pad_rows([ids[r] for r in rows], [types[r] for r in rows], pad_id)
             token_types = None if token_types is None else token_types.to(device)
-            scores[rows] = scorer(input_ids.to(device), mask.to(device), token_types).float().cpu().numpy()
+            with precision.autocast(device):
+                scores[rows] = scorer(input_ids.to(device), mask.to(device), token_types).float().cpu().numpy()
             features[rows] = captured.pop().numpy()
     scorer.train(was_training)
     return scores, features
@@ -68,4 +74,5 @@ def last_layer_features(reward_model, prompts: list[str], responses: list[str]) 
     return scores_and_features(
         reward_model.scorer, [e[0] for e in encoded], [e[1] for e in encoded],
         reward_model.tokenizer.pad_token_id, reward_model.batch_tokens, reward_model.device,
+        getattr(reward_model, "precision", None),
     )

@@ -70,16 +70,6 @@ def default_format(config, input_format: str, max_length: int, tokenizer) -> Inp
     return InputFormat(kind=kind, max_length=min(max_length, limit, positions), last_token_pooling=not encoder)
 
 
-def fast_bf16(device: torch.device) -> bool:
-    """Whether bf16 autocast speeds training up here: bf16 GPUs, and CPUs with native bf16
-    instructions (AVX512-BF16/AMX), where it is faster than fp32; elsewhere it is slower."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type == "cpu":
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    return False
-
-
 class RewardScorer(nn.Module):
     """``forward`` returns one row of head outputs per input sequence, in float32.
 

@@ -1,4 +1,5 @@
-"""Scoring texts with a trained reward-model folder."""
+"""Scoring texts with a trained reward-model folder (raw rewards, or z-scored with the reward
+mean/std the trainer measured on its training data)."""
 
 from __future__ import annotations
 
@@ -10,38 +11,48 @@ import torch
 from .batching import inference_batches, pad_rows
 from .data import load_score_rows
 from .formatting import Formatter
+from .hardware import Precision, pick_device, scoring_precision
 from .model import OVERALL, RewardScorer, load_reward_model
 
 
-def pick_device(device: str | None = None) -> torch.device:
-    if device:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 @torch.inference_mode()
-def predict(scorer: RewardScorer, ids, types, pad_id: int, batch_tokens: int, device) -> np.ndarray:
-    """(texts, heads) raw rewards; batches are length-sorted so little padding is computed."""
+def predict(
+    scorer: RewardScorer, ids, types, pad_id: int, batch_tokens: int, device, precision: Precision | None = None
+) -> np.ndarray:
+    """(texts, heads) raw rewards; batches are length-sorted so little padding is computed.
+    ``precision`` defaults to :func:`~rewardtrain.ml.hardware.scoring_precision` for ``device``."""
     was_training = scorer.training
     scorer.eval()
+    precision = precision or scoring_precision(device)
     out = np.zeros((len(ids), scorer.model.config.num_labels), dtype=np.float32)
-    use_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
     for rows in inference_batches([len(i) for i in ids], batch_tokens):
         input_ids, mask, token_types = pad_rows([ids[r] for r in rows], [types[r] for r in rows], pad_id)
         token_types = None if token_types is None else token_types.to(device)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+        with precision.autocast(device):
             scores = scorer(input_ids.to(device), mask.to(device), token_types)
         out[rows] = scores.float().cpu().numpy()
     scorer.train(was_training)
     return out
 
 
-class RewardModel:
-    """A loaded reward-model folder; load once, score many times (e.g. in a web service)."""
+def normalization(scores: np.ndarray) -> dict:
+    """Per-head reward mean and std of (texts, heads) scores: what rewardtrain.json stores and
+    :meth:`RewardModel.normalize` divides by."""
+    return {"mean": scores.mean(0).tolist(), "std": scores.std(0).tolist(), "responses": int(len(scores))}
 
-    def __init__(self, folder: str, *, device: str | None = None, batch_tokens: int = 16384):
+
+class RewardModel:
+    """A loaded reward-model folder; load once, score many times (e.g. in a web service).
+
+    ``bf16``: None (default) uses bf16 on GPUs that support it and fp32 on CPUs, so CPU scores
+    equal plain ``transformers``; True also uses it on CPUs with native bf16; False never.
+    ``precision`` says which was chosen and why.
+    """
+
+    def __init__(self, folder: str, *, device: str | None = None, batch_tokens: int = 16384, bf16: bool | None = None):
         model, self.tokenizer, self.format, self.heads, self.meta = load_reward_model(folder)
         self.device = pick_device(device)
+        self.precision = scoring_precision(self.device, bf16)
         self.scorer = RewardScorer(model, self.format.last_token_pooling).to(self.device)
         self.batch_tokens = max(batch_tokens, self.format.max_length)
         norm = self.meta.get("normalization") or {}
@@ -52,13 +63,17 @@ class RewardModel:
         return Formatter(self.tokenizer, self.format)
 
     def score_encoded(self, ids, types) -> np.ndarray:
-        return predict(self.scorer, ids, types, self.tokenizer.pad_token_id, self.batch_tokens, self.device)
+        return predict(self.scorer, ids, types, self.tokenizer.pad_token_id, self.batch_tokens, self.device, self.precision)
+
+    def normalize(self, scores: np.ndarray) -> np.ndarray:
+        """Raw (n, heads) rewards as z-scores against the training data's reward mean and std."""
+        return (scores - self.mean) / np.where(self.std > 0, self.std, 1.0)
 
     def score(self, prompts: list[str], responses: list[str], *, normalize: bool = False) -> np.ndarray:
         """(n, heads) rewards; ``normalize`` maps them to training-data z-scores."""
         encoded = self.formatter().encode(list(prompts), list(responses))
         scores = self.score_encoded([e[0] for e in encoded], [e[1] for e in encoded])
-        return (scores - self.mean) / np.where(self.std > 0, self.std, 1.0) if normalize else scores
+        return self.normalize(scores) if normalize else scores
 
     def features(self, prompts: list[str], responses: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(raw rewards (n, heads), last-layer features (n, d)): what the reward head reads."""
@@ -91,7 +106,7 @@ def score_file(model: str | RewardModel, data: str, out: str) -> int:
     prompts = [row["prompt"] for _, row, responses in rows for _ in responses]
     responses = [r for _, _, rs in rows for r in rs]
     raw = reward_model.score(prompts, responses)
-    norm = (raw - reward_model.mean) / np.where(reward_model.std > 0, reward_model.std, 1.0)
+    norm = reward_model.normalize(raw)
     at = 0
     with open(out, "w", encoding="utf-8") as handle:
         for _, row, rs in rows:

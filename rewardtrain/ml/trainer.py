@@ -3,6 +3,20 @@
 Progress goes out through ``callback(dict)`` on rank 0 only (so a Celery task can write it to the
 database); events are ``start``, ``step``, ``eval``, ``checkpoint`` and ``done``.  Raising from
 the callback stops training; the last checkpoint stays on disk and ``train`` resumes from it.
+
+The loop is made of pieces that an orchestrator can also call itself (``_train`` below is
+exactly this, plus a progress bar)::
+
+    run = setup(config)                      # device, precision, data, model, optimizer, plan, resume
+    emit(start_event(run))
+    for step in range(run.start, run.total_steps):
+        emit(train_step(run, step))          # one optimizer step -> the "step" event
+        done = step + 1
+        if done < run.total_steps and should_evaluate(run, done):  # the last one is finish's
+            evaluate(run, done, emit)
+        if should_checkpoint(run, done):
+            checkpoint(run, done, emit)
+    result = finish(run, emit)               # normalization, model folder, final eval, metrics.json
 """
 
 from __future__ import annotations
@@ -15,7 +29,7 @@ import random
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -25,16 +39,23 @@ import torch.distributed as dist
 from transformers import get_scheduler
 
 from .batching import EncodedData, collate, encode_groups, length_grouped_batches, shard
+from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import load_groups
-from .evaluate import pair_metrics, reliability_diagram
-from .formatting import Formatter
+from .evaluate import pair_metrics
+from .formatting import Formatter, InputFormat
+from .hardware import Precision, choose_precision, pick_device, scoring_precision
 from .loss import preference_loss
-from .model import OVERALL, RewardScorer, default_format, fast_bf16, load_model, save_model_folder
-from .score import predict
+from .model import OVERALL, RewardScorer, default_format, load_model, save_model_folder
+from .plots import reliability_diagram
+from .score import normalization, predict
 
 Callback = Callable[[dict[str, Any]], None]
-STATE_FILE = "state.pt"
+EVAL_KEYS = ("accuracy", "loss", "ece")  # what each evaluation adds to metrics["history"]
+
+
+def _ignore(event: dict) -> None:
+    pass
 
 
 @dataclass
@@ -70,12 +91,48 @@ class _Dist:
         if self.world > 1:
             dist.barrier()
 
-    def sum(self, value: float) -> float:
-        if self.world == 1:
-            return value
-        tensor = torch.tensor([value], dtype=torch.float64)
-        dist.all_reduce(tensor)
-        return float(tensor.item())
+
+@dataclass
+class Run:
+    """Everything a run holds between steps; built by :func:`setup`."""
+
+    config: TrainConfig
+    ctx: _Dist
+    device: torch.device
+    precision: Precision  # training's autocast
+    heads: list[str]
+    tokenizer: Any
+    fmt: InputFormat
+    formatter: Formatter
+    data: EncodedData
+    eval_data: EncodedData | None
+    scorer: RewardScorer
+    wrapped: torch.nn.Module  # the scorer, or its DDP wrapper
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    plan: list[tuple[int, list[list[int]]]]  # per optimizer step: (epoch, micro-batches)
+    start: int = 0  # steps already done (resumed)
+    history: list[dict] = field(default_factory=list)  # one entry per evaluation
+    train_history: list[dict] = field(default_factory=list)  # one entry per optimizer step
+    pairs_done: int = 0
+    seconds: float = 0.0  # in optimizer steps only
+    last: dict = field(default_factory=dict)  # the last step event
+
+    @property
+    def total_steps(self) -> int:
+        return len(self.plan)
+
+    @property
+    def pad_id(self) -> int:
+        return self.tokenizer.pad_token_id
+
+    @property
+    def head_of(self) -> dict[str, int]:
+        return {h: i for i, h in enumerate(self.heads) if i > 0}
+
+    @property
+    def pairs_per_second(self) -> float | None:
+        return self.pairs_done / self.seconds if self.seconds else None
 
 
 def _plan(data: EncodedData, config: TrainConfig, rank: int, world: int) -> list[tuple[int, list[list[int]]]]:
@@ -97,55 +154,6 @@ def _plan(data: EncodedData, config: TrainConfig, rank: int, world: int) -> list
     return steps
 
 
-def _rng_state() -> dict:
-    state = {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _save_checkpoint(path: str, ctx: _Dist, step: int, model, optimizer, scheduler, history: list) -> None:
-    # Each rank keeps its own RNG stream; rank 0 also writes the shared state.  Files are written
-    # under a temporary name and renamed, so a kill mid-write never leaves a torn checkpoint.
-    os.makedirs(path, exist_ok=True)
-    rng_file = os.path.join(path, f"rng_{ctx.rank}.pt")
-    torch.save(_rng_state(), rng_file + ".tmp")
-    os.replace(rng_file + ".tmp", rng_file)
-    if ctx.rank == 0:
-        state = {
-            "step": step,
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "history": history,
-        }
-        torch.save(state, os.path.join(path, STATE_FILE + ".tmp"))
-        os.replace(os.path.join(path, STATE_FILE + ".tmp"), os.path.join(path, STATE_FILE))
-    ctx.barrier()
-
-
-def _load_checkpoint(path: str, ctx: _Dist, model, optimizer, scheduler) -> tuple[int, list]:
-    state_file = os.path.join(path, STATE_FILE)
-    if not os.path.exists(state_file):
-        return 0, []
-    state = torch.load(state_file, map_location="cpu", weights_only=False)
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    rng_file = os.path.join(path, f"rng_{ctx.rank}.pt")
-    if os.path.exists(rng_file):
-        _set_rng_state(torch.load(rng_file, weights_only=False))
-    return int(state["step"]), state["history"]
-
-
 def _criteria(config: TrainConfig, groups) -> list[str]:
     if not config.criterion_heads:
         return []
@@ -158,28 +166,24 @@ def _criteria(config: TrainConfig, groups) -> list[str]:
     return found
 
 
-def _normalization(scorer, data: EncodedData, config: TrainConfig, pad_id: int, device) -> dict:
-    rng = np.random.default_rng(config.seed)
-    n = len(data.ids)
-    picked = np.sort(rng.choice(n, size=min(n, config.norm_samples), replace=False))
-    scores = predict(scorer, [data.ids[i] for i in picked], [data.types[i] for i in picked], pad_id, config.batch_tokens, device)
-    return {"mean": scores.mean(0).tolist(), "std": scores.std(0).tolist(), "responses": int(len(picked))}
+def _optimizer(scorer: RewardScorer, config: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
+    decay = [p for p in scorer.parameters() if p.ndim >= 2]
+    no_decay = [p for p in scorer.parameters() if p.ndim < 2]  # biases and norms are not decayed
+    return torch.optim.AdamW(
+        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=config.lr,
+        # The fused kernel is ~3x faster than the per-tensor loop on CPU, where a step over the
+        # embedding matrix is otherwise a sizeable share of a small model's step time.
+        fused=device.type in ("cpu", "cuda"),
+    )
 
 
-def train(config: TrainConfig, callback: Callback | None = None) -> TrainResult:
-    """Train a reward model as ``config`` says and write the model folder to ``config.out``."""
-    ctx = _Dist.setup()
-    try:
-        return _train(config, callback or (lambda event: None), ctx)
-    finally:
-        if ctx.owns_group:
-            dist.destroy_process_group()
-
-
-def _train(config: TrainConfig, callback: Callback, ctx: _Dist) -> TrainResult:
-    emit = callback if ctx.rank == 0 else (lambda event: None)
-    device = torch.device(f"cuda:{ctx.local_rank}" if torch.cuda.is_available() else "cpu")
-    use_bf16 = config.bf16 and fast_bf16(device)
+def setup(config: TrainConfig, ctx: _Dist | None = None) -> Run:
+    """Device and precision, data, model, optimizer, step plan; resumed from the checkpoint when
+    ``config.resume`` and one exists."""
+    ctx = ctx or _Dist()
+    device = pick_device(local_rank=ctx.local_rank)
+    precision = choose_precision(device, config.bf16)
     random.seed(config.seed)
     np.random.seed(config.seed)
     torch.manual_seed(config.seed)  # before loading: the new head is initialised randomly
@@ -187,128 +191,196 @@ def _train(config: TrainConfig, callback: Callback, ctx: _Dist) -> TrainResult:
     groups = load_groups(config.data)
     eval_groups = load_groups(config.eval_data) if config.eval_data else None
     heads = [OVERALL] + _criteria(config, groups)
-    head_of = {h: i for i, h in enumerate(heads) if i > 0}
     model, tokenizer = load_model(config.model_name, heads, disable_dropout=config.disable_dropout)
     fmt = default_format(model.config, config.input_format, config.max_length, tokenizer)
     formatter = Formatter(tokenizer, fmt)
     data = encode_groups(groups, formatter)
     eval_data = encode_groups(eval_groups, Formatter(tokenizer, fmt)) if eval_groups else None
-    pad_id = tokenizer.pad_token_id
 
     scorer = RewardScorer(model, fmt.last_token_pooling).to(device)
     wrapped = scorer
     if ctx.world > 1:
         wrapped = torch.nn.parallel.DistributedDataParallel(scorer, device_ids=[device.index] if device.type == "cuda" else None)
-    decay = [p for p in scorer.parameters() if p.ndim >= 2]
-    no_decay = [p for p in scorer.parameters() if p.ndim < 2]  # biases and norms are not decayed
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=config.lr,
-        # The fused kernel is ~3x faster than the per-tensor loop on CPU, where a step over the
-        # embedding matrix is otherwise a sizeable share of a small model's step time.
-        fused=device.type in ("cpu", "cuda"),
-    )
+    optimizer = _optimizer(scorer, config, device)
     plan = _plan(data, config, ctx.rank, ctx.world)
     scheduler = get_scheduler("linear", optimizer, int(config.warmup_ratio * len(plan)), len(plan))
-    start, history = 0, []
+    run = Run(config, ctx, device, precision, heads, tokenizer, fmt, formatter, data, eval_data, scorer, wrapped,
+              optimizer, scheduler, plan)
     if config.resume:
-        start, history = _load_checkpoint(config.checkpoint_path, ctx, scorer, optimizer, scheduler)
+        run.start, saved = load_checkpoint(config.checkpoint_path, ctx.rank, scorer, optimizer, scheduler)
+        run.history, run.train_history = saved.get("history", []), saved.get("train_history", [])
+    return run
 
-    def run_eval(step: int) -> dict | None:
-        if eval_data is None:
-            return None
-        metrics = None
-        if ctx.rank == 0:
-            scores = predict(scorer, eval_data.ids, eval_data.types, pad_id, config.batch_tokens, device)
-            metrics = pair_metrics(scores, eval_data, heads, {"tie_loss": config.tie_loss, "tie_epsilon": config.tie_epsilon})
-            history.append({"step": step, **{k: metrics[k] for k in ("accuracy", "loss", "ece")}})
-            emit({"event": "eval", "step": step, "total_steps": len(plan), "metrics": metrics})
-        ctx.barrier()
-        return metrics
 
-    emit({"event": "start", "total_steps": len(plan), "resumed_from": start, "pairs": data.n_pairs,
-          "truncated_prompts": formatter.truncated_prompts, "truncated_responses": formatter.truncated_responses})
-    bar = None
-    if config.progress_bar and ctx.rank == 0:
-        from tqdm import tqdm
+def start_event(run: Run) -> dict:
+    return {
+        "event": "start", "total_steps": run.total_steps, "resumed_from": run.start, "pairs": run.data.n_pairs,
+        "truncated_prompts": run.formatter.truncated_prompts, "truncated_responses": run.formatter.truncated_responses,
+        "precision": run.precision.name, "precision_reason": run.precision.reason,
+    }
 
-        bar = tqdm(total=len(plan), initial=start, desc="train", unit="step", dynamic_ncols=True)
-    scorer.train()
-    pairs_done, seconds, last = 0, 0.0, {}
-    for step in range(start, len(plan)):
-        epoch, micro_batches = plan[step]
-        tick = time.perf_counter()
-        totals = {"loss": 0.0, "correct": 0.0, "judged": 0, "pairs": 0}
-        for k, group_ids in enumerate(micro_batches):
-            batch = collate(data, group_ids, pad_id, head_of).to(device)
-            # Only the last micro-batch of a step needs DDP's gradient all-reduce.
-            sync = k == len(micro_batches) - 1 or ctx.world == 1
-            with contextlib.nullcontext() if sync else wrapped.no_sync():
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                    scores = wrapped(batch.input_ids, batch.attention_mask, batch.token_type_ids)
-                loss, stats = preference_loss(scores.float(), batch, config)
-                (loss / len(micro_batches)).backward()
-            totals["loss"] += stats["loss"] / len(micro_batches)
-            totals["correct"] += stats["correct"]
-            totals["judged"] += stats["judged"]
-            totals["pairs"] += len(batch.better)
-        if config.max_grad_norm:
-            torch.nn.utils.clip_grad_norm_(scorer.parameters(), config.max_grad_norm)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        seconds += time.perf_counter() - tick
-        pairs_done += totals["pairs"] * ctx.world
-        done = step + 1
-        last = {
-            "event": "step", "step": done, "total_steps": len(plan), "epoch": epoch,
-            "loss": totals["loss"], "accuracy": totals["correct"] / max(totals["judged"], 1),
-            "lr": scheduler.get_last_lr()[0], "pairs_per_second": pairs_done / seconds if seconds else 0.0,
-        }
-        emit(last)
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{last['loss']:.3f}", pairs_s=f"{last['pairs_per_second']:.1f}")
-        end_of_epoch = done == len(plan) or plan[done][0] != epoch
-        if (config.eval_every and done % config.eval_every == 0) or (not config.eval_every and end_of_epoch):
-            if done < len(plan):  # the final evaluation happens below, after saving
-                run_eval(done)
-        if config.save_every and done % config.save_every == 0 and done < len(plan):
-            _save_checkpoint(config.checkpoint_path, ctx, done, scorer, optimizer, scheduler, history)
-            emit({"event": "checkpoint", "step": done, "path": config.checkpoint_path})
-    if bar is not None:
-        bar.close()
 
+def train_step(run: Run, step: int) -> dict:
+    """Optimizer step ``step`` (0-based) of the plan: forward and backward over its micro-batches,
+    clip, update; returns the ``step`` event."""
+    config, ctx = run.config, run.ctx
+    epoch, micro_batches = run.plan[step]
+    tick = time.perf_counter()
+    loss = correct = 0.0
+    judged = pairs = 0
+    for k, group_ids in enumerate(micro_batches):
+        batch = collate(run.data, group_ids, run.pad_id, run.head_of).to(run.device)
+        # Only the last micro-batch of a step needs DDP's gradient all-reduce.
+        sync = k == len(micro_batches) - 1 or ctx.world == 1
+        with contextlib.nullcontext() if sync else run.wrapped.no_sync():
+            with run.precision.autocast(run.device):
+                scores = run.wrapped(batch.input_ids, batch.attention_mask, batch.token_type_ids)
+            batch_loss, stats = preference_loss(scores.float(), batch, config)
+            (batch_loss / len(micro_batches)).backward()
+        loss += stats["loss"] / len(micro_batches)
+        correct += stats["correct"]
+        judged += stats["judged"]
+        pairs += len(batch.better)
+    if config.max_grad_norm:
+        torch.nn.utils.clip_grad_norm_(run.scorer.parameters(), config.max_grad_norm)
+    run.optimizer.step()
+    run.scheduler.step()
+    run.optimizer.zero_grad(set_to_none=True)
+    run.seconds += time.perf_counter() - tick
+    run.pairs_done += pairs * ctx.world
+    accuracy = correct / max(judged, 1)
+    run.train_history.append({"step": step + 1, "split": "train", "loss": loss, "accuracy": accuracy})
+    run.last = {
+        "event": "step", "step": step + 1, "total_steps": run.total_steps, "epoch": epoch, "loss": loss,
+        "accuracy": accuracy, "lr": run.scheduler.get_last_lr()[0], "pairs_per_second": run.pairs_per_second or 0.0,
+    }
+    return run.last
+
+
+def should_evaluate(run: Run, done: int) -> bool:
+    """After ``done`` steps: every ``eval_every`` steps, or at the end of each epoch when 0."""
+    if run.eval_data is None:
+        return False
+    if run.config.eval_every:
+        return done % run.config.eval_every == 0
+    return done == run.total_steps or run.plan[done][0] != run.plan[done - 1][0]
+
+
+def evaluate(run: Run, done: int, emit: Callback = _ignore) -> dict | None:
+    """Score the eval set on rank 0, record it in the history and emit the ``eval`` event."""
+    if run.eval_data is None:
+        return None
+    metrics = None
+    if run.ctx.rank == 0:
+        scores = _predict(run, run.eval_data)
+        options = {"tie_loss": run.config.tie_loss, "tie_epsilon": run.config.tie_epsilon}
+        metrics = pair_metrics(scores, run.eval_data, run.heads, options)
+        run.history.append({"step": done, "split": "eval", **{k: metrics[k] for k in EVAL_KEYS}})
+        emit({"event": "eval", "step": done, "total_steps": run.total_steps, "metrics": metrics})
+    run.ctx.barrier()
+    return metrics
+
+
+def should_checkpoint(run: Run, done: int) -> bool:
+    return bool(run.config.save_every) and done % run.config.save_every == 0 and done < run.total_steps
+
+
+def checkpoint(run: Run, done: int, emit: Callback = _ignore) -> None:
+    path = run.config.checkpoint_path
+    histories = {"history": run.history, "train_history": run.train_history}
+    save_checkpoint(path, run.ctx.rank, done, run.scorer, run.optimizer, run.scheduler, histories)
+    run.ctx.barrier()
+    emit({"event": "checkpoint", "step": done, "path": path})
+
+
+def _predict(run: Run, data: EncodedData, rows: list[int] | None = None) -> np.ndarray:
+    ids = data.ids if rows is None else [data.ids[i] for i in rows]
+    types = data.types if rows is None else [data.types[i] for i in rows]
+    # The same precision as evaluate_model / RewardModel, so their numbers agree with these.
+    precision = scoring_precision(run.device)
+    return predict(run.scorer, ids, types, run.pad_id, run.config.batch_tokens, run.device, precision)
+
+
+def _reward_normalization(run: Run) -> dict:
+    """Reward mean and std over (a sample of) the training responses, for z-scored rewards."""
+    rng = np.random.default_rng(run.config.seed)
+    n = len(run.data.ids)
+    picked = np.sort(rng.choice(n, size=min(n, run.config.norm_samples), replace=False))
+    return normalization(_predict(run, run.data, picked.tolist()))
+
+
+def finish(run: Run, emit: Callback = _ignore) -> TrainResult:
+    """Reward normalization, the model folder, the final evaluation, metrics.json; then the
+    checkpoint is removed (a finished run must not "resume" at its end) and ``done`` emitted."""
+    config, ctx = run.config, run.ctx
     metrics: dict = {}
     if ctx.rank == 0:
-        normalization = _normalization(scorer, data, config, pad_id, device)
+        stats = _reward_normalization(run)
         meta = {
-            "format": fmt.to_dict(),
-            "heads": heads,
-            "normalization": normalization,
+            "format": run.fmt.to_dict(),
+            "heads": run.heads,
+            "normalization": stats,
             "backbone": config.model_name,
             "train_config": config.to_dict(),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
-        save_model_folder(config.out, scorer.model, tokenizer, meta)
+        save_model_folder(config.out, run.scorer.model, run.tokenizer, meta)
         metrics["train"] = {
-            "groups": len(data.groups), "pairs": data.n_pairs, "steps": len(plan), "resumed_from": start,
-            "epochs": config.epochs, "seconds": seconds, "pairs_per_second": pairs_done / seconds if seconds else None,
-            "final_loss": last.get("loss"), "truncated_prompts": formatter.truncated_prompts,
-            "truncated_responses": formatter.truncated_responses, "world_size": ctx.world,
+            "groups": len(run.data.groups), "pairs": run.data.n_pairs, "steps": run.total_steps,
+            "resumed_from": run.start, "epochs": config.epochs, "seconds": run.seconds,
+            "pairs_per_second": run.pairs_per_second, "final_loss": run.last.get("loss"),
+            "truncated_prompts": run.formatter.truncated_prompts,
+            "truncated_responses": run.formatter.truncated_responses, "world_size": ctx.world,
+            "precision": run.precision.name, "precision_reason": run.precision.reason,
         }
-        metrics["normalization"] = normalization
-        metrics["history"] = history
-    final_eval = run_eval(len(plan))
+        metrics["normalization"] = stats
+        metrics["history"] = run.history
+    final_eval = evaluate(run, run.total_steps, emit)
     if ctx.rank == 0:
+        metrics["train_history"] = run.train_history
         if final_eval is not None:
             metrics["eval"] = final_eval
             reliability_diagram(final_eval["reliability"], os.path.join(config.out, "reliability.png"))
         with open(os.path.join(config.out, "metrics.json"), "w", encoding="utf-8") as handle:
             json.dump(metrics, handle, indent=2)
-        # A finished run needs no checkpoint; leaving it would make a rerun "resume" at the end.
         if os.path.isdir(config.checkpoint_path):
             shutil.rmtree(config.checkpoint_path, ignore_errors=True)
         emit({"event": "done", "out": config.out, "metrics": metrics})
     ctx.barrier()
-    return TrainResult(out=config.out, metrics=metrics, steps=len(plan), model=scorer.model)
+    return TrainResult(out=config.out, metrics=metrics, steps=run.total_steps, model=run.scorer.model)
+
+
+def train(config: TrainConfig, callback: Callback | None = None) -> TrainResult:
+    """Train a reward model as ``config`` says and write the model folder to ``config.out``."""
+    ctx = _Dist.setup()
+    try:
+        return _train(config, callback or _ignore, ctx)
+    finally:
+        if ctx.owns_group:
+            dist.destroy_process_group()
+
+
+def _train(config: TrainConfig, callback: Callback, ctx: _Dist) -> TrainResult:
+    emit = callback if ctx.rank == 0 else _ignore
+    run = setup(config, ctx)
+    emit(start_event(run))
+    bar = None
+    if config.progress_bar and ctx.rank == 0:
+        from tqdm import tqdm
+
+        bar = tqdm(total=run.total_steps, initial=run.start, desc="train", unit="step", dynamic_ncols=True)
+    run.scorer.train()
+    for step in range(run.start, run.total_steps):
+        event = train_step(run, step)
+        emit(event)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{event['loss']:.3f}", pairs_s=f"{event['pairs_per_second']:.1f}")
+        done = step + 1
+        if done < run.total_steps and should_evaluate(run, done):  # the last one is part of finish
+            evaluate(run, done, emit)
+        if should_checkpoint(run, done):
+            checkpoint(run, done, emit)
+    if bar is not None:
+        bar.close()
+    return finish(run, emit)

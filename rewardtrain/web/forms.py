@@ -1,10 +1,11 @@
-"""The snapshot form of the ML page: the main filters, validated, then handed to the snapshot service."""
+"""The ML pages' forms: the snapshot filters (handed to the snapshot service) and the Train form."""
 from django import forms
 from django.contrib.auth import get_user_model
 
-from annotation.models import Batch, Criterion, Membership, PreferencePair, Project
+from annotation.models import Batch, Membership, PreferencePair, Project
 from annotation.selectors.pairs import OVERALL_NAME
 from rewardtrain.models import DatasetSnapshot
+from rewardtrain.snapshots.filters import criterion_labels
 
 
 class SnapshotForm(forms.Form):
@@ -27,10 +28,32 @@ class SnapshotForm(forms.Form):
 
     def __init__(self, *args, project: Project, **kwargs):
         super().__init__(*args, **kwargs)
-        keys = (Criterion.objects.filter(rubric__project=project).order_by("key")
-                .values_list("key", flat=True).distinct())
-        self.fields["criteria"].choices = [(OVERALL_NAME, "Overall preference"), *((k, k) for k in keys),
+        labels = criterion_labels(project=project)
+        self.fields["criteria"].choices = [(OVERALL_NAME, "Overall preference"),
+                                           *((k, f"{labels[k]} ({k})") for k in sorted(labels)),
                                            ("*", "Every criterion")]
         self.fields["batches"].queryset = Batch.objects.filter(project=project)
         self.fields["exclude_annotators"].queryset = get_user_model().objects.filter(
             memberships__project=project, memberships__role=Membership.Role.ANNOTATOR).distinct().order_by("username")
+
+
+class TrainForm(forms.Form):
+    snapshot = forms.ModelChoiceField(queryset=DatasetSnapshot.objects.none(), empty_label=None)
+    epochs = forms.FloatField(initial=1.0, min_value=0.01, widget=forms.NumberInput(attrs={"step": "0.5"}))
+    lr = forms.FloatField(initial=5e-5, min_value=1e-8, label="Learning rate",
+                          widget=forms.NumberInput(attrs={"step": "any"}))
+    max_steps = forms.IntegerField(required=False, min_value=1, help_text="Empty: as many as the epochs take.")
+    seed = forms.IntegerField(initial=0)
+
+    def __init__(self, *args, project, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["snapshot"].queryset = DatasetSnapshot.objects.filter(project=project, val_rows__gt=0)
+        self.fields["snapshot"].label_from_instance = (
+            lambda s: f"v{s.version} · {s.train_rows} train / {s.val_rows} val rows")
+
+    def config(self) -> dict:
+        d = self.cleaned_data
+        config = {"epochs": d["epochs"], "lr": d["lr"], "seed": d["seed"]}
+        if d["max_steps"]:
+            config["max_steps"] = d["max_steps"]
+        return config

@@ -1,7 +1,7 @@
 """Every page URL of rewardtrain (under /train/), one line each."""
 from django.urls import path
 
-from . import snapshots
+from . import registry, snapshots, training
 
 urlpatterns = [
     path("projects/<id:project_id>/snapshots/", snapshots.snapshot_list, name="snapshots"),
@@ -10,4 +10,16 @@ urlpatterns = [
          name="snapshot-verify"),
     path("projects/<id:project_id>/snapshots/<id:snapshot_id>/download/<str:fmt>/", snapshots.snapshot_download,
          name="snapshot-download"),
+    path("projects/<id:project_id>/snapshots/<id:snapshot_id>/download/", snapshots.snapshot_download,
+         name="snapshot-download-form"),
+    path("projects/<id:project_id>/runs/", training.run_list, name="run-list"),
+    path("projects/<id:project_id>/runs/new/", training.run_new, name="run-new"),
+    path("projects/<id:project_id>/runs/<id:run_id>/", training.run_detail, name="run-detail"),
+    path("projects/<id:project_id>/runs/<id:run_id>/cancel/", training.run_cancel, name="run-cancel"),
+    path("projects/<id:project_id>/models/", registry.model_list, name="model-list"),
+    path("projects/<id:project_id>/models/compare/", registry.model_compare, name="model-compare"),
+    path("projects/<id:project_id>/models/rollback/", registry.model_rollback, name="model-rollback"),
+    path("projects/<id:project_id>/models/<id:model_id>/", registry.model_detail, name="model-detail"),
+    path("projects/<id:project_id>/models/<id:model_id>/promote/", registry.model_promote, name="model-promote"),
+    path("projects/<id:project_id>/models/<id:model_id>/plots/<str:plot>.png", registry.model_plot, name="model-plot"),
 ]

@@ -1,0 +1,1 @@
+"""The model registry: validated model versions, promote / rollback / archive, downloads."""

@@ -1,0 +1,32 @@
+"""Thin Celery adapters of rewardtrain, each named after the service it calls: take ids, call the
+service, safe to run twice. Training runs go to the `training` queue (GPU workers); the rest to
+`default`. The beat schedule is in config/settings/base.py."""
+from celery import shared_task
+
+from .snapshots.jobs import snapshot_job_execute as _snapshot_job_execute
+from .snapshots.jobs import snapshot_jobs_fail_stale as _snapshot_jobs_fail_stale
+from .training.runner import training_run_execute as _training_run_execute
+from .training.services import training_runs_reap_stale as _training_runs_reap_stale
+
+
+@shared_task(name="rewardtrain.tasks.training_run_execute", queue="training", acks_late=True)
+def training_run_execute(run_id: int) -> str:
+    """Trains one run. A second delivery finds it claimed (fresh heartbeat) or finished and exits."""
+    return _training_run_execute(run_id=run_id)
+
+
+@shared_task(name="rewardtrain.tasks.training_runs_reap_stale")
+def training_runs_reap_stale() -> dict:
+    """Beat, every minute: re-queues or fails runs whose worker stopped beating."""
+    return _training_runs_reap_stale()
+
+
+@shared_task(name="rewardtrain.tasks.snapshot_job_execute")
+def snapshot_job_execute(job_id: int) -> str:
+    return _snapshot_job_execute(job_id=job_id)
+
+
+@shared_task(name="rewardtrain.tasks.snapshot_jobs_fail_stale")
+def snapshot_jobs_fail_stale() -> list[int]:
+    """Beat, every 10 minutes: snapshot jobs whose worker was lost are marked failed."""
+    return _snapshot_jobs_fail_stale()

@@ -1,0 +1,1 @@
+"""Training runs on Celery workers: claims, heartbeat, checkpoints in storage, resume, cancel."""

@@ -1,0 +1,64 @@
+"""The runs pages: list + Train form, and a run's live detail (htmx polls a fragment while it trains)."""
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from annotation.permissions import DATA_ROLES, Role, has_role, project_role_required
+
+from ..models import TrainingRun
+from .forms import TrainForm
+from ..training.selectors import run_curves, run_of_project, runs_of_project
+from ..training.services import RunError, training_run_cancel, training_run_create
+
+
+def _can_train(request) -> bool:
+    return has_role(user=request.user, project=request.project, roles=(Role.ML,))
+
+
+def _list(request, form, status=200):
+    return render(request, "rewardtrain/training/runs.html", {
+        "project": request.project, "runs": runs_of_project(project=request.project), "form": form,
+        "can_train": _can_train(request)}, status=status)
+
+
+@project_role_required(*DATA_ROLES)
+def run_list(request, project_id):
+    return _list(request, TrainForm(project=request.project))
+
+
+@require_POST
+@project_role_required(Role.ML)
+def run_new(request, project_id):
+    form = TrainForm(request.POST, project=request.project)
+    if not form.is_valid():
+        return _list(request, form, status=400)
+    try:
+        run = training_run_create(project=request.project, snapshot_id=form.cleaned_data["snapshot"].pk,
+                                  config=form.config(), user=request.user)
+    except RunError as exc:
+        form.add_error(None, str(exc))
+        return _list(request, form, status=400)
+    messages.success(request, f"Run {run.pk} queued: a training worker will pick it up.")
+    return redirect("run-detail", project_id=request.project.pk, run_id=run.pk)
+
+
+@project_role_required(*DATA_ROLES)
+def run_detail(request, project_id, run_id):
+    run = run_of_project(project=request.project, run_id=run_id)
+    context = {"project": request.project, "run": run, "curves": run_curves(run=run),
+               "finished": run.status in TrainingRun.FINISHED, "can_train": _can_train(request),
+               "model": getattr(run, "model_version", None)}
+    template = "rewardtrain/training/_run_live.html" if request.htmx else "rewardtrain/training/run.html"
+    return render(request, template, context)
+
+
+@require_POST
+@project_role_required(Role.ML)
+def run_cancel(request, project_id, run_id):
+    run = run_of_project(project=request.project, run_id=run_id)
+    if run.status in TrainingRun.FINISHED:
+        messages.error(request, f"Run {run.pk} has already finished ({run.status}).")
+    else:
+        training_run_cancel(run=run)
+        messages.success(request, f"Run {run.pk}: cancel requested; it stops within seconds.")
+    return redirect("run-detail", project_id=request.project.pk, run_id=run.pk)

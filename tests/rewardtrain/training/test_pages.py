@@ -1,0 +1,94 @@
+"""The runs and models pages as people use them in a browser (Django's client; htmx via its header)."""
+import pytest
+from django.urls import reverse
+
+from rewardtrain.models import ModelVersion, TrainingRun
+from rewardtrain.training import runner
+from rewardtrain.training.services import training_run_claim, training_run_create
+from tests import factories
+
+
+def logged_in(client, user):
+    client.force_login(user)
+    return client
+
+
+def test_an_ml_engineer_trains_from_the_page_and_follows_the_run(client, project, ml_engineer, snapshot, tiny_bert):
+    client = logged_in(client, ml_engineer)
+    page = client.get(reverse("run-list", args=[project.pk]))
+    assert page.status_code == 200 and b"Train</button>" in page.content
+    response = client.post(reverse("run-new", args=[project.pk]),
+                           {"snapshot": snapshot.pk, "epochs": 1, "lr": 0.003, "max_steps": 3, "seed": 0})
+    run = TrainingRun.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse("run-detail", args=[project.pk, run.pk])
+    assert run.config["max_steps"] == 3 and run.created_by == ml_engineer
+
+    training_run_claim(run_id=run.pk, worker="gpu-1:7")
+    live = client.get(reverse("run-detail", args=[project.pk, run.pk]), HTTP_HX_REQUEST="true")
+    assert b'hx-trigger="every 2s"' in live.content and b"<html" not in live.content  # a fragment that keeps polling
+    assert b"Running" in live.content and b"gpu-1:7" in live.content
+
+    TrainingRun.objects.filter(pk=run.pk).update(status="queued", config={**run.config, "model": tiny_bert,
+                                                                           "max_length": 64, "batch_tokens": 256})
+    runner.training_run_execute(run_id=run.pk)
+    done = client.get(reverse("run-detail", args=[project.pk, run.pk]), HTTP_HX_REQUEST="true")
+    assert b"hx-trigger" not in done.content  # finished: the page stops polling
+    assert b"Succeeded" in done.content and b"<svg" in done.content and b"Loss by optimizer step" in done.content
+    model = ModelVersion.objects.get()
+    assert reverse("model-detail", args=[project.pk, model.pk]).encode() in done.content
+
+    detail = client.get(reverse("model-detail", args=[project.pk, model.pk]))
+    assert b"Accuracy (score ties count as wrong)" in detail.content
+    plot = client.get(reverse("model-plot", args=[project.pk, model.pk, "reliability"]))
+    assert plot["Content-Type"] == "image/png" and b"".join(plot.streaming_content)[:4] == b"\x89PNG"
+    assert client.get(reverse("model-plot", args=[project.pk, model.pk, "secrets"])).status_code == 404
+
+    promoted = client.post(reverse("model-promote", args=[project.pk, model.pk]), follow=True)
+    assert b"Version 1 is now the active model." in promoted.content
+    assert ModelVersion.objects.get().status == "active"
+    compare = client.get(reverse("model-compare", args=[project.pk]), {"a": model.pk, "b": model.pk})
+    assert b"Both were validated on the same snapshot" in compare.content
+
+
+def test_a_bad_train_form_is_shown_again_with_the_error(client, project, ml_engineer, snapshot):
+    response = logged_in(client, ml_engineer).post(reverse("run-new", args=[project.pk]),
+                                                   {"snapshot": snapshot.pk, "epochs": 0, "lr": 0.001, "seed": 0})
+    assert response.status_code == 400 and b"Ensure this value is greater than or equal to 0.01" in response.content
+    assert not TrainingRun.objects.exists()
+
+
+def test_rollback_and_cancel_from_the_pages(client, project, ml_engineer, snapshot):
+    from rewardtrain.registry.services import model_version_promote
+
+    client = logged_in(client, ml_engineer)
+    v1, v2 = (ModelVersion.objects.create(project=project, version=v, artifact_dir="m") for v in (1, 2))
+    model_version_promote(model_version=v1)
+    model_version_promote(model_version=v2)
+    back = client.post(reverse("model-rollback", args=[project.pk]), follow=True)
+    assert b"Rolled back: version 1 is active again." in back.content
+    again = client.post(reverse("model-rollback", args=[project.pk]), follow=True)
+    assert b"nothing to roll back to" in again.content
+
+    run = training_run_create(project=project, snapshot_id=snapshot.pk, config={})
+    cancelled = client.post(reverse("run-cancel", args=[project.pk, run.pk]), follow=True)
+    assert b"cancel requested" in cancelled.content
+    assert TrainingRun.objects.get(pk=run.pk).status == "cancelled"
+
+
+@pytest.mark.parametrize("role, runs, train", [("annotator", 403, 403), ("admin", 200, 403), ("ml", 200, 200)])
+def test_who_may_see_and_train(client, project, snapshot, role, runs, train):
+    client = logged_in(client, factories.member(project, role))
+    page = client.get(reverse("run-list", args=[project.pk]))
+    assert page.status_code == runs
+    if runs == 200:
+        assert (b"Train</button>" in page.content) == (train == 200)
+    assert client.get(reverse("model-list", args=[project.pk])).status_code == runs
+    response = client.post(reverse("run-new", args=[project.pk]), {"snapshot": snapshot.pk, "epochs": 1,
+                                                                    "lr": 0.001, "seed": 0})
+    assert response.status_code == (302 if train == 200 else 403)
+
+
+def test_strangers_get_404(client, project):
+    client = logged_in(client, factories.member(factories.ProjectFactory(), "ml"))
+    assert client.get(reverse("run-list", args=[project.pk])).status_code == 404
+    assert client.get(reverse("model-list", args=[project.pk])).status_code == 404
