@@ -87,6 +87,12 @@ class RewardModel:
         scores = self.score_encoded([e[0] for e in encoded], [e[1] for e in encoded])
         return self.normalize(scores) if normalize else scores
 
+    def features(self, prompts: list[str], responses: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(raw rewards (n, heads), last-layer features (n, d)): what the reward head reads."""
+        from .features import last_layer_features
+
+        return last_layer_features(self, prompts, responses)
+
 
 def score_texts(
     model: str | RewardModel,
