@@ -17,6 +17,7 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 
 from rewardtrain.ml import report as maths
+from rewardtrain.ml.plots import reward_histograms as reward_histograms_plot
 
 from ..models import ModelVersion
 from ..training.storage import storage_download_dir
@@ -39,7 +40,7 @@ def _model_numbers(folder: str, *, rows: list[dict], val_path: str, diagram: str
     correct = maths.pair_correct(chosen, rejected, ties)
     histograms = maths.reward_histograms(chosen, rejected)
     if histogram:
-        maths.histogram_plot(histograms, histogram)
+        reward_histograms_plot(chosen, rejected, histogram, title="Rewards on validation pairs")
     numbers = {
         "n": metrics["pairs"], "strict_pairs": int(len(correct)), "tie_pairs": metrics["tie_pairs"],
         "accuracy": metrics["accuracy"], "accuracy_by_criterion": metrics["accuracy_by_criterion"],
