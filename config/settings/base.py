@@ -165,12 +165,16 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_EXPIRES = timedelta(days=1)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# How often the retrain loop checks each project's training policy (new judgements since its last run).
+VERDICT_RETRAIN_CHECK_SECONDS = int(os.environ.get("VERDICT_RETRAIN_CHECK_SECONDS", "300"))
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     # django-celery-beat copies these into its database tables, where admins can edit them.
     "expire-leases": {"task": "annotation.tasks.expire_leases", "schedule": timedelta(minutes=1)},
     "health-check": {"task": "annotation.tasks.health_check", "schedule": timedelta(minutes=5)},
     "reap-training-runs": {"task": "rewardtrain.tasks.training_runs_reap_stale", "schedule": timedelta(minutes=1)},
+    "retrain-policies": {"task": "rewardtrain.tasks.training_policies_trigger",
+                         "schedule": timedelta(seconds=VERDICT_RETRAIN_CHECK_SECONDS)},
     "fail-stale-snapshot-jobs": {"task": "rewardtrain.tasks.snapshot_jobs_fail_stale",
                                  "schedule": timedelta(minutes=10)},
 }

@@ -58,7 +58,7 @@ def _store(local: str, name: str) -> str:
 
 
 def validation_report_build(*, project_id: int, model_dir: str, val_path: str, plots_prefix: str,
-                            exclude_model_id: int | None = None) -> dict:
+                            exclude_model_id: int | None = None, confidence: float = 0.95) -> dict:
     """Scores the new model (and the active one) on the validation rows; stores the PNGs."""
     rows = _rows(val_path)
     if not rows:
@@ -78,7 +78,8 @@ def validation_report_build(*, project_id: int, model_dir: str, val_path: str, p
             storage_download_dir(prefix=active.artifact_dir, local=folder)
             theirs, their_correct = _model_numbers(folder, rows=rows, val_path=val_path)
             active_numbers = {"id": active.pk, "version": active.version, **theirs,
-                              "comparison": maths.paired_bootstrap(correct, their_correct)}
+                              "comparison": maths.paired_bootstrap(correct, their_correct,
+                                                                           confidence=confidence)}
     report = {
         **numbers,
         "baselines": {"longer_wins": maths.longer_wins([len(r["chosen"]) for r in rows],

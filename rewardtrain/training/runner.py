@@ -118,7 +118,9 @@ def _train_and_register(run: TrainingRun, token: str, heartbeat: Heartbeat, tmp:
     from rewardtrain.ml import train
 
     from ..registry.report import validation_report_build
+    from ..registry.auto_promote import model_version_auto_promote
     from ..registry.services import model_version_register
+    from .policy import training_policy_confidence
 
     snapshot = run.snapshot
     train_path, val_path = os.path.join(tmp, "train.jsonl"), os.path.join(tmp, "val.jsonl")
@@ -137,7 +139,8 @@ def _train_and_register(run: TrainingRun, token: str, heartbeat: Heartbeat, tmp:
     train(config, callback=_Callback(run, token, heartbeat))
 
     report = validation_report_build(project_id=run.project_id, model_dir=out, val_path=val_path,
-                                     plots_prefix=f"runs/{run.pk}/report-{token[:8]}")
+                                     plots_prefix=f"runs/{run.pk}/report-{token[:8]}",
+                                     confidence=training_policy_confidence(project_id=run.project_id))
     if not services.training_run_beat(run_id=run.pk, token=token, progress=0.95):
         raise ClaimLost()
     prefix = f"models/project-{run.project_id}/run-{run.pk}-{token[:8]}"
@@ -146,7 +149,7 @@ def _train_and_register(run: TrainingRun, token: str, heartbeat: Heartbeat, tmp:
         with transaction.atomic():
             if not services.training_run_finish(run_id=run.pk, token=token, status=Status.SUCCEEDED):
                 raise ClaimLost()
-            model_version_register(run=run, artifact_dir=prefix, report={**report, "run": run.pk,
+            model = model_version_register(run=run, artifact_dir=prefix, report={**report, "run": run.pk,
                                                                           "snapshot": snapshot.pk})
     except BaseException:
         storage_delete_dir(prefix=prefix)
@@ -155,4 +158,8 @@ def _train_and_register(run: TrainingRun, token: str, heartbeat: Heartbeat, tmp:
     if last:  # a finished run needs no checkpoint
         storage_delete_dir(prefix=last)
         TrainingRun.objects.filter(pk=run.pk).update(checkpoint_path="", updated_at=timezone.now())
+    try:
+        model_version_auto_promote(model_version=model)
+    except Exception:  # the run and its model stand; a person can still promote by hand
+        log.exception("Auto-promote of run %s's model failed", run.pk)
     return "succeeded"
