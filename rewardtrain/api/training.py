@@ -202,6 +202,7 @@ class TrainingRunCancelApi(ObjectProjectMixin, GenericAPIView):
 
 class TrainingPolicyOut(serializers.ModelSerializer):
     new_judgements = serializers.SerializerMethodField(help_text="Human judgements since the last automatic run.")
+    updated_at = serializers.DateTimeField(read_only=True, allow_null=True, help_text="Null until first set.")
 
     class Meta:
         model = TrainingPolicy
