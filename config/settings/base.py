@@ -186,6 +186,9 @@ VERDICT_TRAINING_HEARTBEAT_SECONDS = float(os.environ.get("VERDICT_TRAINING_HEAR
 VERDICT_TRAINING_CANCEL_POLL_SECONDS = float(os.environ.get("VERDICT_TRAINING_CANCEL_POLL_SECONDS", "2"))
 VERDICT_TRAINING_STALE_SECONDS = int(os.environ.get("VERDICT_TRAINING_STALE_SECONDS", "180"))
 VERDICT_TRAINING_MAX_ATTEMPTS = int(os.environ.get("VERDICT_TRAINING_MAX_ATTEMPTS", "2"))
+# auto: a worker that sees several GPUs trains under torchrun, one process per GPU (CUDA and bf16 are the
+# trainer's choice); off: always in the worker's process; force:N: N processes even on the CPU (gloo).
+VERDICT_TRAINING_DDP = os.environ.get("VERDICT_TRAINING_DDP", "auto")
 # A snapshot job still running this long after it started has lost its worker (a cut has no heartbeat).
 VERDICT_SNAPSHOT_JOB_STALE_SECONDS = int(os.environ.get("VERDICT_SNAPSHOT_JOB_STALE_SECONDS", str(6 * 3600)))
 

@@ -17,6 +17,7 @@ from ..models import TrainingRun
 from . import services
 from .config import config_for_worker
 from .heartbeat import Heartbeat, cancel_poll_seconds
+from .launch import ddp_processes, train_under_torchrun
 from .storage import storage_delete_dir, storage_download_dir, storage_upload_dir
 
 log = logging.getLogger(__name__)
@@ -136,7 +137,12 @@ def _train_and_register(run: TrainingRun, token: str, heartbeat: Heartbeat, tmp:
     out = os.path.join(tmp, "model")
     config = config_for_worker(config=run.config, data=train_path, eval_data=val_path, out=out,
                                checkpoint_dir=checkpoint)
-    train(config, callback=_Callback(run, token, heartbeat))
+    callback = _Callback(run, token, heartbeat)
+    processes = ddp_processes()
+    if processes > 1:
+        train_under_torchrun(config, callback=callback, nproc=processes, folder=tmp, idle=callback._check_cancel)
+    else:
+        train(config, callback=callback)
 
     report = validation_report_build(project_id=run.project_id, model_dir=out, val_path=val_path,
                                      plots_prefix=f"runs/{run.pk}/report-{token[:8]}",
