@@ -213,7 +213,7 @@ class ModelEvent(models.Model):
         PROMOTE = "promote", "Promoted"
         ROLLBACK = "rollback", "Rolled back to"
         ARCHIVE = "archive", "Archived"
-        KEEP = "keep", "Kept the active model over"
+        KEEP = "keep", "Not promoted (active model kept)"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="model_events")
     model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="events")

@@ -37,7 +37,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='modelevent',
             name='action',
-            field=models.CharField(choices=[('register', 'Registered'), ('promote', 'Promoted'), ('rollback', 'Rolled back to'), ('archive', 'Archived'), ('keep', 'Kept the active model over')], max_length=16),
+            field=models.CharField(choices=[('register', 'Registered'), ('promote', 'Promoted'), ('rollback', 'Rolled back to'), ('archive', 'Archived'), ('keep', 'Not promoted (active model kept)')], max_length=16),
         ),
         migrations.CreateModel(
             name='TrainingPolicy',

@@ -139,6 +139,8 @@ def test_the_loop_end_to_end_trains_promotes_the_first_model_and_shows_it(client
     assert "trigger-schedule" in page and "3 new judgements (retrain every 3)" in page
     assert "Promoted v1: there was no active model." in page
     assert "Retrains after 3 new human judgements" in page
+    history = client.get(reverse("model-detail", args=[looped.pk, run.model_version.pk])).content.decode()
+    assert "Promoted by the system — Promoted v1: there was no active model." in history
 
 
 def test_ml_engineers_set_the_policy_from_the_page_and_the_api(client, project, ml_engineer):
