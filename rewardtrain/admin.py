@@ -1,7 +1,7 @@
 """Django admin for the rewardtrain models (read-mostly: snapshots are immutable)."""
 from django.contrib import admin
 
-from .models import DatasetSnapshot, ModelEvent, ModelVersion, SnapshotJob, TrainingRun
+from .models import DatasetSnapshot, ModelEvent, ModelVersion, SnapshotJob, TrainingPolicy, TrainingRun
 
 
 @admin.register(DatasetSnapshot)
@@ -23,8 +23,9 @@ class DatasetSnapshotAdmin(admin.ModelAdmin):
 
 @admin.register(TrainingRun)
 class TrainingRunAdmin(admin.ModelAdmin):
-    list_display = ["id", "snapshot", "status", "progress", "worker", "heartbeat_at", "created_at", "finished_at"]
-    list_filter = ["status", "project"]
+    list_display = ["id", "snapshot", "trigger", "status", "progress", "worker", "heartbeat_at", "created_at",
+                    "finished_at"]
+    list_filter = ["status", "trigger", "project"]
     search_fields = ["worker", "error"]
 
 
@@ -44,3 +45,15 @@ class ModelEventAdmin(admin.ModelAdmin):
 class SnapshotJobAdmin(admin.ModelAdmin):
     list_display = ["id", "project", "status", "progress", "snapshot", "created_at", "finished_at"]
     list_filter = ["status", "project"]
+
+
+@admin.register(TrainingPolicy)
+class TrainingPolicyAdmin(admin.ModelAdmin):
+    list_display = ["project", "retrain_every", "auto_promote", "promote_confidence", "last_triggered_at", "last_note"]
+
+    # Set on the runs page, the API or the training_policy command, which validate the config.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

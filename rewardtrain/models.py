@@ -106,9 +106,19 @@ class TrainingRun(models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
+    class Trigger(models.TextChoices):
+        MANUAL = "manual", "Manual"
+        SCHEDULE = "schedule", "Schedule"
+
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
 
     project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="training_runs")
+    trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.MANUAL)
+    trigger_reason = models.CharField(max_length=255, blank=True,
+                                      help_text="What started an automatic run, e.g. the judgement count.")
+    auto_decision = models.JSONField(null=True, blank=True,
+                                     help_text="The auto-promote decision on the run's model and its numbers.")
     snapshot = models.ForeignKey(DatasetSnapshot, on_delete=models.PROTECT, related_name="runs")
     config = models.JSONField(default=dict, blank=True,
                               help_text="TrainConfig fields without the paths, which the worker sets.")
@@ -203,6 +213,7 @@ class ModelEvent(models.Model):
         PROMOTE = "promote", "Promoted"
         ROLLBACK = "rollback", "Rolled back to"
         ARCHIVE = "archive", "Archived"
+        KEEP = "keep", "Not promoted (active model kept)"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="model_events")
     model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="events")
@@ -210,6 +221,7 @@ class ModelEvent(models.Model):
     previous_active = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL,
                                         related_name="+", help_text="The active version this action replaced.")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    detail = models.JSONField(default=dict, blank=True, help_text="An automatic decision's numbers (no user).")
     at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -217,3 +229,38 @@ class ModelEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} v{self.model_version.version}"
+
+
+class TrainingPolicy(models.Model):
+    """A project's retrain loop: retrain after N new human judgements, optionally promote automatically.
+
+    ``judgements_seen`` is the highest judgement id counted at the last automatic trigger; the
+    beat counts judgements above it.
+    """
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="training_policy")
+    retrain_every = models.PositiveIntegerField(default=0, help_text="New human judgements that start a retrain; "
+                                                                     "0 turns automatic retraining off.")
+    auto_promote = models.BooleanField(default=False, help_text="Promote a new model only when it beats the active "
+                                                                "one on the same validation rows.")
+    auto_promote_manual = models.BooleanField(default=False, help_text="Also decide on runs started by hand.")
+    promote_confidence = models.FloatField(default=0.95)
+    config = models.JSONField(default=dict, blank=True, help_text="TrainConfig overrides for automatic runs.")
+    snapshot_val_fraction = models.FloatField(default=0.1)
+    judgements_seen = models.PositiveBigIntegerField(default=0)
+    last_triggered_at = models.DateTimeField(null=True, blank=True)
+    last_note = models.CharField(max_length=500, blank=True, help_text="What the last automatic step did.")
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "training policies"
+        constraints = [
+            models.CheckConstraint(condition=Q(promote_confidence__gt=0.5) & Q(promote_confidence__lt=1),
+                                   name="policy_confidence_range"),
+            models.CheckConstraint(condition=Q(snapshot_val_fraction__gt=0) & Q(snapshot_val_fraction__lt=1),
+                                   name="policy_val_fraction_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Training policy of {self.project}"

@@ -5,6 +5,7 @@ from celery import shared_task
 
 from .snapshots.jobs import snapshot_job_execute as _snapshot_job_execute
 from .snapshots.jobs import snapshot_jobs_fail_stale as _snapshot_jobs_fail_stale
+from .training.policy import training_policies_trigger as _training_policies_trigger
 from .training.runner import training_run_execute as _training_run_execute
 from .training.services import training_runs_reap_stale as _training_runs_reap_stale
 
@@ -30,3 +31,9 @@ def snapshot_job_execute(job_id: int) -> str:
 def snapshot_jobs_fail_stale() -> list[int]:
     """Beat, every 10 minutes: snapshot jobs whose worker was lost are marked failed."""
     return _snapshot_jobs_fail_stale()
+
+
+@shared_task(name="rewardtrain.tasks.training_policies_trigger")
+def training_policies_trigger() -> dict:
+    """Beat, every VERDICT_RETRAIN_CHECK_SECONDS: projects whose retrain count is reached get a snapshot and a run."""
+    return _training_policies_trigger()

@@ -122,6 +122,8 @@ ENDPOINTS = [
     ("get", "/api/v1/models/{model}/", None, None, DATA_READ),
     ("post", "/api/v1/models/{model}/promote/", None, None, ML_WRITE),
     ("get", "/api/v1/models/{model}/download/", None, None, DATA_READ),
+    ("get", P + "/training-policy/", None, None, DATA_READ),
+    ("patch", P + "/training-policy/", {"retrain_every": 100, "auto_promote": True}, "json", ML_WRITE),
     # The annotator API (annotation/api/annotate.py, gold.py, auth.py).
     ("post", P + "/next-task/", None, None, {"annotator": 200, "other_admin": 404, "ml": 403, "admin": 200}),
     ("post", "/api/v1/assignments/{a}/judgement/", ranking_body, "json", LEASEHOLDER),

@@ -237,12 +237,16 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_EXPIRES = timedelta(days=1)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# How often the retrain loop checks each project's training policy (new judgements since its last run).
+VERDICT_RETRAIN_CHECK_SECONDS = int(os.environ.get("VERDICT_RETRAIN_CHECK_SECONDS", "300"))
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     # django-celery-beat copies these into its database tables, where admins can edit them.
     "expire-leases": {"task": "annotation.tasks.expire_leases", "schedule": timedelta(minutes=1)},
     "health-check": {"task": "annotation.tasks.health_check", "schedule": timedelta(minutes=5)},
     "reap-training-runs": {"task": "rewardtrain.tasks.training_runs_reap_stale", "schedule": timedelta(minutes=1)},
+    "retrain-policies": {"task": "rewardtrain.tasks.training_policies_trigger",
+                         "schedule": timedelta(seconds=VERDICT_RETRAIN_CHECK_SECONDS)},
     "fail-stale-snapshot-jobs": {"task": "rewardtrain.tasks.snapshot_jobs_fail_stale",
                                  "schedule": timedelta(minutes=10)},
 }
@@ -254,6 +258,9 @@ VERDICT_TRAINING_HEARTBEAT_SECONDS = float(os.environ.get("VERDICT_TRAINING_HEAR
 VERDICT_TRAINING_CANCEL_POLL_SECONDS = float(os.environ.get("VERDICT_TRAINING_CANCEL_POLL_SECONDS", "2"))
 VERDICT_TRAINING_STALE_SECONDS = int(os.environ.get("VERDICT_TRAINING_STALE_SECONDS", "180"))
 VERDICT_TRAINING_MAX_ATTEMPTS = int(os.environ.get("VERDICT_TRAINING_MAX_ATTEMPTS", "2"))
+# auto: a worker that sees several GPUs trains under torchrun, one process per GPU (CUDA and bf16 are the
+# trainer's choice); off: always in the worker's process; force:N: N processes even on the CPU (gloo).
+VERDICT_TRAINING_DDP = os.environ.get("VERDICT_TRAINING_DDP", "auto")
 # A snapshot job still running this long after it started has lost its worker (a cut has no heartbeat).
 VERDICT_SNAPSHOT_JOB_STALE_SECONDS = int(os.environ.get("VERDICT_SNAPSHOT_JOB_STALE_SECONDS", str(6 * 3600)))
 

@@ -13,9 +13,11 @@ from annotation.api.common import InvalidInput, ProjectScopedMixin, id_field
 from annotation.permissions import DATA_ROLES, HasProjectRole, Role, project_for_user
 
 from .snapshots import SnapshotCreateIn
-from ..models import SnapshotJob, TrainingMetric, TrainingRun
+from ..models import SnapshotJob, TrainingMetric, TrainingPolicy, TrainingRun
 from ..snapshots.filters import SnapshotError
 from ..snapshots.jobs import snapshot_job_create
+from ..training.policy import (PolicyError, training_policy_new_judgements, training_policy_of,
+                               training_policy_update)
 from ..training.services import RunError, training_run_cancel, training_run_create
 
 ML_ONLY = (Role.ML,)
@@ -121,7 +123,8 @@ class TrainingRunOut(serializers.ModelSerializer):
 
     class Meta:
         model = TrainingRun
-        fields = ["id", "project", "snapshot", "config", "status", "progress", "error", "attempts", "worker",
+        fields = ["id", "project", "snapshot", "config", "trigger", "trigger_reason", "auto_decision",
+                  "status", "progress", "error", "attempts", "worker",
                   "heartbeat_at", "cancel_requested", "checkpoint_step", "resumed_from_step", "created_by",
                   "created_at", "started_at", "finished_at", "metrics", "model"]
 
@@ -193,3 +196,49 @@ class TrainingRunCancelApi(ObjectProjectMixin, GenericAPIView):
             raise InvalidInput(f"Run {run.pk} has already finished ({run.status}); there is nothing to cancel.")
         training_run_cancel(run=run)
         return Response(TrainingRunOut(_run_queryset().get(pk=run_id)).data)
+
+
+# --- the retrain loop's policy --------------------------------------------------------------------
+
+class TrainingPolicyOut(serializers.ModelSerializer):
+    new_judgements = serializers.SerializerMethodField(help_text="Human judgements since the last automatic run.")
+    updated_at = serializers.DateTimeField(read_only=True, allow_null=True, help_text="Null until first set.")
+
+    class Meta:
+        model = TrainingPolicy
+        fields = ["retrain_every", "auto_promote", "auto_promote_manual", "promote_confidence", "config",
+                  "snapshot_val_fraction", "new_judgements", "last_triggered_at", "last_note", "updated_at"]
+
+    def get_new_judgements(self, policy) -> int | None:
+        return training_policy_new_judgements(policy=policy) if policy.retrain_every else None
+
+
+class TrainingPolicyIn(serializers.Serializer):
+    retrain_every = serializers.IntegerField(min_value=0, required=False,
+                                             help_text="New human judgements that start a retrain; 0 = off.")
+    auto_promote = serializers.BooleanField(required=False)
+    auto_promote_manual = serializers.BooleanField(required=False, help_text="Also decide on runs started by hand.")
+    promote_confidence = serializers.FloatField(required=False, help_text="Above 0.5 and below 1, e.g. 0.95.")
+    config = serializers.JSONField(required=False, help_text="TrainConfig overrides for automatic runs.")
+    snapshot_val_fraction = serializers.FloatField(required=False)
+
+
+class TrainingPolicyApi(ProjectMlApi):
+    """The project's retrain loop (ML engineers change it; admins read it): retrain after N new judgements,
+    promote automatically when the new model is better."""
+
+    serializer_class = TrainingPolicyOut
+
+    @extend_schema(responses=TrainingPolicyOut, summary="The project's training policy")
+    def get(self, request, project_id):
+        return Response(TrainingPolicyOut(training_policy_of(project=self.get_project())).data)
+
+    @extend_schema(request=TrainingPolicyIn, responses=TrainingPolicyOut, summary="Change the training policy")
+    def patch(self, request, project_id):
+        data = TrainingPolicyIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            policy = training_policy_update(project=self.get_project(), user=request.user, **data.validated_data)
+        except PolicyError as error:
+            raise InvalidInput(str(error))
+        return Response(TrainingPolicyOut(policy).data)

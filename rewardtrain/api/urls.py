@@ -16,6 +16,8 @@ urlpatterns = [
     path("snapshot-jobs/<id:job_id>/", training.SnapshotJobDetailApi.as_view(), name="api-snapshot-job"),
     path("projects/<id:project_id>/training-runs/", training.TrainingRunListCreateApi.as_view(),
          name="api-training-runs"),
+    path("projects/<id:project_id>/training-policy/", training.TrainingPolicyApi.as_view(),
+         name="api-training-policy"),
     path("training-runs/<id:run_id>/", training.TrainingRunDetailApi.as_view(), name="api-training-run"),
     path("training-runs/<id:run_id>/cancel/", training.TrainingRunCancelApi.as_view(), name="api-training-run-cancel"),
     path("projects/<id:project_id>/models/", registry.ModelVersionListApi.as_view(), name="api-models"),

@@ -66,8 +66,11 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     values = {f.name: f.metadata["cli_default"] for f in dataclasses.fields(TrainConfig) if "cli_default" in f.metadata}
+    if getattr(args, "config_file", None):  # the file's values, then the options given on the command line
+        with open(args.config_file, encoding="utf-8") as handle:
+            values.update(json.load(handle))
     values.update({f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)})
-    return TrainConfig(**values)
+    return TrainConfig.from_dict(values)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -77,6 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a reward model", formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Options not given keep TrainConfig's defaults; booleans also take --no-...")
     _add_config_options(t)
+    t.add_argument("--config-file", metavar="JSON", help="TrainConfig fields as a JSON object; options given win")
+    t.add_argument("--events", metavar="PATH", help="append every progress event to PATH as one JSON line "
+                                                   "(rank 0; for a supervising process to tail)")
 
     e = sub.add_parser("evaluate", help="print a JSON evaluation report")
     e.add_argument("--model", required=True, help="model folder")
@@ -98,7 +104,12 @@ def _train(args) -> dict:
 
     config = config_from_args(args)
 
+    events = open(args.events, "a", encoding="utf-8") if args.events else None
+
     def report(event: dict) -> None:
+        if events is not None:
+            events.write(json.dumps(event, default=str) + "\n")
+            events.flush()
         if event["event"] == "eval":
             m = event["metrics"]
             # Length beside accuracy: a model not clearly above both baselines has mostly learnt length.
@@ -112,7 +123,11 @@ def _train(args) -> dict:
                 print(f"note: {event['truncated_prompts']} prompts cut at the start and {event['truncated_responses']} "
                       f"responses cut at the end to fit max_length (no row dropped)", file=sys.stderr)
 
-    result = train(config, callback=report)
+    try:
+        result = train(config, callback=report)
+    finally:
+        if events is not None:
+            events.close()
     # The histories are in metrics.json; the summary on stdout stays readable.
     return {k: v for k, v in result.metrics.items() if k not in ("history", "train_history")}
 

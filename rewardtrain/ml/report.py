@@ -83,30 +83,6 @@ def paired_bootstrap(correct_a: Sequence[bool], correct_b: Sequence[bool], *, sa
             "p_a_better": float((diffs > 0).mean()), "samples": samples, "pairs": int(len(a))}
 
 
-def histogram_plot(histograms: dict, path: str, title: str = "Rewards on validation pairs") -> None:
-    """Chosen and rejected reward histograms overlaid, as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # headless workers have no display
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 3.5))
-    edges = histograms["edges"]
-    if edges:
-        width = edges[1] - edges[0]
-        ax.bar(edges[:-1], histograms["chosen"], width=width, align="edge", alpha=0.55, color="C2",
-               edgecolor="black", label="chosen")
-        ax.bar(edges[:-1], histograms["rejected"], width=width, align="edge", alpha=0.55, color="C3",
-               edgecolor="black", label="rejected")
-    ax.set_xlabel("reward")
-    ax.set_ylabel("responses")
-    ax.set_title(title, fontsize=9)
-    ax.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
 def finite_or_none(value):
     """JSON-safe: NaN and infinities become None (json.dumps would write invalid NaN)."""
     if isinstance(value, float) and not math.isfinite(value):

@@ -20,6 +20,7 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 
 from rewardtrain.ml import report as maths
+from rewardtrain.ml.plots import reward_histograms as reward_histograms_plot
 
 from ..models import ModelVersion
 from ..training.storage import storage_download_dir
@@ -44,7 +45,7 @@ def _model_numbers(folder: str, *, rows: list[dict], val_path: str, diagram: str
     correct = maths.pair_correct(chosen, rejected, ties)
     histograms = maths.reward_histograms(chosen, rejected)
     if histogram:
-        maths.histogram_plot(histograms, histogram)
+        reward_histograms_plot(chosen, rejected, histogram, title="Rewards on validation pairs")
     numbers = {
         "n": metrics["pairs"], "strict_pairs": int(len(correct)), "tie_pairs": metrics["tie_pairs"],
         "accuracy": metrics["accuracy"], "accuracy_by_criterion": metrics["accuracy_by_criterion"],
@@ -64,7 +65,7 @@ def _store(local: str, name: str) -> str:
 
 
 def validation_report_build(*, project_id: int, model_dir: str, val_path: str, plots_prefix: str,
-                            exclude_model_id: int | None = None) -> dict:
+                            exclude_model_id: int | None = None, confidence: float = 0.95) -> dict:
     """Scores the new model (and the active one) on the validation rows; stores the PNGs."""
     rows = _rows(val_path)
     if not rows:
@@ -84,7 +85,8 @@ def validation_report_build(*, project_id: int, model_dir: str, val_path: str, p
             storage_download_dir(prefix=active.artifact_dir, local=folder)
             theirs, their_correct = _model_numbers(folder, rows=rows, val_path=val_path)
             active_numbers = {"id": active.pk, "version": active.version, **theirs,
-                              "comparison": maths.paired_bootstrap(correct, their_correct)}
+                              "comparison": maths.paired_bootstrap(correct, their_correct,
+                                                                           confidence=confidence)}
     report = {
         **numbers,
         "baselines": {"longer_wins": maths.longer_wins([len(r["chosen"]) for r in rows],

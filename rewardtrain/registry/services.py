@@ -60,7 +60,8 @@ def model_version_promote(*, model_version: ModelVersion, user=None) -> ModelVer
     return model
 
 
-def _switch_active(*, old: ModelVersion | None, new: ModelVersion, action: str, user) -> None:
+def _switch_active(*, old: ModelVersion | None, new: ModelVersion, action: str, user, detail: dict | None = None
+                   ) -> None:
     # The old one first: the one-active constraint is checked at every statement.
     if old is not None:
         old.status = Status.ARCHIVED
@@ -68,7 +69,7 @@ def _switch_active(*, old: ModelVersion | None, new: ModelVersion, action: str, 
     new.status = Status.ACTIVE
     new.save(update_fields=["status"])
     ModelEvent.objects.create(project_id=new.project_id, model_version=new, action=action, previous_active=old,
-                              user=_user(user))
+                              user=_user(user), detail=detail or {})
 
 
 def model_version_rollback(*, project: Project, user=None) -> ModelVersion:

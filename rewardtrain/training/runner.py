@@ -17,6 +17,7 @@ from ..models import TrainingRun
 from . import services
 from .config import config_for_worker
 from .heartbeat import Heartbeat, cancel_poll_seconds
+from .launch import ddp_processes, train_under_torchrun
 from .storage import storage_delete_dir, storage_download_dir, storage_upload_dir
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,9 @@ def _train_and_register(run: TrainingRun, token: str, heartbeat: Heartbeat, tmp:
     from rewardtrain.ml import train
 
     from ..registry.report import validation_report_build
+    from ..registry.auto_promote import model_version_auto_promote
     from ..registry.services import model_version_register
+    from .policy import training_policy_confidence
 
     snapshot = run.snapshot
     train_path, val_path = os.path.join(tmp, "train.jsonl"), os.path.join(tmp, "val.jsonl")
@@ -134,10 +137,16 @@ def _train_and_register(run: TrainingRun, token: str, heartbeat: Heartbeat, tmp:
     out = os.path.join(tmp, "model")
     config = config_for_worker(config=run.config, data=train_path, eval_data=val_path, out=out,
                                checkpoint_dir=checkpoint)
-    train(config, callback=_Callback(run, token, heartbeat))
+    callback = _Callback(run, token, heartbeat)
+    processes = ddp_processes()
+    if processes > 1:
+        train_under_torchrun(config, callback=callback, nproc=processes, folder=tmp, idle=callback._check_cancel)
+    else:
+        train(config, callback=callback)
 
     report = validation_report_build(project_id=run.project_id, model_dir=out, val_path=val_path,
-                                     plots_prefix=f"runs/{run.pk}/report-{token[:8]}")
+                                     plots_prefix=f"runs/{run.pk}/report-{token[:8]}",
+                                     confidence=training_policy_confidence(project_id=run.project_id))
     if not services.training_run_beat(run_id=run.pk, token=token, progress=0.95):
         raise ClaimLost()
     prefix = f"models/project-{run.project_id}/run-{run.pk}-{token[:8]}"
@@ -146,7 +155,7 @@ def _train_and_register(run: TrainingRun, token: str, heartbeat: Heartbeat, tmp:
         with transaction.atomic():
             if not services.training_run_finish(run_id=run.pk, token=token, status=Status.SUCCEEDED):
                 raise ClaimLost()
-            model_version_register(run=run, artifact_dir=prefix, report={**report, "run": run.pk,
+            model = model_version_register(run=run, artifact_dir=prefix, report={**report, "run": run.pk,
                                                                           "snapshot": snapshot.pk})
     except BaseException:
         storage_delete_dir(prefix=prefix)
@@ -155,4 +164,8 @@ def _train_and_register(run: TrainingRun, token: str, heartbeat: Heartbeat, tmp:
     if last:  # a finished run needs no checkpoint
         storage_delete_dir(prefix=last)
         TrainingRun.objects.filter(pk=run.pk).update(checkpoint_path="", updated_at=timezone.now())
+    try:
+        model_version_auto_promote(model_version=model)
+    except Exception:  # the run and its model stand; a person can still promote by hand
+        log.exception("Auto-promote of run %s's model failed", run.pk)
     return "succeeded"

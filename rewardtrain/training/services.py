@@ -52,8 +52,8 @@ def _enqueue(run_id: int) -> None:
     training_run_execute.delay(run_id)
 
 
-def training_run_create(*, project: Project, snapshot_id: int, config: dict | None = None, user=None
-                        ) -> TrainingRun:
+def training_run_create(*, project: Project, snapshot_id: int, config: dict | None = None, user=None,
+                        trigger: str = TrainingRun.Trigger.MANUAL, trigger_reason: str = "") -> TrainingRun:
     """A queued run on one of the project's snapshots; the worker is asked once the row is committed."""
     snapshot = DatasetSnapshot.objects.filter(pk=snapshot_id, project=project).first()
     if snapshot is None:
@@ -68,7 +68,7 @@ def training_run_create(*, project: Project, snapshot_id: int, config: dict | No
     except ConfigError as exc:
         raise RunError(str(exc)) from None
     run = TrainingRun.objects.create(
-        project=project, snapshot=snapshot, config=effective,
+        project=project, snapshot=snapshot, config=effective, trigger=trigger, trigger_reason=trigger_reason[:255],
         created_by=user if user is not None and user.is_authenticated else None)
     transaction.on_commit(lambda: _enqueue(run.pk))
     return run

@@ -57,3 +57,20 @@ class TrainForm(forms.Form):
         if d["max_steps"]:
             config["max_steps"] = d["max_steps"]
         return config
+
+
+class TrainingPolicyForm(forms.Form):
+    """The retrain loop's settings (ML engineers); the policy service checks the values again."""
+
+    retrain_every = forms.IntegerField(min_value=0, initial=0, label="Retrain after new judgements",
+                                       help_text="0: off. A snapshot is cut and a run started when this many new "
+                                                 "human judgements have come in since the last automatic run.")
+    auto_promote = forms.BooleanField(required=False, label="Promote automatically when better")
+    auto_promote_manual = forms.BooleanField(required=False, label="…also runs started by hand")
+    promote_confidence = forms.FloatField(min_value=0.51, max_value=0.999, initial=0.95, label="Confidence",
+                                          widget=forms.NumberInput(attrs={"step": "0.01"}))
+    config = forms.JSONField(required=False, initial=dict, label="Config overrides (JSON)",
+                             widget=forms.Textarea(attrs={"rows": 2}))
+
+    def clean_config(self):
+        return self.cleaned_data["config"] or {}

@@ -6,8 +6,10 @@ from django.views.decorators.http import require_POST
 from annotation.permissions import DATA_ROLES, Role, has_role, project_role_required
 
 from ..models import TrainingRun
-from .forms import TrainForm
+from .forms import TrainForm, TrainingPolicyForm
 from ..training.selectors import run_curves, run_of_project, runs_of_project
+from ..training.policy import (PolicyError, training_policy_new_judgements, training_policy_of,
+                               training_policy_update)
 from ..training.services import RunError, training_run_cancel, training_run_create
 
 
@@ -15,10 +17,17 @@ def _can_train(request) -> bool:
     return has_role(user=request.user, project=request.project, roles=(Role.ML,))
 
 
-def _list(request, form, status=200):
+def _policy_form(policy) -> TrainingPolicyForm:
+    return TrainingPolicyForm(initial={key: getattr(policy, key) for key in TrainingPolicyForm.base_fields})
+
+
+def _list(request, form, status=200, policy_form=None):
+    policy = training_policy_of(project=request.project)
     return render(request, "rewardtrain/training/runs.html", {
         "project": request.project, "runs": runs_of_project(project=request.project), "form": form,
-        "can_train": _can_train(request)}, status=status)
+        "can_train": _can_train(request), "policy": policy, "policy_form": policy_form or _policy_form(policy),
+        "new_judgements": training_policy_new_judgements(policy=policy) if policy.retrain_every else None},
+        status=status)
 
 
 @project_role_required(*DATA_ROLES)
@@ -62,3 +71,18 @@ def run_cancel(request, project_id, run_id):
         training_run_cancel(run=run)
         messages.success(request, f"Run {run.pk}: cancel requested; it stops within seconds.")
     return redirect("run-detail", project_id=request.project.pk, run_id=run.pk)
+
+
+@require_POST
+@project_role_required(Role.ML)
+def run_policy(request, project_id):
+    form = TrainingPolicyForm(request.POST)
+    if not form.is_valid():
+        return _list(request, TrainForm(project=request.project), status=400, policy_form=form)
+    try:
+        training_policy_update(project=request.project, user=request.user, **form.cleaned_data)
+    except PolicyError as exc:
+        form.add_error(None, str(exc))
+        return _list(request, TrainForm(project=request.project), status=400, policy_form=form)
+    messages.success(request, "Training policy saved.")
+    return redirect("run-list", project_id=request.project.pk)

@@ -14,6 +14,7 @@ urlpatterns = [
          name="snapshot-download-form"),
     path("projects/<id:project_id>/runs/", training.run_list, name="run-list"),
     path("projects/<id:project_id>/runs/new/", training.run_new, name="run-new"),
+    path("projects/<id:project_id>/runs/policy/", training.run_policy, name="run-policy"),
     path("projects/<id:project_id>/runs/<id:run_id>/", training.run_detail, name="run-detail"),
     path("projects/<id:project_id>/runs/<id:run_id>/cancel/", training.run_cancel, name="run-cancel"),
     path("projects/<id:project_id>/models/", registry.model_list, name="model-list"),

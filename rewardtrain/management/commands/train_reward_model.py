@@ -87,8 +87,8 @@ class Command(BaseCommand):
         def pct(value):
             return "n/a" if value is None else f"{100 * value:.1f}%"
 
-        self.stdout.write(self.style.SUCCESS(f"Model version {model.version} (id {model.pk}) registered as a "
-                                             f"candidate."))
+        self.stdout.write(self.style.SUCCESS(f"Model version {model.version} (id {model.pk}) registered "
+                                             f"({model.status})."))
         self.stdout.write(f"validation pairs:   {r['n']} ({r['tie_pairs']} ties)")
         self.stdout.write(f"accuracy:           {pct(r['accuracy'])}   (longer wins: "
                           f"{pct(r['baselines']['longer_wins']['accuracy'])})")
@@ -102,4 +102,7 @@ class Command(BaseCommand):
             c = active["comparison"] or {}
             self.stdout.write(f"active v{active['version']}:          {pct(active['accuracy'])}; difference "
                               f"{100 * c.get('difference', 0):+.1f} points "
-                              f"[{100 * c.get('low', 0):+.1f}, {100 * c.get('high', 0):+.1f}] (95% bootstrap)")
+                              f"[{100 * c.get('low', 0):+.1f}, {100 * c.get('high', 0):+.1f}] "
+                              f"({c.get('confidence', 0.95):.0%} bootstrap)")
+        if run.auto_decision:
+            self.stdout.write(f"auto-promote:       {run.auto_decision['text']}")

@@ -43,7 +43,7 @@ def test_wait_follows_the_run_with_a_bar_and_prints_the_report(project, quick_co
     out, err = run_command("train_reward_model", str(project.pk), "--snapshot", str(snapshot.pk), "--wait",
                            *sets(quick_config))
     model = ModelVersion.objects.get()
-    assert f"Model version 1 (id {model.pk}) registered as a candidate." in out
+    assert f"Model version 1 (id {model.pk}) registered (candidate)." in out
     assert f"accuracy:           {100 * model.validation_report['accuracy']:.1f}%" in out
     assert "longer wins:" in out and "ECE:" in out
     assert "100%" in err and "succeeded" in err  # the progress bar, finished
@@ -80,3 +80,17 @@ def test_promote_and_roll_back_from_the_command_line(project):
         run_command("promote_model")
     with pytest.raises(CommandError, match="No model version 999999"):
         run_command("promote_model", "999999")
+
+
+def test_training_policy_command_sets_and_shows_the_loop(project):
+    from rewardtrain.models import TrainingPolicy
+
+    out = io.StringIO()
+    call_command("training_policy", str(project.pk), "--retrain-every", "200", "--auto-promote", "--confidence",
+                 "0.9", "--set", "epochs=2", stdout=out)
+    policy = TrainingPolicy.objects.get(project=project)
+    assert (policy.retrain_every, policy.auto_promote, policy.promote_confidence, policy.config) == (
+        200, True, 0.9, {"epochs": 2})
+    assert "Retrain: after 200 new judgements; auto-promote: when better at 90% confidence" in out.getvalue()
+    with pytest.raises(CommandError, match="promote_confidence"):
+        call_command("training_policy", str(project.pk), "--confidence", "1.5")
