@@ -38,7 +38,7 @@ class SnapshotForm(forms.Form):
 
 class TrainForm(forms.Form):
     snapshot = forms.ModelChoiceField(queryset=DatasetSnapshot.objects.none(), empty_label=None)
-    epochs = forms.FloatField(initial=1.0, min_value=0.01, widget=forms.NumberInput(attrs={"step": "0.5"}))
+    epochs = forms.FloatField(initial=1.0, min_value=0.01, widget=forms.NumberInput(attrs={"step": "any"}))
     lr = forms.FloatField(initial=5e-5, min_value=1e-8, label="Learning rate",
                           widget=forms.NumberInput(attrs={"step": "any"}))
     max_steps = forms.IntegerField(required=False, min_value=1, help_text="Empty: as many as the epochs take.")
