@@ -6,9 +6,25 @@ from django.views.decorators.http import require_POST
 from annotation.permissions import DATA_ROLES, Role, has_role, project_role_required
 
 from ..models import TrainingRun
+from . import charts
 from .forms import TrainForm
 from ..training.selectors import run_curves, run_of_project, runs_of_project
 from ..training.services import RunError, training_run_cancel, training_run_create
+
+
+CURVES = {"loss": ("Loss by optimizer step", "pairwise loss", None),
+          "accuracy": ("Accuracy by optimizer step", "accuracy (share of pairs right)", (0.0, 1.0))}
+
+
+def _curve_charts(run: TrainingRun) -> list:
+    """The run's curves as labelled SVG charts (re-rendered on every poll, so cheap)."""
+    out = []
+    for curve in run_curves(run=run):
+        title, y_label, y_range = CURVES[curve["measure"]]
+        values = [y for s in curve["series"] for _, y in s["points"]]
+        out.append(charts.line_chart(series=curve["series"], title=title, x_label="optimizer step",
+                                     y_label=y_label, y_range=y_range or (min(0.0, *values), max(values))))
+    return out
 
 
 def _can_train(request) -> bool:
@@ -45,7 +61,7 @@ def run_new(request, project_id):
 @project_role_required(*DATA_ROLES)
 def run_detail(request, project_id, run_id):
     run = run_of_project(project=request.project, run_id=run_id)
-    context = {"project": request.project, "run": run, "curves": run_curves(run=run),
+    context = {"project": request.project, "run": run, "curves": _curve_charts(run),
                "finished": run.status in TrainingRun.FINISHED, "can_train": _can_train(request),
                "model": getattr(run, "model_version", None)}
     template = "rewardtrain/training/_run_live.html" if request.htmx else "rewardtrain/training/run.html"
