@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from django.utils.safestring import SafeString, mark_safe
 
 PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2")
-MARGIN = {"left": 56, "right": 16, "top": 30, "bottom": 42}
+MARGIN = {"left": 56, "right": 28, "top": 30, "bottom": 42}
 
 
 def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
