@@ -32,9 +32,10 @@ def _can_train(request) -> bool:
 
 
 def _list(request, form, status=200):
+    runs = list(runs_of_project(project=request.project))
     return render(request, "rewardtrain/training/runs.html", {
-        "project": request.project, "runs": runs_of_project(project=request.project), "form": form,
-        "can_train": _can_train(request)}, status=status)
+        "project": request.project, "runs": runs, "form": form, "can_train": _can_train(request),
+        "live": any(run.status not in TrainingRun.FINISHED for run in runs)}, status=status)
 
 
 @project_role_required(*DATA_ROLES)
