@@ -27,6 +27,14 @@ def _curve_charts(run: TrainingRun) -> list:
     return out
 
 
+def _took(run: TrainingRun) -> str:
+    """How long a finished run took, in words a person reads at a glance ("42 s", "3 min 5 s")."""
+    if not (run.started_at and run.finished_at):
+        return ""
+    seconds = max(0, round((run.finished_at - run.started_at).total_seconds()))
+    return f"{seconds} s" if seconds < 120 else f"{seconds // 60} min {seconds % 60} s"
+
+
 def _can_train(request) -> bool:
     return has_role(user=request.user, project=request.project, roles=(Role.ML,))
 
@@ -63,7 +71,7 @@ def run_new(request, project_id):
 def run_detail(request, project_id, run_id):
     run = run_of_project(project=request.project, run_id=run_id)
     context = {"project": request.project, "run": run, "curves": _curve_charts(run),
-               "finished": run.status in TrainingRun.FINISHED, "can_train": _can_train(request),
+               "finished": run.status in TrainingRun.FINISHED, "can_train": _can_train(request), "took": _took(run),
                "model": getattr(run, "model_version", None)}
     template = "rewardtrain/training/_run_live.html" if request.htmx else "rewardtrain/training/run.html"
     return render(request, template, context)

@@ -102,6 +102,7 @@ def test_train_watch_promote_compare_and_roll_back(page, project, tiny_runs):
     TrainingRun.objects.filter(pk=run.pk).update(status="queued")
     runner.training_run_execute(run_id=run.pk)
     expect(live).to_contain_text("Succeeded", timeout=20_000)
+    expect(live).to_contain_text(re.compile(r"took \d+ (s|min)"))
     expect(live).not_to_have_attribute("hx-trigger", "every 2s")
     polls = []
     page.on("request", lambda request: polls.append(request.url) if f"/runs/{run.pk}/" in request.url else None)
