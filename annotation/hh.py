@@ -17,12 +17,22 @@ def hh_messages(prompt_text: str) -> list[dict]:
     return [t for t in turns if t["content"]]
 
 
+def hh_escape(text: str) -> str:
+    """Text for inside one turn: a "\n\nHuman:" or "\n\nAssistant:" in it would start a fake turn, so
+    it gets a space after the blank line ("\n\n Human:"), which no HH reader takes for a turn."""
+    return HH_TURN_START.sub(lambda m: f"\n\n {m.group(1)}:", text)
+
+
+HH_TURN_START = re.compile(r"\n\n(Human|Assistant):")
+
+
 def hh_transcript(*, prompt: str, messages: list[dict] | None, answer: str) -> str:
-    """A transcript of the prompt (chat messages, or its text as one user turn) answered by `answer`."""
+    """A transcript of the prompt (chat messages, or its text as one user turn) answered by `answer`;
+    turn markers inside the texts are escaped (hh_escape)."""
     if not messages and prompt.lstrip("\n").startswith("Human:"):
         # Already a transcript (an imported HH prompt kept as text): close its open Assistant turn.
-        return "\n\n" + prompt.lstrip("\n").removesuffix(HH_ASSISTANT).rstrip() + f"{HH_ASSISTANT} {answer}"
+        return "\n\n" + prompt.lstrip("\n").removesuffix(HH_ASSISTANT).rstrip() + f"{HH_ASSISTANT} {hh_escape(answer)}"
     names = {role: name for name, role in HH_ROLES.items()}
-    turns = "".join(f"\n\n{names.get(m['role'], m['role'].title())}: {m['content']}"
+    turns = "".join(f"\n\n{names.get(m['role'], m['role'].title())}: {hh_escape(m['content'])}"
                     for m in messages or [{"role": "user", "content": prompt}])
-    return f"{turns}{HH_ASSISTANT} {answer}"
+    return f"{turns}{HH_ASSISTANT} {hh_escape(answer)}"

@@ -5,6 +5,7 @@ active lease per (annotator, project), unique content hashes per project for ded
 and sane ranges for counters and settings.
 """
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
@@ -47,6 +48,11 @@ class Project(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def gold_rate_percent(self) -> str:
+        """The gold rate as pages show and take it: a percent, unrounded ("12.5"), never a fraction."""
+        return f"{round(self.gold_rate * 100, 6):g}"
+
 
 class Membership(models.Model):
     class Role(models.TextChoices):
@@ -88,6 +94,21 @@ class Rubric(models.Model):
         return self.judgements.exists()
 
 
+# "overall" (any case) and "" name the overall preference in pair filters and snapshots, "*" means
+# every criterion: a rubric criterion with one of these keys could not be told apart from them.
+RESERVED_CRITERION_KEYS = ("overall", "*")
+
+
+def criterion_key_problem(key: str) -> str | None:
+    """Why `key` cannot be a criterion key, or None; the one rule the service, API and admin apply."""
+    if not key.strip():
+        return "A criterion key must not be empty."
+    if key.strip().lower() in RESERVED_CRITERION_KEYS:
+        return (f"“{key}” is reserved: “overall” is the overall preference and “*” means every criterion "
+                f"in pair filters and snapshots. Choose another key, e.g. “overall_quality”.")
+    return None
+
+
 class Criterion(models.Model):
     rubric = models.ForeignKey(Rubric, on_delete=models.CASCADE, related_name="criteria")
     key = models.SlugField(max_length=64)
@@ -102,6 +123,10 @@ class Criterion(models.Model):
 
     def __str__(self) -> str:
         return self.label
+
+    def clean(self):
+        if problem := criterion_key_problem(self.key or ""):
+            raise ValidationError({"key": problem})
 
 
 class Batch(models.Model):
@@ -264,6 +289,10 @@ class Judgement(models.Model):
     is_surplus = models.BooleanField(default=False, help_text="Arrived late, past the task's target.")
     gold_correct = models.BooleanField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # A revision replaces the answer (and its pairs) in place: still one judgement per (task, annotator).
+    revision = models.PositiveSmallIntegerField(default=0, help_text="How many times the annotator revised it.")
+    history = models.JSONField(default=list, blank=True,
+                               help_text="Earlier answers, oldest first, each with the time it was replaced.")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["task", "annotator"], name="judgement_unique_per_annotator")]

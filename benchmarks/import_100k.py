@@ -40,7 +40,7 @@ import _django; _django.setup('verdict_bench_import', fresh=True)
 from annotation.services.imports.pairs import pairs_import
 from annotation.services.imports.tasks import tasks_import
 from annotation.services.projects import project_create
-project = project_create(name='bench-{kind}-{rows}')
+project = project_create(name='bench-{kind}-{rows}', mode='ranking')  # 2 to 4 responses a task
 base = _django.peak_rss_mb()
 fn = tasks_import if '{kind}' == 'tasks' else pairs_import
 t0 = time.perf_counter()

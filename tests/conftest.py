@@ -77,3 +77,11 @@ def live_worker(transactional_db):
         app.conf.task_always_eager = True
         if proc is not None:
             stop_celery_worker(proc)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Throttle and lockout counters live in the shared (Redis) cache: each test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()

@@ -4,7 +4,7 @@ For custom front-ends, scripts and load tests; session or token auth. Thin: pars
 service, render. The rules live in annotation/services/queue.py and annotation/services/judgements.py.
 """
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from annotation.models import Assignment
 from annotation.permissions import ANNOTATE_ROLES, HasProjectRole, ProjectFromUrl
 from annotation.selectors import workspace
+from annotation.selectors.judgements import judgement_of_assignment
 from annotation.services import judgements, queue
 
 from .common import ranking_field, validated
@@ -83,6 +84,7 @@ class JudgementSubmitOut(serializers.Serializer):
     display_order = serializers.ListField(child=serializers.IntegerField())
     is_surplus = serializers.BooleanField()
     created_at = serializers.DateTimeField()
+    revision = serializers.IntegerField(help_text="0 for the first answer; +1 for each revision.")
 
 
 class AssignmentSkipIn(serializers.Serializer):
@@ -149,6 +151,18 @@ class JudgementSubmitApi(_AssignmentApi):
         data = validated(JudgementSubmitIn, request.data)
         judgement, created = judgements.judgement_submit(assignment=self.get_assignment(), **data)
         return Response(JudgementSubmitOut(judgement).data, status=201 if created else 200)
+
+    @extend_schema(request=JudgementSubmitIn,
+                   responses={200: JudgementSubmitOut, 400: OpenApiResponse(description="Invalid answer."),
+                              404: OpenApiResponse(description="No judgement on this lease's task yet."),
+                              409: OpenApiResponse(description="Not your last judgement, or too late to revise.")},
+                   summary="Revise your last judgement (while its task is open, or within 10 minutes)")
+    def put(self, request, assignment_id):
+        data = validated(JudgementSubmitIn, request.data)
+        judgement = judgement_of_assignment(assignment=self.get_assignment())
+        if judgement is None:
+            raise exceptions.NotFound("Nothing to revise: this task has no judgement of yours yet.")
+        return Response(JudgementSubmitOut(judgements.judgement_revise(judgement=judgement, **data)).data)
 
 
 class AssignmentSkipApi(_AssignmentApi):

@@ -29,7 +29,7 @@ class BatchUploadIn(serializers.Serializer):
 
 
 class BatchUploadOut(serializers.Serializer):
-    batch = BatchOut()
+    batch = BatchOut(allow_null=True, help_text="null when every row was already in the project (no batch is created).")
     created = serializers.IntegerField()
     duplicates = serializers.IntegerField()
     lines = serializers.IntegerField()
@@ -47,13 +47,14 @@ class BatchListUploadApi(ProjectScopedMixin, generics.GenericAPIView):
     serializer_class = BatchOut
     pagination_class = IdCursorPagination
     parser_classes = [MultiPartParser, FormParser]
+    max_body_setting = "VERDICT_UPLOAD_MAX_BYTES"  # config.security.BodyLimitMiddleware
 
     @extend_schema(responses=BatchOut(many=True), summary="Batches of the project")
     def get(self, request, project_id):
         page = self.paginate_queryset(batches_with_counts(project=self.get_project()))
         return self.get_paginated_response(BatchOut(page, many=True).data)
 
-    @extend_schema(request={"multipart/form-data": BatchUploadIn}, responses={201: BatchUploadOut},
+    @extend_schema(request={"multipart/form-data": BatchUploadIn}, responses={201: BatchUploadOut, 200: BatchUploadOut},
                    summary="Upload a task file as a new batch (all or nothing)")
     def post(self, request, project_id):
         data = BatchUploadIn(data=request.data)
@@ -64,6 +65,6 @@ class BatchListUploadApi(ProjectScopedMixin, generics.GenericAPIView):
                                   user=request.user, batch_name=data.validated_data.get("name"))
         except ImportFailed as failed:
             raise exceptions.ValidationError({"file": failed.errors})
-        batch = batches_with_counts(project=result.batch.project).get(pk=result.batch.pk)
+        batch = result.batch and batches_with_counts(project=result.batch.project).get(pk=result.batch.pk)
         body = {"batch": batch, "created": result.created, "duplicates": result.duplicates, "lines": result.lines}
-        return Response(BatchUploadOut(body).data, status=status.HTTP_201_CREATED)
+        return Response(BatchUploadOut(body).data, status=status.HTTP_201_CREATED if batch else status.HTTP_200_OK)

@@ -10,9 +10,11 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from rest_framework import exceptions, serializers
 from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import JSONParser as DrfJSONParser
 from rest_framework.permissions import SAFE_METHODS, IsAuthenticated
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from annotation.parsing import ascii_int
 from annotation.permissions import MANAGE_ROLES, HasProjectRole, ProjectFromUrl, Role
 from annotation.services.judgements import AssignmentConflict, JudgementInvalid
 
@@ -63,6 +65,17 @@ def exception_handler(exc, context):
     return response
 
 
+class JSONParser(DrfJSONParser):
+    """DRF's JSON parser (settings.REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"]), with nesting too deep for
+    Python's decoder reported as the malformed input it is, not a 500."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError("JSON parse error - nested too deeply.")
+
+
 MAX_ID = 2**63 - 1  # PostgreSQL bigint: larger ids cannot exist, and must not reach the database
 YES_NO = ["true", "false"]
 
@@ -85,12 +98,22 @@ ANY_ROLE = tuple(Role.values)
 
 
 class IdCursorPagination(CursorPagination):
-    """Stable for scripts that page through millions of rows: by id, oldest first."""
+    """Stable for scripts that page through millions of rows: by id, oldest first. A cursor that this
+    class did not write (bad encoding, a position that is no id) is a 400, never a database error."""
 
     ordering = "id"
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000
+
+    def decode_cursor(self, request):
+        try:
+            cursor = super().decode_cursor(request)
+        except exceptions.NotFound:
+            raise InvalidInput(self.invalid_cursor_message)
+        if cursor is not None and cursor.position is not None and ascii_int(cursor.position) is None:
+            raise InvalidInput(self.invalid_cursor_message)
+        return cursor
 
 
 class ProjectScopedMixin(ProjectFromUrl):
@@ -99,6 +122,14 @@ class ProjectScopedMixin(ProjectFromUrl):
     permission_classes = [IsAuthenticated, HasProjectRole]
     read_roles: tuple = ANY_ROLE
     write_roles: tuple = MANAGE_ROLES
+
+    def check_permissions(self, request):
+        # An operation the endpoint does not have is 405 for everyone signed in, before the role check
+        # (which would otherwise tell an ML engineer "needs Project admin" for a PATCH no one can make).
+        method = request.method.lower()
+        if request.user.is_authenticated and (method not in self.http_method_names or not hasattr(self, method)):
+            self.http_method_not_allowed(request)
+        super().check_permissions(request)
 
     @property
     def project_roles(self) -> tuple:

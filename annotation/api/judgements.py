@@ -4,6 +4,7 @@ from rest_framework import exceptions, generics, serializers
 from rest_framework.response import Response
 
 from annotation.models import Judgement
+from annotation.permissions import DATA_ROLES, user_roles
 from annotation.selectors.judgements import judgements_filter, judgements_visible
 
 from .common import DateRangeIn, IdCursorPagination, ProjectScopedMixin, id_field
@@ -12,12 +13,18 @@ from .common import DateRangeIn, IdCursorPagination, ProjectScopedMixin, id_fiel
 class JudgementOut(serializers.ModelSerializer):
     annotator_username = serializers.CharField(source="annotator.username", read_only=True)
     rubric_version = serializers.IntegerField(source="rubric.version", allow_null=True, read_only=True)
+    gold_correct = serializers.SerializerMethodField(
+        help_text="Whether a gold answer matched; null for non-gold tasks, and always null for annotators, "
+                  "so that they cannot tell which tasks were gold.")
 
     class Meta:
         model = Judgement
         fields = ["id", "task", "annotator", "annotator_username", "ranking", "strength", "both_bad", "criteria",
                   "rationale", "duration_ms", "display_order", "rubric_version", "is_surplus", "gold_correct",
-                  "created_at"]
+                  "created_at", "revision", "history"]
+
+    def get_gold_correct(self, judgement) -> bool | None:
+        return judgement.gold_correct if self.context.get("sees_gold") else None
 
 
 class JudgementListIn(DateRangeIn):
@@ -34,6 +41,10 @@ class JudgementListApi(ProjectScopedMixin, generics.GenericAPIView):
     def judgements(self):
         return judgements_visible(project=self.get_project(), user=self.request.user)
 
+    def get_serializer_context(self):
+        roles = user_roles(user=self.request.user, project=self.get_project())
+        return {**super().get_serializer_context(), "sees_gold": bool(roles & set(DATA_ROLES))}
+
     @extend_schema(parameters=[JudgementListIn], responses=JudgementOut(many=True),
                    summary="Judgements (an annotator sees only their own)")
     def get(self, request, project_id):
@@ -41,7 +52,7 @@ class JudgementListApi(ProjectScopedMixin, generics.GenericAPIView):
         qs = judgements_filter(judgements=self.judgements(), since=f.get("since"), until=f.get("until"),
                                task_id=f.get("task"), annotator_id=f.get("annotator"))
         page = self.paginate_queryset(qs)
-        return self.get_paginated_response(JudgementOut(page, many=True).data)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
 class JudgementDetailApi(JudgementListApi):
@@ -52,4 +63,4 @@ class JudgementDetailApi(JudgementListApi):
         judgement = self.judgements().filter(pk=judgement_id).first()
         if judgement is None:
             raise exceptions.NotFound("No such judgement.")
-        return Response(JudgementOut(judgement).data)
+        return Response(self.get_serializer(judgement).data)

@@ -2,13 +2,14 @@
 from rest_framework import generics, serializers
 
 from annotation.models import Project
-from annotation.permissions import user_roles, visible_projects
+from annotation.permissions import DATA_ROLES, user_roles, visible_projects
 
 from .common import IdCursorPagination, ProjectScopedMixin
 
 
 class ProjectOut(serializers.ModelSerializer):
     roles = serializers.SerializerMethodField()
+    gold_rate = serializers.SerializerMethodField(help_text="Null for annotators: gold stays hidden from them.")
 
     class Meta:
         model = Project
@@ -18,6 +19,10 @@ class ProjectOut(serializers.ModelSerializer):
 
     def get_roles(self, project) -> list[str]:
         return sorted(user_roles(user=self.context["request"].user, project=project))
+
+    def get_gold_rate(self, project) -> float | None:
+        roles = user_roles(user=self.context["request"].user, project=project)
+        return project.gold_rate if roles & set(DATA_ROLES) else None
 
 
 class ProjectListApi(generics.ListAPIView):

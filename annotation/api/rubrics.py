@@ -3,7 +3,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 
-from annotation.models import Criterion, Rubric
+from annotation.models import Criterion, Rubric, criterion_key_problem
 from annotation.selectors.projects import rubrics_list
 from annotation.services import projects
 
@@ -29,7 +29,7 @@ class RubricOut(serializers.ModelSerializer):
 
 
 class CriterionIn(serializers.Serializer):
-    key = serializers.SlugField(max_length=64)
+    key = serializers.SlugField(max_length=64, help_text='Not "overall" (the overall preference), any case.')
     label = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
 
@@ -41,6 +41,9 @@ class RubricIn(serializers.Serializer):
 
     def validate_criteria(self, value):
         keys = [c["key"] for c in value]
+        for key in keys:
+            if problem := criterion_key_problem(key):
+                raise serializers.ValidationError(problem)
         if len(keys) != len(set(keys)):
             raise serializers.ValidationError("Criterion keys must be unique.")
         return value

@@ -5,6 +5,7 @@ from . import annotate, auth, batches, gold, judgements, pairs, projects, rubric
 
 urlpatterns = [
     path("auth/token/", auth.TokenApi.as_view(), name="api-token"),
+    path("auth/tokens/", auth.TokenMineApi.as_view(), name="api-tokens"),
     path("projects/", projects.ProjectListApi.as_view(), name="api-projects"),
     path("projects/<id:project_id>/", projects.ProjectDetailApi.as_view(), name="api-project"),
     path("projects/<id:project_id>/rubrics/", rubrics.RubricListCreateApi.as_view(), name="api-rubrics"),

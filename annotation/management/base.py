@@ -27,7 +27,10 @@ def import_run(command, importer, *, path: str, **kwargs) -> ImportResult:
         for line in exc.errors:
             command.stderr.write(line)
         raise CommandError(f"{path}: import failed with {len(exc.errors)} problem(s); nothing was written.")
-    command.stdout.write(command.style.SUCCESS(
-        f"Imported {result.created} new, skipped {result.duplicates} duplicate(s) "
-        f"from {result.lines} row(s) into batch {result.batch.pk}."))
+    if result.batch is None:
+        command.stdout.write(f"Nothing new: all {result.lines} row(s) are already in the project; no batch was created.")
+    else:
+        command.stdout.write(command.style.SUCCESS(
+            f"Imported {result.created} new, skipped {result.duplicates} duplicate(s) "
+            f"from {result.lines} row(s) into batch {result.batch.pk}."))
     return result

@@ -39,6 +39,8 @@ def gold_tasks_list(*, project: Project, limit: int = 200) -> QuerySet[Task]:
 
 def task_by_ref(*, project: Project, ref: str) -> Task | None:
     """A task of the project by id, or else by its external id; None when neither matches."""
+    if "\x00" in ref:  # no stored id holds one, and PostgreSQL refuses it in a query
+        return None
     return (Task.objects.filter(project=project, pk=ascii_int(ref)).first()
             or Task.objects.filter(project=project, external_id=ref).first())
 

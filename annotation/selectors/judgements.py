@@ -27,3 +27,14 @@ def judgements_filter(*, judgements: QuerySet[Judgement], since: date | None = N
     if annotator_id is not None:
         judgements = judgements.filter(annotator_id=annotator_id)
     return judgements
+
+
+def judgement_of_assignment(*, assignment) -> Judgement | None:
+    """The judgement the lease's annotator gave its task (through this lease or another), if any."""
+    return Judgement.objects.filter(task_id=assignment.task_id, annotator_id=assignment.annotator_id).first()
+
+
+def judgement_last(*, project: Project, user) -> Judgement | None:
+    """The user's most recent judgement in the project: the one they may revise."""
+    return (Judgement.objects.filter(annotator=user, task__project=project).select_related("assignment")
+            .order_by("-created_at", "-pk").first())

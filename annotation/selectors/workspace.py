@@ -1,8 +1,8 @@
 """Reads for the annotator workspace and API: a lease as the annotator sees it, diffs, progress."""
-import html
 from datetime import datetime, time
 
-from django.db.models import Count, Q
+from django.db.models import Count, IntegerField, Q, Sum
+from django.db.models.functions import Least
 from django.http import Http404
 from django.utils import timezone
 
@@ -62,10 +62,13 @@ def responses_diff(*, responses: list[dict]) -> dict:
     diffs = [{"label": responses[0]["label"], "ratio": 1.0, "html": reference}]
     for response in responses[1:]:
         ratio, marked = compare(base, response["text"], min_similarity=DIFF_MIN_SIMILARITY)
+        # Not near-identical: shown rendered, as in the normal view (raw Markdown would read as noise).
         diffs.append({"label": response["label"], "ratio": ratio, "similar": marked is not None,
-                      "html": marked[1] if marked else html.escape(response["text"])})
+                      "html": marked[1] if marked else markdown_to_safe_html(response["text"]),
+                      "rendered": marked is None})
         if len(responses) == 2:  # a pair: the first side shows its own marks
-            diffs[0]["html"] = marked[0] if marked else html.escape(base)
+            diffs[0]["html"] = marked[0] if marked else markdown_to_safe_html(base)
+            diffs[0]["rendered"] = marked is None
     return {"similar": any(d.get("similar") for d in diffs), "diffs": diffs}
 
 
@@ -73,14 +76,18 @@ def annotator_progress(*, project: Project, user) -> dict:
     """Done today (in the site's time zone), an estimate of what is left for this user, and the project's completion."""
     start = timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
     done_today = Judgement.objects.filter(annotator=user, created_at__gte=start, task__project=project).count()
+    live = Q(status__in=[Task.Status.OPEN, Task.Status.COMPLETE])
     counts = Task.objects.filter(project=project).aggregate(
         open=Count("id", filter=Q(status=Task.Status.OPEN)),
-        complete=Count("id", filter=Q(status=Task.Status.COMPLETE)))
+        complete=Count("id", filter=Q(status=Task.Status.COMPLETE)),
+        # judgements count toward the target as they come, not only once a task has all of them (overlap > 1)
+        wanted=Sum("target_judgements", filter=live),
+        given=Sum(Least("completed_judgements", "target_judgements", output_field=IntegerField()), filter=live))
     mine_open = Judgement.objects.filter(annotator=user, task__project=project,
                                          task__status=Task.Status.OPEN).count()
     mine_open += (Assignment.objects.filter(annotator=user, project=project, status=Assignment.Status.SKIPPED,
                                             task__status=Task.Status.OPEN).values("task_id").distinct().count())
     remaining = max(counts["open"] - mine_open, 0)
-    total = counts["open"] + counts["complete"]
+    wanted, given = counts["wanted"] or 0, counts["given"] or 0
     return {"done_today": done_today, "remaining": remaining,
-            "percent": round(100 * counts["complete"] / total) if total else 100}
+            "percent": 100 * given // wanted if wanted else 100}  # floored: 100 % only when all are in

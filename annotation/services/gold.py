@@ -6,6 +6,8 @@ from annotation.models import Judgement, Project, Task, TaskSlot
 
 from .judgements import JudgementInvalid, gold_matches, ranking_validate
 
+MAX_TARGET = 32767  # Task.target_judgements is a PostgreSQL smallint
+
 
 @transaction.atomic
 def task_mark_gold(*, task: Task, gold_ranking, target_judgements: int | None = None) -> Task:
@@ -20,8 +22,8 @@ def task_mark_gold(*, task: Task, gold_ranking, target_judgements: int | None = 
                                          field="gold_ranking")
     task.is_gold = True
     if target_judgements is not None:
-        if not isinstance(target_judgements, int) or target_judgements < 1:
-            raise JudgementInvalid("target_judgements", "must be a positive integer.")
+        if not isinstance(target_judgements, int) or not 1 <= target_judgements <= MAX_TARGET:
+            raise JudgementInvalid("target_judgements", f"must be an integer from 1 to {MAX_TARGET}.")
         task.target_judgements = target_judgements
         if task.status == Task.Status.COMPLETE and task.completed_judgements < target_judgements:
             task.status = Task.Status.OPEN

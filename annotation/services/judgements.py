@@ -25,9 +25,15 @@ Rules (the README's "Task distribution" section says the same in prose):
   Strength is not stored for both-bad answers or full ties.
 * **Criteria** always allow ties (two answers are often equally harmless); ``Project.allow_ties``
   governs the overall answer. Every criterion of the project's rubric must be answered.
+* **Revising.** An annotator may revise their *last* judgement in the project while its task is
+  still open, or within ``REVISION_WINDOW`` of submitting it. The answer is validated like a new
+  one and replaces the old one in place (still one judgement per task and annotator): the old
+  answer goes to ``history``, ``revision`` counts up, and the pairs are replaced in the same
+  transaction. Whether it counts toward the target does not change.
 * **Gold.** ``gold_correct`` is true when the answer's groups equal the gold ranking's groups, in
   order (a both-bad answer matches a gold ranking that ties everything).
 """
+from datetime import timedelta
 from itertools import combinations
 
 from django.db import transaction
@@ -35,9 +41,11 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from annotation.models import Assignment, Criterion, Judgement, PreferencePair, Task
+from annotation.selectors.judgements import judgement_last
 
 MAX_RATIONALE_CHARS = 5000
 MAX_DURATION_MS = 24 * 3600 * 1000
+REVISION_WINDOW = timedelta(minutes=10)
 
 
 class JudgementInvalid(ValueError):
@@ -91,6 +99,16 @@ def gold_matches(*, ranking, gold_ranking) -> bool:
     return _normalized(ranking) == _normalized(gold_ranking)
 
 
+def _storable_text(text: str, field: str) -> None:
+    """PostgreSQL stores no NUL character, and UTF-8 has no lone surrogates: say so instead of a 500."""
+    if "\x00" in text:
+        raise JudgementInvalid(field, "must not contain NUL characters.")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise JudgementInvalid(field, "must be valid Unicode (it holds a lone surrogate).")
+
+
 def _validated(*, project, response_ids, ranking, strength, both_bad, criteria, rationale, duration_ms) -> dict:
     if both_bad and not project.allow_both_bad:
         raise JudgementInvalid("both_bad", "this project does not offer “both bad”.")
@@ -122,6 +140,7 @@ def _validated(*, project, response_ids, ranking, strength, both_bad, criteria, 
         raise JudgementInvalid("rationale", "this project requires a rationale.")
     if len(rationale) > MAX_RATIONALE_CHARS:
         raise JudgementInvalid("rationale", f"must be at most {MAX_RATIONALE_CHARS} characters.")
+    _storable_text(rationale, "rationale")
     if duration_ms is not None and (not isinstance(duration_ms, int) or isinstance(duration_ms, bool)
                                     or not 0 <= duration_ms <= MAX_DURATION_MS):
         raise JudgementInvalid("duration_ms", f"must be an integer between 0 and {MAX_DURATION_MS}.")
@@ -215,12 +234,48 @@ def judgement_submit(*, assignment: Assignment, ranking=None, strength=None, bot
 
 
 @transaction.atomic
+def judgement_revise(*, judgement: Judgement, ranking=None, strength=None, both_bad: bool = False, criteria=None,
+                     rationale: str = "", duration_ms=None, now=None) -> Judgement:
+    """Replaces the annotator's last judgement with a new answer (see "Revising" above)."""
+    now = now or timezone.now()
+    task = Task.objects.select_for_update().select_related("project").get(pk=judgement.task_id)
+    judgement = Judgement.objects.select_for_update().get(pk=judgement.pk)
+    latest = judgement_last(project=task.project, user=judgement.annotator)
+    if latest is None or latest.pk != judgement.pk:
+        raise AssignmentConflict("Only your last judgement in this project can be revised.")
+    if task.status != Task.Status.OPEN and now - judgement.created_at > REVISION_WINDOW:
+        raise AssignmentConflict(f"This task is complete and the judgement is older than "
+                                 f"{int(REVISION_WINDOW.total_seconds() // 60)} minutes: it can no longer be revised.")
+    project = task.project
+    if project.rubric_id != judgement.rubric_id:
+        raise AssignmentConflict("The project's rubric changed since this judgement: it can no longer be revised.")
+    data = _validated(project=project, response_ids=judgement.display_order, ranking=ranking, strength=strength,
+                      both_bad=both_bad, criteria=criteria, rationale=rationale, duration_ms=duration_ms)
+    if data["duration_ms"] is None:
+        data["duration_ms"] = judgement.duration_ms
+    judgement.history = [*judgement.history, {
+        "ranking": judgement.ranking, "strength": judgement.strength, "both_bad": judgement.both_bad,
+        "criteria": judgement.criteria, "rationale": judgement.rationale, "duration_ms": judgement.duration_ms,
+        "gold_correct": judgement.gold_correct, "replaced_at": now.isoformat()}]
+    judgement.revision += 1
+    for field, value in data.items():
+        setattr(judgement, field, value)
+    if task.is_gold:
+        judgement.gold_correct = gold_matches(ranking=data["ranking"], gold_ranking=task.gold_ranking)
+    judgement.save()
+    PreferencePair.objects.filter(judgement=judgement).delete()
+    _pairs_create(judgement=judgement, task=task, project=project)
+    return judgement
+
+
+@transaction.atomic
 def assignment_skip(*, assignment: Assignment, reason: str, now=None) -> Assignment:
     """Gives the task back with a reason; the annotator is not offered it again. Safe to repeat."""
     now = now or timezone.now()
     reason = (reason or "").strip()
     if not reason:
         raise JudgementInvalid("reason", "say why you skip (e.g. “outside my expertise”).")
+    _storable_text(reason, "reason")
     assignment = Assignment.objects.select_for_update().get(pk=assignment.pk)
     if assignment.status == Assignment.Status.SKIPPED:
         return assignment

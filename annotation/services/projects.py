@@ -2,9 +2,10 @@
 import secrets
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from annotation.models import Criterion, Membership, Project, Rubric
+from annotation.models import Criterion, Membership, Project, Rubric, criterion_key_problem
 
 User = get_user_model()
 
@@ -17,7 +18,15 @@ def project_create(*, name: str, mode: str = Project.Mode.PAIRWISE, overlap: int
 
 @transaction.atomic
 def rubric_create(*, project: Project, name: str, criteria: list[dict], activate: bool = True) -> Rubric:
-    """A new rubric version (never an edit of a used one); `criteria` holds key/label/description."""
+    """A new rubric version (never an edit of a used one); `criteria` holds key/label/description.
+
+    ValueError, and nothing written, for a reserved key ("overall", "*") or a repeated one."""
+    keys = [c["key"] for c in criteria]
+    for key in keys:
+        if problem := criterion_key_problem(key):
+            raise ValueError(problem)
+    if len(keys) != len(set(keys)):
+        raise ValueError("Criterion keys must be unique.")
     last = project.rubrics.order_by("-version").values_list("version", flat=True).first() or 0
     rubric = Rubric.objects.create(project=project, name=name, version=last + 1)
     Criterion.objects.bulk_create(
@@ -36,12 +45,24 @@ def generate_password() -> str:
 
 
 @transaction.atomic
+def _username_validate(username: str) -> None:
+    """The rules of the user model's username field (letters, digits and @.+-_, at most 150), which
+    create_user alone does not apply."""
+    field = User._meta.get_field(User.USERNAME_FIELD)
+    try:
+        field.clean(username, None)
+    except ValidationError as exc:
+        raise ValueError(f"Invalid username {username!r}: {' '.join(exc.messages)}")
+
+
 def member_add(*, project: Project, username: str, role: str, create_user: bool = False,
                password: str | None = None) -> tuple[Membership, str | None]:
     """Adds a role; returns the membership and the new user's password when one was created."""
     if role not in Membership.Role.values:
         raise ValueError(f"Unknown role {role!r}; choose one of {', '.join(Membership.Role.values)}.")
     new_password = None
+    if create_user or "\x00" in username:
+        _username_validate(username)
     try:
         user = User.objects.get(username=username)
     except User.DoesNotExist:

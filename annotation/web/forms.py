@@ -123,3 +123,27 @@ def answer_from_post(*, data, project: Project, criteria, display_order: list[in
     if missing:
         raise JudgementInvalid(missing[0][0], "Still missing: " + ", ".join(what for _, what in missing) + ".")
     return answer
+
+
+def answer_as_post(*, judgement, project: Project, criteria) -> dict:
+    """A stored judgement as the form fields answer_from_post reads: the answer filled in again, to revise it."""
+    letter_of = {rid: LETTERS[i] for i, rid in enumerate(judgement.display_order)}
+    pairwise = project.mode == Project.Mode.PAIRWISE and len(judgement.display_order) == 2
+
+    def pick(ranking) -> str:
+        return "tie" if len(ranking) == 1 else letter_of[ranking[0][0]]
+
+    def ranks(prefix: str, ranking) -> dict:
+        return {f"{prefix}{letter_of[rid]}": str(level) for level, group in enumerate(ranking, 1) for rid in group}
+
+    data = {"rationale": judgement.rationale}
+    if pairwise:
+        data["overall"] = "both_bad" if judgement.both_bad else pick(judgement.ranking)
+        if judgement.strength is not None:
+            data["strength"] = str(judgement.strength)
+    else:
+        data.update({"both_bad": "1"} if judgement.both_bad else ranks("rank-", judgement.ranking))
+    for criterion in criteria:
+        if (ranking := judgement.criteria.get(criterion.key)) is not None:
+            data.update({f"c-{criterion.key}": pick(ranking)} if pairwise else ranks(f"c-{criterion.key}-", ranking))
+    return data

@@ -24,7 +24,7 @@ def gold_tasks(request, project_id):
         except ValueError as exc:
             messages.error(request, str(exc))
         else:
-            messages.success(request, f"Gold tasks are now served first to {project.gold_rate * 100:g}% of requests for work.")
+            messages.success(request, f"Gold tasks are now served first to {project.gold_rate_percent}% of requests for work.")
         return redirect("gold-tasks", project.pk)
     task_ref = request.GET.get("task", "").strip()
     if task_ref:

@@ -49,10 +49,17 @@ def project_import(request, project_id):
             except ImportFailed as exc:
                 errors = exc.errors
             else:
-                messages.success(request, f"Imported {result.created} new row(s) from {upload.name}; "
-                                          f"skipped {result.duplicates} duplicate(s).")
+                if result.batch is None:
+                    messages.info(request, f"Nothing new in {upload.name}: all {result.lines} row(s) are already "
+                                           f"in the project; no batch was created.")
+                else:
+                    messages.success(request, f"Imported {result.created} new row(s) from {upload.name}; "
+                                              f"skipped {result.duplicates} duplicate(s).")
                 return redirect("project-detail", project_id=project_id)
     return render(request, "annotation/import.html", {
         "project": request.project, "errors": errors, "kind": kind,
         "kinds": [(key, label) for key, (label, _) in IMPORT_KINDS.items()],
     }, status=400 if errors else 200)
+
+
+project_import.max_body_setting = "VERDICT_UPLOAD_MAX_BYTES"  # config.security.BodyLimitMiddleware

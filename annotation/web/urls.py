@@ -16,6 +16,9 @@ urlpatterns = [
          name="annotate-skip"),
     path("projects/<id:project_id>/annotate/<id:assignment_id>/diff/", workspace.annotate_diff,
          name="annotate-diff"),
+    path("projects/<id:project_id>/annotate/revise/", workspace.annotate_revise, name="annotate-revise"),
+    path("projects/<id:project_id>/annotate/revise/<id:judgement_id>/", workspace.annotate_revise_submit,
+         name="annotate-revise-submit"),
     # project admins' gold pages
     path("projects/<id:project_id>/gold/", gold.gold_tasks, name="gold-tasks"),
     path("projects/<id:project_id>/gold/<id:task_id>/", gold.gold_task, name="gold-task"),

@@ -24,6 +24,11 @@ that post like any htmx request, the script:
   the same reason: htmx does not see this response.
 Status codes: 200 with a fragment; 422 with the task re-rendered and its error (the script puts
 the answered task back); anything else keeps the page as it is.
+
+Revising (key Z): an ordinary htmx GET of `annotate-revise` swaps in the last judged task with its
+answer filled in and no prefetched <template>, so its submission is not optimistic; its form posts
+to `annotate-revise-submit`, which answers like a submission: the whole current task (the lease
+that was on screen before Z) plus `X-Verdict-Notice`.
 """
 from urllib.parse import quote
 
@@ -38,6 +43,7 @@ from annotation.parsing import ascii_int
 from annotation.permissions import ANNOTATE_ROLES, project_role_required
 from annotation.rendering import markdown_to_safe_html
 from annotation.selectors import workspace
+from annotation.selectors.judgements import judgement_last
 from annotation.services import judgements, queue
 
 from . import forms
@@ -157,6 +163,57 @@ def _next(request):
             "assignment": assignment, "next_html": _next_html(request),
             "progress": workspace.annotator_progress(project=request.project, user=request.user), "oob": True})
     return _render_task(request, _task_context(request, assignment=assignment))
+
+
+@require_GET
+@never_cache
+@project_role_required(*ANNOTATE_ROLES)
+def annotate_revise(request, project_id):
+    """The annotator's last judgement, its task shown again with the answer filled in (key Z)."""
+    judgement = judgement_last(project=request.project, user=request.user)
+    if judgement is None or judgement.assignment is None:
+        context = _task_context(request, assignment=queue.task_next(project=request.project, annotator=request.user),
+                                error="Nothing to revise yet: you have not submitted a judgement in this project.")
+        return _render_task(request, context) if request.htmx else redirect("annotate", project_id)
+    criteria = workspace.criteria_for(project=request.project)
+    return _render_revising(request, judgement=judgement,
+                            data=forms.answer_as_post(judgement=judgement, project=request.project, criteria=criteria))
+
+
+def _render_revising(request, *, judgement, data, error=None, status=200):
+    context = _lease_context(request, assignment=judgement.assignment, data=data, error=error)
+    context.update(revising=judgement, progress=workspace.annotator_progress(project=request.project, user=request.user))
+    if request.htmx:
+        return _render_task(request, context, status=status)
+    context["instructions_html"] = markdown_to_safe_html(request.project.instructions)
+    return render(request, "annotation/workspace/page.html", context, status=status)
+
+
+@require_POST
+@project_role_required(*ANNOTATE_ROLES)
+def annotate_revise_submit(request, project_id, judgement_id):
+    """Saves the revision (services.judgements.judgement_revise), then back to the current task."""
+    judgement = judgement_last(project=request.project, user=request.user)
+    if judgement is None or judgement.pk != judgement_id:
+        notice = "Only your last judgement in this project can be revised."
+    else:
+        try:
+            answer = forms.answer_from_post(data=request.POST, project=request.project,
+                                            criteria=workspace.criteria_for(project=request.project),
+                                            display_order=judgement.display_order)
+            answer["duration_ms"] = None  # the time of the first answer stands
+            judgements.judgement_revise(judgement=judgement, **answer)
+            notice = "Your last judgement is revised."
+        except judgements.JudgementInvalid as exc:
+            return _render_revising(request, judgement=judgement, data=request.POST, error=exc.message, status=422)
+        except judgements.AssignmentConflict as exc:
+            notice = str(exc)
+    response = _next(request)
+    if request.htmx:
+        response["X-Verdict-Notice"] = quote(notice)
+    else:
+        messages.info(request, notice)
+    return response
 
 
 @require_GET

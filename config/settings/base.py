@@ -8,6 +8,7 @@ from pathlib import Path
 import os
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -30,7 +31,23 @@ SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
-    SECRET_KEY = "insecure-development-key-only-for-DEBUG"
+    # Development: a random key made once per installation and kept in the var folder (never a fixed
+    # public one: sessions and the annotator pseudonyms in exports are keyed on it).
+    _key_file = VAR_DIR / "secret_key"
+    if not _key_file.exists():
+        import secrets
+
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        _tmp = VAR_DIR / f".secret_key.{os.getpid()}"
+        _tmp.write_text(secrets.token_urlsafe(50))
+        _tmp.chmod(0o600)
+        try:
+            os.link(_tmp, _key_file)  # atomic and never overwrites: concurrent first starts agree on one key
+        except FileExistsError:
+            pass
+        finally:
+            _tmp.unlink()
+    SECRET_KEY = _key_file.read_text().strip()
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
@@ -47,12 +64,15 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI served from our own static files, no CDN
     "django_htmx",
     "django_celery_beat",
+    "axes",
+    "csp",
     "annotation",
     "rewardtrain",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.security.BodyLimitMiddleware",  # before anything reads a body (CSRF reads POST)
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -60,7 +80,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into a 429
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -105,6 +127,7 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"].setdefault("OPTIONS", {}).update(timeout=20, transaction_mode="IMMEDIATE")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+AUTHENTICATION_BACKENDS = ["config.security.LockoutBackend", "django.contrib.auth.backends.ModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
@@ -131,6 +154,12 @@ STORAGES = {
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Request bodies: 413 past VERDICT_REQUEST_MAX_BYTES (every endpoint, anonymous ones too), or past
+# VERDICT_UPLOAD_MAX_BYTES on the two import endpoints (the import page and POST .../batches/).
+VERDICT_REQUEST_MAX_BYTES = int(os.environ.get("VERDICT_REQUEST_MAX_BYTES", str(1024 * 1024)))
+# Web and API imports still run inside the request (about 1,000 lines/s): keep uploads to what a web
+# worker finishes within its timeout; larger files go through `manage.py import_tasks`/`import_pairs`.
+VERDICT_UPLOAD_MAX_BYTES = int(os.environ.get("VERDICT_UPLOAD_MAX_BYTES", str(20 * 1024 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
@@ -138,6 +167,49 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 VERDICT_IMPORT_MAX_LINE_BYTES = int(os.environ.get("VERDICT_IMPORT_MAX_LINE_BYTES", str(2 * 1024 * 1024)))
 VERDICT_IMPORT_MAX_ERRORS = int(os.environ.get("VERDICT_IMPORT_MAX_ERRORS", "50"))
 VERDICT_IMPORT_BATCH_SIZE = int(os.environ.get("VERDICT_IMPORT_BATCH_SIZE", "1000"))
+# An import stops with an error past this many bytes read (after gzip expansion) or lines.
+VERDICT_IMPORT_MAX_EXPANDED_BYTES = int(os.environ.get("VERDICT_IMPORT_MAX_EXPANDED_BYTES", str(1024**3)))
+VERDICT_IMPORT_MAX_LINES = int(os.environ.get("VERDICT_IMPORT_MAX_LINES", "2000000"))
+
+# The shared cache: API throttles and login lockouts count here, so every web process must see the same
+# one. Redis in production (CACHE_URL=redis://host:6379/1); a folder under var/ in the embedded default
+# (shared by the processes of one host); locmem:// only for a single process.
+CACHE_URL = os.environ.get("CACHE_URL", "")
+if CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+elif CACHE_URL.startswith("locmem://"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+elif CACHE_URL in ("", "file://") or CACHE_URL.startswith("file://"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                          "LOCATION": CACHE_URL.removeprefix("file://") or str(VAR_DIR / "cache")}}
+else:
+    raise ImproperlyConfigured(f"CACHE_URL must be redis://, file:// or locmem://, not {CACHE_URL!r}.")
+
+# Client addresses: how many reverse proxies in front of Verdict append to X-Forwarded-For. 0 (the
+# default) ignores the header; set it to 1 behind one TLS-terminating proxy. DRF's throttles
+# (NUM_PROXIES) and the login lockout (config.security.client_ip) both follow it.
+VERDICT_TRUSTED_PROXIES = int(os.environ.get("VERDICT_TRUSTED_PROXIES", "0"))
+
+# Login lockout (django-axes) on /accounts/login/, /admin/login/ and /api/v1/auth/token/: after
+# VERDICT_LOGIN_FAILURE_LIMIT failures from one client address, or for one username, further
+# attempts get 429 for VERDICT_LOGIN_COOLOFF_MINUTES. Counted in Redis when the cache is Redis (atomic
+# increments); otherwise (the embedded default) in the database, which every process shares too.
+AXES_HANDLER = ("axes.handlers.cache.AxesCacheHandler" if CACHES["default"]["BACKEND"].endswith("RedisCache")
+                else "axes.handlers.database.AxesDatabaseHandler")
+AXES_FAILURE_LIMIT = int(os.environ.get("VERDICT_LOGIN_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("VERDICT_LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # either one locks: per address and per account
+AXES_CLIENT_IP_CALLABLE = "config.security.client_ip"
+# A success does not wipe the counts: it would also wipe the address's, letting anyone with one
+# account reset their address between guesses at others. Counts simply expire after the cool-off.
+AXES_RESET_ON_SUCCESS = False
+AXES_VERBOSE = False
+
+# Untrusted text: past these bounds a text is shown as plain text (annotation/rendering.py).
+VERDICT_RENDER_MAX_CHARS = int(os.environ.get("VERDICT_RENDER_MAX_CHARS", "100000"))
+VERDICT_RENDER_MAX_DEPTH = int(os.environ.get("VERDICT_RENDER_MAX_DEPTH", "16"))
+VERDICT_RENDER_TIME_LIMIT = float(os.environ.get("VERDICT_RENDER_TIME_LIMIT", "0.5"))  # seconds per text or diff
+VERDICT_DIFF_MAX_WORDS = int(os.environ.get("VERDICT_DIFF_MAX_WORDS", "5000"))
 
 # Celery: Redis in production; with no broker configured, a filesystem "broker" needs no server.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
@@ -187,16 +259,21 @@ VERDICT_SNAPSHOT_JOB_STALE_SECONDS = int(os.environ.get("VERDICT_SNAPSHOT_JOB_ST
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "annotation.api.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": ["annotation.api.common.JSONParser", "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"user": os.environ.get("API_THROTTLE_USER", "6000/min"),
                                "token": os.environ.get("API_THROTTLE_TOKEN", "30/min")},
     "EXCEPTION_HANDLER": "annotation.api.common.exception_handler",
+    "NUM_PROXIES": VERDICT_TRUSTED_PROXIES,
 }
+# API tokens expire this many days after they were created (0: never); a password change revokes them.
+VERDICT_TOKEN_TTL_DAYS = float(os.environ.get("VERDICT_TOKEN_TTL_DAYS", "0"))
 SPECTACULAR_SETTINGS = {
     "TITLE": "Verdict API",
     "DESCRIPTION": "Human preference annotation and reward-model training.",
@@ -219,7 +296,26 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {"axes": {"level": "WARNING"}},  # failures and lockouts; not every successful login
 }
+
+# Content-Security-Policy (django-csp): scripts, styles, fonts and fetches only from this origin; no
+# inline script or style anywhere (htmx's injected indicator style is off, Swagger UI uses the split
+# view); images also as data: URLs (Swagger UI); never framed.
+CONTENT_SECURITY_POLICY = {"DIRECTIVES": {
+    "default-src": [SELF], "script-src": [SELF], "style-src": [SELF], "img-src": [SELF, "data:"],
+    "font-src": [SELF], "connect-src": [SELF], "object-src": [NONE], "base-uri": [NONE],
+    "frame-ancestors": [NONE], "form-action": [SELF],
+}}
+
+# HTTPS. Behind a TLS-terminating proxy, X-Forwarded-Proto is believed only when VERDICT_TRUSTED_PROXIES
+# says a proxy sets it. SECURE_SSL_REDIRECT=1 redirects plain HTTP and turns on HSTS (SECURE_HSTS_SECONDS,
+# one year unless set; start small the first time, browsers remember it).
+if VERDICT_TRUSTED_PROXIES > 0:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000" if SECURE_SSL_REDIRECT else "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)

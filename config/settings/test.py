@@ -4,6 +4,7 @@ import os
 os.environ.setdefault("DEBUG", "1")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/verdict")
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14")
+os.environ.setdefault("CACHE_URL", "redis://127.0.0.1:6379/13")  # throttles and lockouts: a real shared cache
 # The test process itself runs without the pool: tests start many short-lived threads of their own
 # (the concurrency test) that hold connections; servers started by tests get the pool (test_connections).
 os.environ.setdefault("DATABASE_POOL_MAX_SIZE", "0")

@@ -3,8 +3,6 @@
 Annotators and non-members get nothing here: 403 for annotators, 404 for non-members.
 Downloads stream from the stored artifact (StreamingHttpResponse), so any size is constant memory.
 """
-from django.core.files.storage import default_storage
-from django.http import FileResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -12,7 +10,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from annotation.api.common import InvalidInput, ProjectScopedMixin, id_field
+from annotation.api.common import Conflict, InvalidInput, ProjectScopedMixin, id_field
 from annotation.models import PreferencePair
 from annotation.permissions import DATA_ROLES
 from annotation.selectors.pairs import OVERALL_NAME
@@ -21,7 +19,7 @@ from rewardtrain.snapshots import exports
 from rewardtrain.snapshots.filters import SnapshotError
 from rewardtrain.snapshots.services import snapshot_cut, snapshot_get, snapshot_list, snapshot_verify
 
-DOWNLOAD_FORMATS = (*exports.FORMATS, "jsonl", "parquet")
+DOWNLOAD_FORMATS = (*exports.FORMATS, *exports.RAW_FORMATS)
 
 
 class SnapshotCreateIn(serializers.Serializer):
@@ -48,11 +46,16 @@ class SnapshotCreateIn(serializers.Serializer):
 class SnapshotOut(serializers.ModelSerializer):
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     downloads = serializers.SerializerMethodField()
+    warnings = serializers.SerializerMethodField(help_text="What to know before training on it, e.g. no validation rows.")
 
     class Meta:
         model = DatasetSnapshot
         fields = ["id", "project", "version", "filters", "aggregation", "split_seed", "val_fraction", "train_rows",
-                  "val_rows", "sha256", "parquet_sha256", "stats", "created_by", "created_at", "downloads"]
+                  "val_rows", "sha256", "parquet_sha256", "stats", "warnings", "created_by", "created_at",
+                  "downloads"]
+
+    def get_warnings(self, snapshot) -> list[str]:
+        return (snapshot.stats or {}).get("warnings", [])
 
     def get_downloads(self, snapshot) -> dict[str, str]:
         request = self.context.get("request")
@@ -74,8 +77,14 @@ class SnapshotVerifyOut(serializers.Serializer):
 
 
 class SnapshotDownloadIn(serializers.Serializer):
-    split = serializers.ChoiceField(choices=exports.SPLITS, default="all",
-                                    help_text="Ignored for jsonl and parquet (the raw artifact holds both).")
+    split = serializers.ChoiceField(
+        choices=exports.SPLITS, required=False,
+        help_text="train, val or all (the default). Not for jsonl and parquet: the raw artifact is the whole "
+                  "snapshot, as hashed; it is refused there with 400 (its rows carry a split column).")
+    criterion = serializers.CharField(
+        required=False, max_length=64,
+        help_text='Export only this criterion ("overall" is the overall preference). Required for trl, trl-chat '
+                  'and hh when the snapshot holds more than one criterion; not for jsonl and parquet.')
 
 
 class _SnapshotApi(ProjectScopedMixin, GenericAPIView):
@@ -158,14 +167,13 @@ class SnapshotDownloadApi(_SnapshotApi):
             raise exceptions.NotFound(f"Unknown format {fmt!r}; use {', '.join(DOWNLOAD_FORMATS)}.")
         query = SnapshotDownloadIn(data=request.query_params)
         query.is_valid(raise_exception=True)
-        split = query.validated_data["split"]
+        split, criterion = query.validated_data.get("split"), query.validated_data.get("criterion")
         snapshot = self.get_snapshot()
-        stem = f"project{snapshot.project_id}-snapshot-v{snapshot.version}"
-        if fmt in ("jsonl", "parquet"):
-            field = snapshot.artifact if fmt == "jsonl" else snapshot.artifact_parquet
-            if not field:
-                raise exceptions.NotFound("This snapshot has no Parquet artifact.")
-            content_type = exports.CONTENT_TYPE if fmt == "jsonl" else "application/vnd.apache.parquet"
-            return FileResponse(default_storage.open(field.name, "rb"), as_attachment=True,
-                                filename=f"{stem}.{fmt}", content_type=content_type)
-        return exports.export_response(snapshot=snapshot, fmt=fmt, split=split)
+        try:
+            if fmt in exports.RAW_FORMATS:
+                return exports.artifact_response(snapshot=snapshot, raw=fmt, split=split or "all", criterion=criterion)
+            return exports.export_response(snapshot=snapshot, fmt=fmt, split=split or "all", criterion=criterion)
+        except exports.ArtifactChanged as error:
+            raise Conflict(str(error))
+        except exports.ExportError as error:
+            raise InvalidInput(str(error))

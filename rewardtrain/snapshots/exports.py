@@ -12,7 +12,17 @@ Formats
 - full      every artifact field: pseudonymous annotator, judgement id, display order, duration, rubric version;
             its prompt/chosen/rejected/margin/tie/criterion/weight keys are rewardtrain.ml's pair rows.
 Ties carry no preference, so trl, trl-chat and hh leave them out; kway and full keep them.
+
+Criteria: trl, trl-chat and hh rows carry no criterion, so a snapshot holding more than one criterion
+(the overall preference plus rubric criteria) is exported in these formats one criterion at a time
+(`criterion=`); without one they refuse, rather than mix conflicting preferences. Any format takes
+`criterion=` to export just that criterion.
+
+Integrity: every export reads the stored artifact through `artifact_chunks`, which checks its size
+before the first byte (cheap) and its sha256 while streaming; a mismatch raises ArtifactChanged, so
+a download fails instead of silently serving changed data.
 """
+import hashlib
 import json
 from collections.abc import Iterator
 from itertools import groupby
@@ -21,25 +31,97 @@ from django.core.files.storage import default_storage
 from django.http import StreamingHttpResponse
 
 from annotation.hh import hh_transcript
+from annotation.selectors.pairs import OVERALL_NAME, criterion_from_input
 from rewardtrain.models import DatasetSnapshot
 
 FORMATS = ("trl", "trl-chat", "hh", "kway", "full")
+PAIR_FORMATS = ("trl", "trl-chat", "hh")  # rows without a criterion field
+RAW_FORMATS = ("jsonl", "parquet")  # the stored artifacts themselves
 SPLITS = ("train", "val", "all")
 CONTENT_TYPE = "application/x-ndjson; charset=utf-8"
+PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
+CHUNK = 1 << 16
 
 
 class ExportError(ValueError):
     pass
 
 
-def artifact_rows(*, snapshot: DatasetSnapshot, split: str = "all") -> Iterator[dict]:
+class ArtifactChanged(ExportError):
+    """The stored artifact is missing or no longer matches its recorded size or sha256."""
+
+
+def snapshot_label(snapshot: DatasetSnapshot) -> str:
+    return f"“{snapshot.project.name}” snapshot v{snapshot.version} (id {snapshot.pk})"
+
+
+def snapshot_criteria(snapshot: DatasetSnapshot) -> list[str]:
+    """The criteria the snapshot holds, as users write them ("overall" for the overall preference)."""
+    held = (snapshot.stats or {}).get("by_criterion", {})
+    return sorted(held, key=lambda name: (name != OVERALL_NAME, name))  # jsonb keeps no key order
+
+
+def _artifact(snapshot: DatasetSnapshot, raw: str) -> tuple[str, str]:
+    if raw == "parquet":
+        return snapshot.artifact_parquet.name, snapshot.parquet_sha256
+    return snapshot.artifact.name, snapshot.sha256
+
+
+def artifact_chunks(*, snapshot: DatasetSnapshot, raw: str = "jsonl", lines: bool = False) -> Iterator[bytes]:
+    """The stored artifact's bytes (lines, or 64 KiB chunks), checked: its size up front (eagerly, when
+    recorded) and its sha256 as the last chunk is read. ArtifactChanged when either differs."""
+    name, sha256 = _artifact(snapshot, raw)
+    changed = (f"The stored {raw} artifact of {snapshot_label(snapshot)} does not match its recorded "
+               f"{{what}}: it was changed after creation, so it is not served. Cut a new snapshot.")
+    if not name or not default_storage.exists(name):
+        raise ArtifactChanged(f"The {raw} artifact of {snapshot_label(snapshot)} is missing from storage.")
+    size = (snapshot.stats or {}).get("bytes", {}).get(raw)
+    if size is not None and default_storage.size(name) != size:
+        raise ArtifactChanged(changed.format(what=f"size ({size} bytes)"))
+
+    def chunks():
+        digest = hashlib.sha256()
+        with default_storage.open(name, "rb") as handle:
+            for chunk in (handle if lines else iter(lambda: handle.read(CHUNK), b"")):
+                digest.update(chunk)
+                yield chunk
+        if sha256 and digest.hexdigest() != sha256:
+            raise ArtifactChanged(changed.format(what="sha256"))
+
+    return chunks()
+
+
+def artifact_rows(*, snapshot: DatasetSnapshot, split: str = "all", criterion: str | None = None) -> Iterator[dict]:
     if split not in SPLITS:
         raise ExportError(f"Unknown split {split!r}; use {', '.join(SPLITS)}.")
-    with default_storage.open(snapshot.artifact.name, "rb") as handle:
-        for line in handle:
+    stored = None if criterion is None else criterion_from_input(criterion)
+    lines = artifact_chunks(snapshot=snapshot, lines=True)  # a missing or resized artifact fails here, eagerly
+
+    def rows():
+        for line in lines:
             row = json.loads(line)
-            if split == "all" or row["split"] == split:
+            if (split == "all" or row["split"] == split) and (stored is None or row["criterion"] == stored):
                 yield row
+
+    return rows()
+
+
+def criterion_check(*, snapshot: DatasetSnapshot, fmt: str, criterion: str | None) -> str | None:
+    """The criterion to export (as users write it), or None for all; ExportError when the choice is
+    unknown, or when a format whose rows carry no criterion would mix several."""
+    held = snapshot_criteria(snapshot)
+    if criterion is not None and criterion.strip():
+        name = criterion_from_input(criterion) or OVERALL_NAME
+        if name not in held:
+            raise ExportError(f"{snapshot_label(snapshot)} has no criterion {criterion.strip()!r}; "
+                              f"it holds: {', '.join(held) or 'no rows'}.")
+        return name
+    if fmt in PAIR_FORMATS and len(held) > 1:
+        raise ExportError(
+            f"{snapshot_label(snapshot)} holds {len(held)} criteria ({', '.join(held)}) and {fmt} rows carry no "
+            f"criterion, so they would mix conflicting preferences. Export one criterion at a time: "
+            f"--criterion KEY (command) or ?criterion=KEY (API and page); kway and full keep the criterion.")
+    return None
 
 
 def _line(obj: dict) -> bytes:
@@ -129,30 +211,55 @@ def _full(rows) -> Iterator[bytes]:
 _WRITERS = {"trl": _trl, "trl-chat": _trl_chat, "hh": _hh, "kway": _kway, "full": _full}
 
 
-def export_lines(*, snapshot: DatasetSnapshot, fmt: str, split: str = "all") -> Iterator[bytes]:
-    """The export as JSON lines (bytes), produced lazily."""
+def export_lines(*, snapshot: DatasetSnapshot, fmt: str, split: str = "all",
+                 criterion: str | None = None) -> Iterator[bytes]:
+    """The export as JSON lines (bytes), produced lazily; the input is checked eagerly (ExportError)."""
     if fmt not in _WRITERS:
         raise ExportError(f"Unknown format {fmt!r}; use {', '.join(FORMATS)}.")
     if split not in SPLITS:
         raise ExportError(f"Unknown split {split!r}; use {', '.join(SPLITS)}.")
-    return _WRITERS[fmt](artifact_rows(snapshot=snapshot, split=split))
+    criterion = criterion_check(snapshot=snapshot, fmt=fmt, criterion=criterion)
+    return _WRITERS[fmt](artifact_rows(snapshot=snapshot, split=split, criterion=criterion))
 
 
-def export_filename(*, snapshot: DatasetSnapshot, fmt: str, split: str) -> str:
-    return f"project{snapshot.project_id}-snapshot-v{snapshot.version}-{fmt}-{split}.jsonl"
+def export_filename(*, snapshot: DatasetSnapshot, fmt: str, split: str, criterion: str | None = None) -> str:
+    part = f"-{criterion_from_input(criterion) or OVERALL_NAME}" if criterion and criterion.strip() else ""
+    return f"project{snapshot.project_id}-snapshot-v{snapshot.version}-{fmt}{part}-{split}.jsonl"
 
 
-def export_to_file(*, snapshot: DatasetSnapshot, fmt: str, split: str, out) -> int:
+def export_to_file(*, snapshot: DatasetSnapshot, fmt: str, split: str, out, criterion: str | None = None) -> int:
     """Writes the export to a binary file object; returns the number of lines."""
     count = 0
-    for line in export_lines(snapshot=snapshot, fmt=fmt, split=split):
+    for line in export_lines(snapshot=snapshot, fmt=fmt, split=split, criterion=criterion):
         out.write(line)
         count += 1
     return count
 
 
-def export_response(*, snapshot: DatasetSnapshot, fmt: str, split: str) -> StreamingHttpResponse:
-    """A download of the snapshot in `fmt`, streamed (constant memory for any size); the API and the page use it."""
-    response = StreamingHttpResponse(export_lines(snapshot=snapshot, fmt=fmt, split=split), content_type=CONTENT_TYPE)
-    response["Content-Disposition"] = f'attachment; filename="{export_filename(snapshot=snapshot, fmt=fmt, split=split)}"'
+def _attachment(response, filename: str):
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+def export_response(*, snapshot: DatasetSnapshot, fmt: str, split: str,
+                    criterion: str | None = None) -> StreamingHttpResponse:
+    """A download of the snapshot in `fmt`, streamed (constant memory for any size); the API and the page use it.
+
+    A changed artifact found mid-stream aborts the response, so the client sees a failed download."""
+    lines = export_lines(snapshot=snapshot, fmt=fmt, split=split, criterion=criterion)
+    return _attachment(StreamingHttpResponse(lines, content_type=CONTENT_TYPE),
+                       export_filename(snapshot=snapshot, fmt=fmt, split=split, criterion=criterion))
+
+
+def artifact_response(*, snapshot: DatasetSnapshot, raw: str, split: str = "all",
+                      criterion: str | None = None) -> StreamingHttpResponse:
+    """The raw jsonl or parquet artifact, streamed and checked like every export. It is the whole
+    snapshot as hashed, so a split or criterion is refused (ExportError) rather than ignored."""
+    if split != "all" or criterion:
+        raise ExportError(f"The {raw} artifact is the whole snapshot, as hashed: split and criterion do not apply "
+                          f"(filter its split and criterion columns, or use the full export with a split).")
+    content_type = CONTENT_TYPE if raw == "jsonl" else PARQUET_CONTENT_TYPE
+    response = StreamingHttpResponse(artifact_chunks(snapshot=snapshot, raw=raw), content_type=content_type)
+    if size := (snapshot.stats or {}).get("bytes", {}).get(raw):
+        response["Content-Length"] = str(size)
+    return _attachment(response, f"project{snapshot.project_id}-snapshot-v{snapshot.version}.{raw}")

@@ -8,13 +8,17 @@ from datetime import date
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 
-from annotation.models import Batch, PreferencePair, Project
+from annotation.models import Batch, Criterion, PreferencePair, Project
 from annotation.parsing import ascii_int
 from annotation.selectors.pairs import OVERALL, OVERALL_NAME, criterion_from_input
 
 
 class SnapshotError(ValueError):
     """Bad snapshot input (unknown criterion, batch of another project, ...); the message says which."""
+
+
+class UnknownCriterion(SnapshotError):
+    """A criterion no rubric version of the project has (like an invalid choice: the command exits 2)."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,11 @@ def filters_build(*, project: Project, criteria: Iterable[str] | None = None, so
     crit = tuple(sorted({criterion_from_input(c) for c in criteria or [OVERALL_NAME]}))
     if "*" in crit:
         crit = ()
+    keys = set(Criterion.objects.filter(rubric__project=project).values_list("key", flat=True))
+    if unknown := [c for c in crit if c != OVERALL and c not in keys]:
+        raise UnknownCriterion(
+            f"Unknown criterion {unknown[0]!r} in project “{project.name}”; known: "
+            f"{', '.join([OVERALL_NAME, *sorted(keys)])}, or * for every criterion.")
     bad_sources = set(sources) - set(PreferencePair.Source.values)
     if bad_sources:
         raise SnapshotError(f"Unknown source {sorted(bad_sources)[0]!r}; use human or imported.")
@@ -62,6 +71,32 @@ def filters_build(*, project: Project, criteria: Iterable[str] | None = None, so
         min_agreement=min_agreement, exclude_gold=exclude_gold,
         exclude_annotator_ids=_annotator_ids(project=project, refs=exclude_annotators),
     )
+
+
+def filters_summary(filters: dict, *, labels: dict[str, str] | None = None) -> list[str]:
+    """Stored filters (SnapshotFilters.as_json) as short phrases for people; only what narrows the selection."""
+    labels = labels or {}
+    criteria = filters.get("criteria", [OVERALL])
+    parts = [f"criteria: {', '.join(labels.get(c, c) if c else 'overall' for c in criteria) if criteria else 'all'}"]
+    if filters.get("sources"):
+        parts.append(f"sources: {', '.join(filters['sources'])}")
+    if filters.get("since") or filters.get("until"):
+        parts.append(f"dates: {filters.get('since') or '…'} to {filters.get('until') or '…'}")
+    if filters.get("batch_ids"):
+        parts.append(f"batches: {', '.join(map(str, filters['batch_ids']))}")
+    if filters.get("min_agreement") is not None:
+        parts.append(f"agreement ≥ {filters['min_agreement']:g}")
+    if filters.get("exclude_gold"):
+        parts.append("gold tasks left out")
+    if ids := filters.get("exclude_annotator_ids"):
+        parts.append(f"{len(ids)} annotator(s) left out")
+    return parts
+
+
+def criterion_labels(*, project: Project) -> dict[str, str]:
+    """Criterion key -> label, the newest rubric version's label winning."""
+    rows = Criterion.objects.filter(rubric__project=project).order_by("rubric__version").values_list("key", "label")
+    return dict(rows)
 
 
 def _annotator_ids(*, project: Project, refs: Iterable[int | str]) -> tuple[int, ...]:

@@ -58,8 +58,32 @@ def snapshot_create(*, project: Project, filters: SnapshotFilters, aggregation: 
                          val_fraction=val_fraction, stats=drop_stats)
     with tempfile.TemporaryDirectory(prefix="verdict-snapshot-") as folder:
         written = artifacts_write(rows, folder, drop_stats)
+        _refuse_empty(written.stats)
+        written.stats["warnings"] = _split_warnings(written.stats, val_fraction=val_fraction)
         return _snapshot_store(project=project, written=written, filters=filters, aggregation=aggregation,
                                seed=seed, val_fraction=val_fraction, user=user)
+
+
+def _refuse_empty(stats: dict) -> None:
+    """No snapshot (and no version used up) when the filters leave no rows."""
+    if stats["rows"]["train"] + stats["rows"]["val"]:
+        return
+    dropped = stats["dropped_below_agreement"] + stats["dropped_no_majority"]
+    why = (f" ({dropped} pair(s) were dropped by the minimum agreement or had no majority)" if dropped else "")
+    raise SnapshotError(f"The filters select no pairs{why}: no snapshot was cut and no version was used. "
+                        f"Widen the filters (criteria, dates, batches, sources, minimum agreement).")
+
+
+def _split_warnings(stats: dict, *, val_fraction: float) -> list[str]:
+    """What a user must see about the split: a side left empty by a split they asked for."""
+    rows, prompts = stats["rows"], stats["prompts"]
+    total = prompts["train"] + prompts["val"]
+    if val_fraction > 0 and not rows["val"]:
+        return [f"No validation rows: all {total} prompt(s) fell in train (validation fraction {val_fraction}). "
+                f"Cut again with more prompts, another seed or a larger validation fraction."]
+    if not rows["train"]:
+        return [f"No training rows: all {total} prompt(s) fell in validation (validation fraction {val_fraction})."]
+    return []
 
 
 def _snapshot_store(*, project, written: Written, filters, aggregation, seed, val_fraction, user):
@@ -118,11 +142,16 @@ def snapshot_verify(*, snapshot: DatasetSnapshot) -> IntegrityReport:
                            actual_parquet_sha256=actual_parquet, message=message)
 
 
-def snapshot_get(*, snapshot_id, project: Project | None = None) -> DatasetSnapshot:
-    """The snapshot (with its project), only within `project` when given; DatasetSnapshot.DoesNotExist otherwise."""
+def snapshot_get(*, snapshot_id=None, project: Project | None = None, version: int | None = None) -> DatasetSnapshot:
+    """The snapshot (with its project) by global id, or by `version` within `project`; only within
+    `project` when given; DatasetSnapshot.DoesNotExist otherwise."""
     snapshots = DatasetSnapshot.objects.select_related("project")
     if project is not None:
         snapshots = snapshots.filter(project=project)
+    if version is not None:
+        if project is None:
+            raise ValueError("A snapshot version is numbered within a project: give the project too.")
+        return snapshots.get(version=version)
     return snapshots.get(pk=snapshot_id)
 
 

@@ -2,9 +2,10 @@
 from django import forms
 from django.contrib.auth import get_user_model
 
-from annotation.models import Batch, Criterion, Membership, PreferencePair, Project
+from annotation.models import Batch, Membership, PreferencePair, Project
 from annotation.selectors.pairs import OVERALL_NAME
 from rewardtrain.models import DatasetSnapshot
+from rewardtrain.snapshots.filters import criterion_labels
 
 
 class SnapshotForm(forms.Form):
@@ -27,9 +28,9 @@ class SnapshotForm(forms.Form):
 
     def __init__(self, *args, project: Project, **kwargs):
         super().__init__(*args, **kwargs)
-        keys = (Criterion.objects.filter(rubric__project=project).order_by("key")
-                .values_list("key", flat=True).distinct())
-        self.fields["criteria"].choices = [(OVERALL_NAME, "Overall preference"), *((k, k) for k in keys),
+        labels = criterion_labels(project=project)
+        self.fields["criteria"].choices = [(OVERALL_NAME, "Overall preference"),
+                                           *((k, f"{labels[k]} ({k})") for k in sorted(labels)),
                                            ("*", "Every criterion")]
         self.fields["batches"].queryset = Batch.objects.filter(project=project)
         self.fields["exclude_annotators"].queryset = get_user_model().objects.filter(

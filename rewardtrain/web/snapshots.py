@@ -9,15 +9,22 @@ from django.views.decorators.http import require_POST
 from annotation.permissions import DATA_ROLES, project_role_required
 from rewardtrain.models import DatasetSnapshot
 from rewardtrain.snapshots import exports, services
-from rewardtrain.snapshots.filters import SnapshotError
+from annotation.selectors.pairs import OVERALL_NAME
+from rewardtrain.snapshots.filters import SnapshotError, criterion_labels, filters_summary
 
 from .forms import SnapshotForm
 
 
 def _page(request, form, status=200):
+    labels = criterion_labels(project=request.project)
+    snapshots = list(services.snapshot_list(project=request.project))
+    for snap in snapshots:  # what the row shows: readable filters, and the criteria to download one by one
+        snap.filter_summary = filters_summary(snap.filters, labels=labels)
+        snap.criteria_choices = [(c, "Overall" if c == OVERALL_NAME else labels.get(c, c))
+                                 for c in exports.snapshot_criteria(snap)]
     return render(request, "rewardtrain/snapshots.html", {
-        "project": request.project, "snapshots": services.snapshot_list(project=request.project), "form": form,
-        "formats": exports.FORMATS,
+        "project": request.project, "snapshots": snapshots, "form": form,
+        "formats": exports.FORMATS, "raw_formats": exports.RAW_FORMATS, "splits": exports.SPLITS,
     }, status=status)
 
 
@@ -50,8 +57,10 @@ def snapshot_new(request, project_id):
     except SnapshotError as exc:
         form.add_error(None, str(exc))
         return _page(request, form, status=400)
-    messages.success(request, f"Snapshot v{snap.version}: {snap.train_rows} train and {snap.val_rows} "
-                              f"validation rows, sha256 {snap.sha256[:12]}…")
+    messages.success(request, f"Snapshot v{snap.version} (id {snap.pk}): {snap.train_rows} train and "
+                              f"{snap.val_rows} validation rows, sha256 {snap.sha256[:12]}…")
+    for warning in snap.stats.get("warnings", []):
+        messages.warning(request, warning)
     return redirect("snapshots", project_id=request.project.pk)
 
 
@@ -66,9 +75,17 @@ def snapshot_verify(request, project_id, snapshot_id):
 
 
 @project_role_required(*DATA_ROLES)
-def snapshot_download(request, project_id, snapshot_id, fmt):
+def snapshot_download(request, project_id, snapshot_id, fmt=None):
+    """One export (format in the path, or `format=` from the page's download form), or the raw artifact."""
     snapshot = _snapshot(request, snapshot_id)
-    split = request.GET.get("split", "all")
-    if fmt not in exports.FORMATS or split not in exports.SPLITS:
+    fmt = fmt or request.GET.get("format", "")
+    split, criterion = request.GET.get("split", "all"), request.GET.get("criterion") or None
+    if fmt not in (*exports.FORMATS, *exports.RAW_FORMATS) or split not in exports.SPLITS:
         raise Http404("Unknown export format or split.")
-    return exports.export_response(snapshot=snapshot, fmt=fmt, split=split)
+    try:
+        if fmt in exports.RAW_FORMATS:
+            return exports.artifact_response(snapshot=snapshot, raw=fmt, split=split, criterion=criterion)
+        return exports.export_response(snapshot=snapshot, fmt=fmt, split=split, criterion=criterion)
+    except exports.ExportError as exc:
+        messages.error(request, str(exc))
+        return redirect("snapshots", project_id=request.project.pk)

@@ -10,6 +10,8 @@ urlpatterns = [
          name="snapshot-verify"),
     path("projects/<id:project_id>/snapshots/<id:snapshot_id>/download/<str:fmt>/", snapshots.snapshot_download,
          name="snapshot-download"),
+    path("projects/<id:project_id>/snapshots/<id:snapshot_id>/download/", snapshots.snapshot_download,
+         name="snapshot-download-form"),
     path("projects/<id:project_id>/runs/", training.run_list, name="run-list"),
     path("projects/<id:project_id>/runs/new/", training.run_new, name="run-new"),
     path("projects/<id:project_id>/runs/<id:run_id>/", training.run_detail, name="run-detail"),

@@ -202,6 +202,16 @@
       badge.textContent = text;
       card.classList.toggle("is-chosen", chosen);
     });
+    // Strength says how much better A or B is: after a tie or "both bad" it has nothing to grade.
+    var strength = $(".ws-strength", t), overallPick = $('input[name="overall"]:checked', t);
+    if (strength) {
+      var off = !!overallPick && overallPick.value !== "A" && overallPick.value !== "B";
+      strength.classList.toggle("is-off", off);
+      $$("input[name=strength]", strength).forEach(function (input) {
+        input.disabled = off;
+        if (off) { input.checked = false; }
+      });
+    }
     var ready = allAnswered(qs);
     var submit = $('#judgement-form button[type=submit]');
     if (submit) { submit.classList.toggle("is-ready", ready); }
@@ -247,6 +257,29 @@
     if (state.active !== 0) { flash("Strength belongs to the overall answer: press K to go back to it."); return; }
     input.checked = true;
     if (answered(questions()[0])) { advance(); } else { refresh(); }
+  }
+  function reviseLast() {
+    // The last submitted judgement comes back, filled in, as a task of its own (annotate_revise);
+    // its form posts to the revise view, which answers with the current task again.
+    var ws = document.getElementById("ws");
+    if (!ws || !window.htmx) { return; }
+    if (inflight) { flash("Saving your previous answer… revise it in a moment."); return; }
+    htmx.ajax("GET", ws.dataset.reviseUrl, { target: "#task", swap: "outerHTML" });
+  }
+  function criteriaAsOverall() {
+    // One key for "every criterion agrees with my overall answer" (the same pick, or the same ranking).
+    var qs = questions(), overall = qs[0];
+    if (qs.length < 2) { flash("This project has no rubric criteria."); return; }
+    if (bothBad()) { flash("With “both bad” the criteria are optional: nothing to copy."); return; }
+    if (!answered(overall)) { flash("Answer the overall question first; O then copies it to every criterion."); return; }
+    var picked = $('input[name="overall"]:checked', overall), ranks = overall.dataset.kind === "rank" ? ranksOf(overall) : null;
+    qs.slice(1).forEach(function (q) {
+      if (ranks) { setRanks(q, Object.assign({}, ranks)); return; }
+      var input = $('input[type=radio][value="' + picked.value + '"]', q);
+      if (input) { input.checked = true; }
+    });
+    setActive(0);
+    flash("Every criterion now has the overall answer: Enter submits.");
   }
   function submit() {
     var f = form();
@@ -347,6 +380,8 @@
     switch (key) {
       case "T": case "=": tie(); break;
       case "X": markBothBad(); break;
+      case "O": criteriaAsOverall(); break;
+      case "Z": reviseLast(); break;
       case "ArrowDown": case "J": setActive(state.active + 1); break;
       case "ArrowUp": case "K": setActive(state.active - 1); break;
       case "Backspace": case "U": if (activeQ() && activeQ().dataset.kind === "rank") { undo(activeQ()); refresh(); } break;
@@ -418,7 +453,7 @@
       var name = action.dataset.wsAction;
       if (name === "skip") { openSkip(); } else if (name === "diff") { toggleDiff(); }
       else if (name === "guide") { toggleGuide(); } else if (name === "help") { toggleHelp(); }
-      else if (name === "close-skip") { skipDialog().close(); }
+      else if (name === "close-skip") { skipDialog().close(); } else if (name === "as-overall") { criteriaAsOverall(); }
       return;
     }
     var q = t.closest(".ws-q");
@@ -600,6 +635,8 @@
       state = { assignment: t.dataset.assignment, started: performance.now(), hiddenMs: 0, hiddenSince: null,
                 priorMs: prior, active: 0, tieNext: false, history: {} };
     }
+    var prompt = $(".ws-prompt", t);
+    if (fresh && prompt) { prompt.scrollTop = prompt.scrollHeight; } // a long chat: the last user turn is what is answered
     var qs = questions(), first = 0;
     while (first < qs.length && answered(qs[first])) { first++; }
     state.active = first < qs.length ? first : 0;

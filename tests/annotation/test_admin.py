@@ -63,3 +63,12 @@ def test_reopen_leaves_a_full_task_complete(admin_client, project, annotator):
     assert Task.objects.get(pk=full.pk).status == Task.Status.COMPLETE
     assert Task.objects.get(pk=retired.pk).status == Task.Status.OPEN
     assert Project.objects.count() == 1
+
+
+def test_the_admin_refuses_a_reserved_criterion_key(admin_client, project):
+    rubric = factories.rubric(project, keys=("helpfulness",))
+    response = admin_client.post("/admin/annotation/criterion/add/",
+                                 {"rubric": rubric.pk, "key": "overall", "label": "Overall", "position": 1})
+    assert response.status_code == 200  # the form again, with the error
+    assert "is reserved" in response.content.decode()
+    assert list(rubric.criteria.values_list("key", flat=True)) == ["helpfulness"]

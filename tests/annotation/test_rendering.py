@@ -88,14 +88,14 @@ def test_a_list_right_after_a_paragraph_renders_as_a_list_but_not_inside_code():
     assert "- not a list" in html
 
 
-def test_responses_that_are_not_near_identical_are_shown_as_plain_escaped_text():
+def test_responses_that_are_not_near_identical_are_shown_rendered_and_safe():
     from annotation.selectors.workspace import responses_diff
 
     result = responses_diff(responses=[{"label": "A", "text": "Paris is the capital of France."},
                                        {"label": "B", "text": "<b>Bananas</b> grow on large herbs, not trees."}])
     assert result["similar"] is False
-    assert [d["html"] for d in result["diffs"]] == ["Paris is the capital of France.",
-                                                     "&lt;b&gt;Bananas&lt;/b&gt; grow on large herbs, not trees."]
+    assert [d["html"] for d in result["diffs"]] == ["<p>Paris is the capital of France.</p>",
+                                                     "<p>&lt;b&gt;Bananas&lt;/b&gt; grow on large herbs, not trees.</p>"]
 
 
 def test_long_repetitive_responses_still_get_a_word_diff():

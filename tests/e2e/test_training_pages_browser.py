@@ -24,33 +24,31 @@ expect = playwright_api.expect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 NUMBER = re.compile(r"^-?\d\.\d{3}$")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+CSP_RECORD = """window.__csp = []; document.addEventListener('securitypolicyviolation',
+  e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"""
 
 
 @pytest.fixture
-def page(live_server, ml_engineer):
-    if not os.path.exists("/usr/bin/chromium"):
-        pytest.skip("Debian's chromium is not installed")
+def page(browser, live_server, ml_engineer):
     client = Client()
     client.force_login(ml_engineer)
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 720})
-        context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value,
-                              "url": live_server.url}])
-        page = context.new_page()
-        page.base = live_server.url
-        page.dialogs, page.answer = [], [True]
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}])
+    context.add_init_script(CSP_RECORD)
+    page = context.new_page()
+    page.base = live_server.url
+    page.dialogs, page.answer = [], [True]
 
-        def on_dialog(dialog):
-            page.dialogs.append(dialog.message)
-            dialog.accept() if page.answer[0] else dialog.dismiss()
+    def on_dialog(dialog):
+        page.dialogs.append(dialog.message)
+        dialog.accept() if page.answer[0] else dialog.dismiss()
 
-        page.on("dialog", on_dialog)
-        page.errors = []
-        page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-        yield page
-        browser.close()
+    page.on("dialog", on_dialog)
+    page.errors = []
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    page.on("console", lambda m: page.errors.append(m.text) if "Content Security Policy" in m.text else None)
+    yield page
+    context.close()
 
 
 @pytest.fixture
@@ -151,4 +149,4 @@ def test_train_watch_promote_compare_and_roll_back(page, project, tiny_runs):
     expect(page.locator(".messages")).to_contain_text("Rolled back: version 1 is active again.")
     assert any("Roll back" in message for message in page.dialogs)
     expect(page.locator(f"#model-{v1.pk}")).to_contain_text("Active")
-    assert not page.errors
+    assert not page.errors and page.evaluate("window.__csp") == []

@@ -1,5 +1,6 @@
 """The annotator workspace in headless Chromium: keyboard-only judging, rankings, ties, skips, XSS."""
 import os
+import re
 
 import pytest
 from django.test import Client
@@ -13,17 +14,6 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists("/usr/bin/chromium"):
-        pytest.skip("Debian's chromium is not installed")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -405,3 +395,110 @@ def test_kway_all_bad_counts_as_a_complete_answer(open_workspace, project, annot
     held[0].continue_()
     expect(page.get_by_test_id("done-today")).to_have_text("1")
     assert Judgement.objects.get(annotator=annotator).both_bad is True
+
+
+def test_a_laptop_screen_shows_the_comparison_and_every_control_without_scrolling_the_page(
+        browser, live_server, project, annotator):
+    factories.rubric(project, keys=("helpful", "harmless", "honest"))
+    long_text = "\n\n".join(f"Paragraph {i}: " + "a long answer with many words " * 12 for i in range(30))
+    tasks.task_create(project=project, prompt="Explain it at length", responses=[long_text, long_text + " Also."])
+    client = Client()
+    client.force_login(annotator)
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}])
+    page = context.new_page()
+    page.goto(f"{live_server.url}/projects/{project.pk}/annotate/")
+    expect(page.locator(".ws-response").first).to_be_visible()
+    for control in [page.locator(".ws-q").nth(i) for i in range(4)] + [
+            page.locator("#judgement-form button[type=submit]"), page.locator("textarea[name=rationale]")]:
+        box = control.bounding_box()
+        assert box and box["y"] >= 0 and box["y"] + box["height"] <= 720, box
+    # one scrollbar per text: the long responses scroll inside their cards, the page does not scroll
+    assert page.evaluate("document.documentElement.scrollHeight <= window.innerHeight + 1")
+    assert page.evaluate("[...document.querySelectorAll('.ws-body.md')].every(b => b.scrollHeight > b.clientHeight)")
+    context.close()
+
+
+def test_on_a_phone_the_prompt_shows_the_last_user_turn(browser, live_server, project, annotator):
+    chat = [{"role": "user", "content": "Background " * 150}, {"role": "assistant", "content": "Noted " * 150},
+            {"role": "user", "content": "The question that matters?"}]
+    tasks.task_create(project=project, prompt=chat, responses=["Yes.", "No."])
+    client = Client()
+    client.force_login(annotator)
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}])
+    page = context.new_page()
+    page.goto(f"{live_server.url}/projects/{project.pk}/annotate/")
+    last = page.locator(".ws-turn").last
+    expect(last).to_contain_text("The question that matters?")
+    last.scroll_into_view_if_needed()
+    assert page.evaluate("(() => { const p = document.querySelector('.ws-prompt'); "
+                         "return p.scrollHeight <= p.clientHeight + 1; })()")  # nothing clipped inside the box
+    context.close()
+
+
+def test_after_a_tie_or_both_bad_the_strength_row_is_switched_off(open_workspace, project, annotator):
+    project.allow_both_bad = True
+    project.save()
+    factories.task(project)
+    page = open_workspace(annotator, project)
+    page.keyboard.press("a")
+    page.keyboard.press("2")
+    page.keyboard.press("x")  # both bad after all
+    strength = page.locator(".ws-strength")
+    expect(strength).to_have_class(re.compile(r"\bis-off\b"))
+    expect(page.locator("input[name=strength]:checked")).to_have_count(0)
+    page.keyboard.press("b")
+    expect(strength).not_to_have_class(re.compile(r"\bis-off\b"))
+
+
+def test_one_key_gives_every_criterion_the_overall_answer(open_workspace, project, annotator):
+    factories.rubric(project, keys=("helpful", "safe", "honest"))
+    factories.task(project, prompt="First", priority=2)
+    factories.task(project, prompt="Second", priority=1)
+    page = open_workspace(annotator, project)
+    lease = lease_of(annotator)
+    for key in ["b", "3", "o", "Enter"]:  # four keys for overall + three criteria
+        page.keyboard.press(key)
+    expect(page.get_by_test_id("done-today")).to_have_text("1")
+    judgement = Judgement.objects.get(annotator=annotator)
+    b = lease.display_order[1]
+    assert judgement.ranking[0] == [b] and judgement.strength == 2
+    assert {key: rank[0] for key, rank in judgement.criteria.items()} == {"helpful": [b], "safe": [b], "honest": [b]}
+
+
+def test_one_key_copies_a_ranking_to_every_criterion(open_workspace, project, annotator):
+    project.mode = "ranking"
+    project.save()
+    factories.rubric(project, keys=("helpful",))
+    factories.task(project, n_responses=3, prompt="Rank me")
+    page = open_workspace(annotator, project)
+    lease = lease_of(annotator)
+    for key in ["c", "a", "b", "o", "Enter"]:
+        page.keyboard.press(key)
+    expect(page.get_by_test_id("done-today")).to_have_text("1")
+    judgement = Judgement.objects.get(annotator=annotator)
+    a, b, c = lease.display_order
+    assert judgement.ranking == [[c], [a], [b]] and judgement.criteria["helpful"] == [[c], [a], [b]]
+
+
+def test_z_brings_back_the_last_judgement_to_revise_it(open_workspace, project, annotator):
+    factories.task(project, prompt="First", priority=2)
+    factories.task(project, prompt="Second", priority=1)
+    page = open_workspace(annotator, project)
+    lease = lease_of(annotator)
+    for key in ["a", "2", "Enter"]:
+        page.keyboard.press(key)
+    expect(page.get_by_test_id("done-today")).to_have_text("1")
+    page.keyboard.press("z")
+    expect(page.get_by_test_id("revising")).to_be_visible()
+    expect(page.locator(".ws-prompt")).to_contain_text("First")
+    for key in ["b", "4", "Enter"]:
+        page.keyboard.press(key)
+    expect(page.locator(".ws-prompt")).to_contain_text("Second")
+    expect(page.locator(".ws-flash")).to_contain_text("revised")
+    judgement = Judgement.objects.get(annotator=annotator)
+    a, b = lease.display_order
+    assert (judgement.revision, judgement.ranking, judgement.strength) == (1, [[b], [a]], 3)
+    assert judgement.history[0]["ranking"] == [[a], [b]]
+    assert page.errors == []

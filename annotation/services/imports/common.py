@@ -50,6 +50,8 @@ class _Errors:
 
     def add(self, message: str, line: int | None = None) -> None:
         self.total += 1
+        # Messages quote the file (keys, values): a lone surrogate there is shown as \udxxx, not sent on.
+        message = message.encode("utf-8", "backslashreplace").decode("utf-8")
         if len(self.shown) < self.cap:
             self.shown.append(f"{self.filename}:{line}: {message}" if line else f"{self.filename}: {message}")
 
@@ -68,19 +70,32 @@ def _open_stream(fileobj):
 
 
 def _json_lines(fileobj, errors: _Errors, max_bytes: int) -> Iterator[tuple[int, dict]]:
-    """Yields (line number, object) for each parseable, non-blank line; reports the others."""
+    """Yields (line number, object) for each parseable, non-blank line; reports the others. Stops
+    with an error past VERDICT_IMPORT_MAX_EXPANDED_BYTES read (a small gzip can expand to gigabytes)
+    or VERDICT_IMPORT_MAX_LINES lines (blank ones too: millions of newlines cost time as well)."""
     stream = _open_stream(fileobj)
-    lineno = 0
+    max_total, max_lines = settings.VERDICT_IMPORT_MAX_EXPANDED_BYTES, settings.VERDICT_IMPORT_MAX_LINES
+    lineno = total = 0
     try:
         while True:
             raw = stream.readline(max_bytes + 1)
             if not raw:
                 return
             lineno += 1
+            total += len(raw)
             if len(raw) > max_bytes and not raw.endswith(b"\n"):
-                size = len(raw) + _skip_rest_of_line(stream, max_bytes)
-                errors.add(f"line is {size:,} bytes, over the {max_bytes:,}-byte limit", lineno)
-                continue
+                size = len(raw) + _skip_rest_of_line(stream, max_bytes, max_total - total)
+                total += size - len(raw)
+                if total <= max_total:
+                    errors.add(f"line is {size:,} bytes, over the {max_bytes:,}-byte limit", lineno)
+                    continue
+            if total > max_total:
+                errors.add(f"the file holds more than {max_total:,} bytes (uncompressed); the limit is "
+                           "VERDICT_IMPORT_MAX_EXPANDED_BYTES")
+                return
+            if lineno > max_lines:
+                errors.add(f"the file holds more than {max_lines:,} lines; the limit is VERDICT_IMPORT_MAX_LINES")
+                return
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
@@ -91,24 +106,63 @@ def _json_lines(fileobj, errors: _Errors, max_bytes: int) -> Iterator[tuple[int,
             if not text.strip():
                 continue
             try:
-                obj = json.loads(text)
+                obj = json.loads(text, parse_constant=_no_constant)
             except json.JSONDecodeError as exc:
                 errors.add(f"invalid JSON: {exc.msg} (column {exc.colno})", lineno)
                 continue
+            except (RecursionError, RowError) as exc:
+                errors.add(f"invalid JSON: {exc if isinstance(exc, RowError) else 'nested too deeply'}", lineno)
+                continue
             if not isinstance(obj, dict):
                 errors.add(f"expected a JSON object, got {type_name(obj)}", lineno)
+                continue
+            try:
+                storable(obj)
+            except RowError as exc:
+                errors.add(str(exc), lineno)
                 continue
             yield lineno, obj
     except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
         errors.add(f"the gzip data is cut short or corrupt after line {lineno} ({exc})")
 
 
-def _skip_rest_of_line(stream, chunk: int) -> int:
+MAX_DEPTH = 32
+BATCH_NAME_MAX = Batch._meta.get_field("name").max_length
+
+
+def _no_constant(name: str):
+    raise RowError(name, "is not a number JSON allows")
+
+
+def storable(value, path: str = "", depth: int = 0) -> None:
+    """RowError naming the first value PostgreSQL cannot store or should not: a NUL character or a lone
+    surrogate in any string or key, or nesting deeper than MAX_DEPTH."""
+    if depth > MAX_DEPTH:
+        raise RowError(path or "line", f"is nested more than {MAX_DEPTH} levels deep")
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise RowError(path or "line", "contains a NUL character")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise RowError(path or "line", "contains a lone surrogate (not valid Unicode)")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            name = f"{path}.{key}" if path else str(key)
+            storable(key, f"{name} (the key)", depth + 1)
+            storable(item, name, depth + 1)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            storable(item, f"{path}[{i}]", depth + 1)
+
+
+def _skip_rest_of_line(stream, chunk: int, budget: int) -> int:
+    """Reads past the end of the current line; stops early once more than `budget` bytes were read."""
     skipped = 0
     while True:
         part = stream.readline(chunk)
         skipped += len(part)
-        if not part or part.endswith(b"\n"):
+        if not part or part.endswith(b"\n") or skipped > budget:
             return skipped
 
 
@@ -206,8 +260,16 @@ def import_run(*, project: Project, fileobj: BinaryIO, filename: str, user, batc
                parse: Callable[[dict], dict],
                write: Callable[[Project, Batch, list[dict], ImportResult], None]) -> ImportResult:
     """One all-or-nothing import: `parse` validates each JSON object into a row (RowError names the
-    field), `write` stores a batch of rows while the file is clean."""
+    field), `write` stores a batch of rows while the file is clean. When every row is already in the
+    project, nothing is written and no batch is kept (result.batch is None)."""
     errors = _Errors(filename=filename, cap=settings.VERDICT_IMPORT_MAX_ERRORS)
+    if batch_name:
+        try:
+            storable(batch_name, "batch name")
+        except RowError as exc:
+            raise ImportFailed([str(exc)])
+        if len(batch_name) > BATCH_NAME_MAX:
+            raise ImportFailed([f"batch name: must be at most {BATCH_NAME_MAX} characters, got {len(batch_name)}"])
     result = ImportResult()
     size = settings.VERDICT_IMPORT_BATCH_SIZE
     with transaction.atomic():
@@ -236,6 +298,9 @@ def import_run(*, project: Project, fileobj: BinaryIO, filename: str, user, batc
             raise ImportFailed(errors.as_list())
         if pending:
             write(project, batch, pending, result)
+        if not result.created:  # every row was a duplicate: an empty batch would only clutter the list
+            batch.delete()
+            result.batch = None
     return result
 
 

@@ -1,4 +1,6 @@
 """Import of tasks to annotate from JSONL(.gz): {"prompt": str | messages, "responses": [...], "id"?, "metadata"?}."""
+from functools import partial
+
 from annotation.hashing import content_hash, prompt_hash, task_hash
 from annotation.models import Batch, Project, Task, TaskSlot
 
@@ -9,15 +11,19 @@ from .common import (ImportResult, RowError, import_run, object_field, prompt_fi
 MAX_RESPONSES = 9
 
 
-def _task_row(row: dict) -> dict:
+def _task_row(row: dict, *, mode: str) -> dict:
     text, messages = prompt_field(row.get("prompt"))
     responses = row.get("responses")
     if responses is None:
         raise RowError("responses", "is required")
     if not isinstance(responses, list):
         raise RowError("responses", f"must be a list, got {type_name(responses)}")
+    # A pairwise project shows two responses side by side; more would be served as a ranking under a
+    # "pairwise" header, so the file is refused instead (all or nothing).
+    if mode == Project.Mode.PAIRWISE and len(responses) != 2:
+        raise RowError("responses", f"a pairwise project takes exactly 2 responses (got {len(responses)})")
     if not 2 <= len(responses) <= MAX_RESPONSES:
-        raise RowError("responses", f"needs 2 to {MAX_RESPONSES} responses, got {len(responses)}")
+        raise RowError("responses", f"a ranking project takes 2 to {MAX_RESPONSES} responses (got {len(responses)})")
     items, seen = [], {}
     for i, item in enumerate(responses):
         if isinstance(item, dict):
@@ -64,4 +70,4 @@ def _write_tasks(project: Project, batch: Batch, rows: list[dict], result: Impor
 def tasks_import(*, project: Project, fileobj, filename: str, user=None, batch_name: str | None = None) -> ImportResult:
     """Tasks to annotate: {"prompt": str | messages, "responses": [str | {"text", "model"}], "id"?, "metadata"?}."""
     return import_run(project=project, fileobj=fileobj, filename=filename, user=user, batch_name=batch_name,
-                parse=_task_row, write=_write_tasks)
+                      parse=partial(_task_row, mode=project.mode), write=_write_tasks)

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from annotation.management.base import project_or_error
 from annotation.models import PreferencePair
 from rewardtrain.models import DatasetSnapshot
-from rewardtrain.snapshots.filters import SnapshotError
+from rewardtrain.snapshots.filters import SnapshotError, UnknownCriterion
 from rewardtrain.snapshots.services import snapshot_cut
 
 
@@ -53,12 +53,14 @@ class Command(BaseCommand):
                 min_agreement=o["min_agreement"], exclude_gold=o["exclude_gold"],
                 exclude_annotators=o["exclude_annotators"], aggregation=o["aggregation"], seed=o["seed"],
                 val_fraction=o["val_fraction"])
+        except UnknownCriterion as exc:
+            raise CommandError(str(exc), returncode=2)
         except SnapshotError as exc:
             raise CommandError(str(exc))
         prompts = snap.stats["prompts"]
-        self.stdout.write(self.style.SUCCESS(f"Snapshot {snap.pk}: “{project_obj.name}” version {snap.version}"))
+        self.stdout.write(self.style.SUCCESS(f"Snapshot “{project_obj.name}” v{snap.version} (id {snap.pk})"))
         self.stdout.write(f"rows:   {snap.train_rows} train, {snap.val_rows} val "
                           f"(prompts: {prompts['train']} train, {prompts['val']} val)")
         self.stdout.write(f"sha256: {snap.sha256}")
-        if snap.train_rows + snap.val_rows == 0:
-            self.stderr.write(self.style.WARNING("The filters selected no pairs: the snapshot is empty."))
+        for warning in snap.stats.get("warnings", []):
+            self.stderr.write(self.style.WARNING(f"Warning: {warning}"))

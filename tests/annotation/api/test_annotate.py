@@ -187,3 +187,20 @@ def test_an_annotator_gets_a_token_with_username_and_password_and_annotates_with
                           format="json").json()["token"] == token  # the same token every time
     anonymous.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert next_task(anonymous, project).status_code == 200
+
+
+def test_put_on_the_judgement_revises_it_in_place(project, annotator):
+    from annotation.models import Judgement
+    from rest_framework.test import APIClient
+
+    factories.task(project)
+    client = APIClient()
+    client.force_authenticate(annotator)
+    lease = client.post(f"/api/v1/projects/{project.pk}/next-task/").json()
+    a, b = [r["id"] for r in lease["task"]["responses"]]
+    url = f"/api/v1/assignments/{lease['assignment_id']}/judgement/"
+    assert client.post(url, {"ranking": [[a], [b]]}, format="json").status_code == 201
+    revised = client.put(url, {"ranking": [[b], [a]], "strength": 1}, format="json")
+    assert revised.status_code == 200, revised.json()
+    assert revised.json()["revision"] == 1 and revised.json()["ranking"] == [[b], [a]]
+    assert Judgement.objects.filter(annotator=annotator).count() == 1

@@ -58,6 +58,8 @@ def test_rubric_versions_are_created_by_admins_and_read_by_members(project, proj
 
 
 def test_batch_upload_imports_tasks_and_lists_the_batch(project, project_admin, ml_engineer):
+    project.mode = "ranking"  # 2 and 3 responses
+    project.save()
     data = gzip.compress(jsonl({"prompt": "Q1?", "responses": ["a", "b"]},
                                {"prompt": "Q2?", "responses": [{"text": "c", "model": "m1"}, "d", "e"]}))
     upload = io.BytesIO(data)
@@ -178,3 +180,33 @@ def test_throttled_callers_get_429_in_the_error_shape(project, ml_engineer, monk
     assert statuses == [200, 200, 429]
     assert client.get("/api/v1/projects/").json()["error"]["code"] == "throttled"
     cache.clear()
+
+
+@pytest.mark.parametrize("key", ["overall", "Overall"])
+def test_a_rubric_criterion_cannot_take_the_reserved_key_overall(project, project_admin, key):
+    response = client_for(project_admin).post(f"/api/v1/projects/{project.pk}/rubrics/", {
+        "criteria": [{"key": "helpfulness"}, {"key": key}]}, format="json")
+    assert response.status_code == 400
+    assert "is reserved" in str(response.json()["error"]["fields"]["criteria"])
+    assert not project.rubrics.exists()
+
+
+def test_an_operation_a_project_lacks_is_405_for_every_role(project, project_admin, ml_engineer, annotator):
+    for user in (project_admin, ml_engineer, annotator):
+        response = client_for(user).patch(f"/api/v1/projects/{project.pk}/", {"name": "x"}, format="json")
+        assert response.status_code == 405, (user, response.json())
+    project.refresh_from_db()
+    assert project.name != "x"
+
+
+def test_uploading_only_duplicates_answers_200_without_a_batch(project, project_admin):
+    def post():
+        upload = io.BytesIO(jsonl({"prompt": "Q1?", "responses": ["a", "b"]}))
+        upload.name = "tasks.jsonl"
+        return client_for(project_admin).post(f"/api/v1/projects/{project.pk}/batches/", {"file": upload},
+                                              format="multipart")
+    assert post().status_code == 201
+    again = post()
+    assert again.status_code == 200
+    assert again.json() == {"batch": None, "created": 0, "duplicates": 1, "lines": 1}
+    assert project.batches.count() == 1

@@ -56,7 +56,7 @@ def test_gzip_file_is_read(project):
     (b'{"responses": ["a", "b"]}', "tasks.jsonl:2: prompt: is required"),
     (b'{"prompt": 7, "responses": ["a", "b"]}', "tasks.jsonl:2: prompt: must be a string or a list of chat messages, got a number"),
     (b'{"prompt": "q", "responses": "ab"}', "tasks.jsonl:2: responses: must be a list, got a string"),
-    (b'{"prompt": "q", "responses": ["only one"]}', "tasks.jsonl:2: responses: needs 2 to 9 responses, got 1"),
+    (b'{"prompt": "q", "responses": ["only one"]}', "tasks.jsonl:2: responses: a pairwise project takes exactly 2 responses (got 1)"),
     (b'{"prompt": "   ", "responses": ["a", "b"]}', "tasks.jsonl:2: prompt: must not be empty"),
     (b'{"prompt": "q", "responses": ["a", {"text": ""}]}', "tasks.jsonl:2: responses[1].text: must not be empty"),
     (b'{"prompt": "q", "responses": ["a", {"model": "x"}]}', "tasks.jsonl:2: responses[1].text: must be a string, got null"),
@@ -92,7 +92,7 @@ def test_error_after_written_batches_rolls_everything_back(project, settings):
     data = jsonl(task_rows(35)) + b'{"prompt": "q", "responses": []}\n'
     with pytest.raises(ImportFailed) as exc:
         run_tasks(project, data)
-    assert exc.value.errors == ["tasks.jsonl:36: responses: needs 2 to 9 responses, got 0"]
+    assert exc.value.errors == ["tasks.jsonl:36: responses: a pairwise project takes exactly 2 responses (got 0)"]
     assert counts() == before
 
 
@@ -162,3 +162,23 @@ def test_hh_without_shared_assistant_turn_is_an_error(project):
     with pytest.raises(ImportFailed) as exc:
         pairs_import(project=project, fileobj=io.BytesIO(jsonl([row])), filename="hh.jsonl", fmt="hh")
     assert exc.value.errors == ['hh.jsonl:1: chosen: chosen and rejected share no "Assistant:" turn to split the prompt at']
+
+
+def test_a_pairwise_project_refuses_a_task_with_more_than_two_responses(project):
+    before = counts()
+    data = jsonl(task_rows(2)) + jsonl([{"prompt": "Which is best?", "responses": ["a", "b", "c", "d"]}])
+    with pytest.raises(ImportFailed) as exc:
+        run_tasks(project, data)
+    assert exc.value.errors == ["tasks.jsonl:3: responses: a pairwise project takes exactly 2 responses (got 4)"]
+    assert counts() == before
+
+
+def test_a_ranking_project_takes_two_to_nine_responses(project):
+    project.mode = "ranking"
+    project.save()
+    result = run_tasks(project, jsonl([{"prompt": "Rank these", "responses": ["a", "b", "c", "d"]},
+                                       {"prompt": "And these", "responses": ["a", "b"]}]))
+    assert result.created == 2
+    with pytest.raises(ImportFailed) as exc:
+        run_tasks(project, jsonl([{"prompt": "Too many", "responses": [str(i) for i in range(10)]}]))
+    assert exc.value.errors == ["tasks.jsonl:1: responses: a ranking project takes 2 to 9 responses (got 10)"]

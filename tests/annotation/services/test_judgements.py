@@ -227,3 +227,44 @@ def test_marking_gold_validates_the_answer_and_rescores_existing_judgements(proj
     task_unmark_gold(task=task)
     judgement.refresh_from_db()
     assert judgement.gold_correct is None
+
+
+def test_revising_the_last_judgement_replaces_its_answer_and_pairs_never_adds_one(project):
+    project.overlap = 2
+    project.save()
+    factories.rubric(project, keys=("helpful",))
+    annotator = factories.member(project, "annotator")
+    lease = lease_for(project, annotator)
+    a, b = lease.display_order
+    first, _ = judgements.judgement_submit(assignment=lease, ranking=[[a], [b]], strength=0,
+                                           criteria={"helpful": [[a], [b]]})
+    revised = judgements.judgement_revise(judgement=first, ranking=[[b], [a]], strength=3,
+                                          criteria={"helpful": [[a, b]]}, rationale="B is right after all.")
+    assert Judgement.objects.filter(annotator=annotator).count() == 1
+    assert (revised.pk, revised.revision, revised.ranking, revised.strength) == (first.pk, 1, [[b], [a]], 3)
+    assert revised.history[0]["ranking"] == [[a], [b]] and revised.history[0]["strength"] == 0
+    assert overall_pairs(revised) == {(b, a, 4.0, False)}
+    assert set(PreferencePair.objects.filter(judgement=revised, criterion="helpful")
+               .values_list("is_tie", flat=True)) == {True}
+    assert PreferencePair.objects.filter(judgement=revised).count() == 2
+    task = Task.objects.get(pk=lease.task_id)
+    assert task.completed_judgements == 1  # counted once, as before
+
+
+def test_only_the_last_judgement_of_an_open_or_recent_task_can_be_revised(project):
+    annotator = factories.member(project, "annotator")
+    first_lease = lease_for(project, annotator)
+    first, _ = judgements.judgement_submit(assignment=first_lease, ranking=[[r] for r in first_lease.display_order])
+    second_lease = lease_for(project, annotator)
+    second, _ = judgements.judgement_submit(assignment=second_lease, ranking=[[r] for r in second_lease.display_order])
+    with pytest.raises(judgements.AssignmentConflict, match="Only your last judgement"):
+        judgements.judgement_revise(judgement=first, ranking=[[r] for r in reversed(first_lease.display_order)])
+    later = second.created_at + judgements.REVISION_WINDOW + timedelta(seconds=1)
+    assert Task.objects.get(pk=second.task_id).status == Task.Status.COMPLETE  # overlap 1
+    with pytest.raises(judgements.AssignmentConflict, match="can no longer be revised"):
+        judgements.judgement_revise(judgement=second, ranking=[[r] for r in reversed(second_lease.display_order)],
+                                    now=later)
+    with pytest.raises(judgements.JudgementInvalid):
+        judgements.judgement_revise(judgement=second, ranking=[[999]])
+    second.refresh_from_db()
+    assert second.revision == 0 and second.history == []

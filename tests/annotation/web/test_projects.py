@@ -35,7 +35,7 @@ def test_non_member_gets_404_and_annotator_gets_403_on_import(client, project, a
 
 def test_admin_uploads_tasks(client, project, project_admin):
     client.force_login(project_admin)
-    rows = [{"prompt": "Q?", "responses": ["a", "b"]}, {"prompt": "R?", "responses": ["c", "d", "e"]}]
+    rows = [{"prompt": "Q?", "responses": ["a", "b"]}, {"prompt": "R?", "responses": ["c", "d"]}]
     response = client.post(reverse("project-import", args=[project.id]),
                            {"kind": "tasks", "file": upload("batch.jsonl", rows)}, follow=True)
     assert "Imported 2 new row(s) from batch.jsonl" in response.content.decode()
@@ -51,7 +51,7 @@ def test_bad_upload_shows_every_error_escaped_and_writes_nothing(client, project
     page = response.content.decode()
     assert response.status_code == 400
     assert "Nothing was imported." in page
-    assert "evil&lt;script&gt;.jsonl:2: responses: needs 2 to 9 responses, got 1" in page
+    assert "evil&lt;script&gt;.jsonl:2: responses: a pairwise project takes exactly 2 responses (got 1)" in page
     assert "<script>" not in page.split("</head>")[1].replace('<script src=', '')
     assert Task.objects.count() == 0
 
@@ -71,3 +71,25 @@ def test_forbidden_page_says_which_role_is_needed(client, project, annotator):
     response = client.get(reverse("project-import", args=[project.id]))
     assert response.status_code == 403
     assert f"This needs the Project admin role in project “{project.name}”." in response.content.decode()
+
+
+def test_the_gold_rate_is_a_percent_everywhere_and_keeps_its_decimals(client, project, project_admin):
+    client.force_login(project_admin)
+    client.post(reverse("gold-tasks", args=[project.pk]), {"gold_rate_percent": "12.5"})
+    gold_page = client.get(reverse("gold-tasks", args=[project.pk])).content.decode()
+    assert 'value="12.5"' in gold_page  # not rounded to 12 on reload
+    overview = client.get(reverse("project-detail", args=[project.pk])).content.decode()
+    assert "gold rate 12.5%" in overview  # not 0.125
+
+
+def test_a_file_of_only_duplicates_creates_no_empty_batch(client, project, project_admin):
+    from annotation.models import Batch
+
+    client.force_login(project_admin)
+    rows = [{"prompt": "Q?", "responses": ["a", "b"]}]
+    client.post(reverse("project-import", args=[project.id]), {"kind": "tasks", "file": upload("one.jsonl", rows)})
+    response = client.post(reverse("project-import", args=[project.id]),
+                           {"kind": "tasks", "file": upload("again.jsonl", rows)}, follow=True)
+    assert "Nothing new in again.jsonl: all 1 row(s) are already in the project; no batch was created." in (
+        response.content.decode())
+    assert list(Batch.objects.filter(project=project).values_list("name", flat=True)) == ["one.jsonl"]

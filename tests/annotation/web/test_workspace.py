@@ -323,3 +323,63 @@ def test_admin_sets_the_gold_rate_on_the_gold_page(client_as, project, project_a
 
 def test_gold_page_is_for_project_admins(client_as, project, annotator):
     assert client_as(annotator).get(reverse("gold-tasks", args=[project.pk])).status_code == 403
+
+
+def test_progress_counts_judgements_toward_the_target_when_overlap_is_above_one(client_as, project, annotator):
+    project.overlap = 3
+    project.save()
+    first, _ = factories.task(project), factories.task(project)
+    factories.judgement(first, factories.member(project, "annotator"))
+    Task.objects.filter(pk=first.pk).update(completed_judgements=1)  # what judgement_submit counts
+    html = client_as(annotator).get(url(project)).content.decode()
+    assert "16% of the project" in html  # 1 of the 6 judgements wanted, though no task is complete yet
+
+
+def test_the_diff_of_dissimilar_responses_is_rendered_not_raw_markdown(project):
+    from annotation.selectors.workspace import responses_diff
+
+    diff = responses_diff(responses=[{"label": "A", "text": "**Bold** claim about cats."},
+                                     {"label": "B", "text": "- a list\n- about *dogs* entirely"}])
+    assert diff["similar"] is False
+    assert "<strong>Bold</strong>" in diff["diffs"][0]["html"] and "**" not in diff["diffs"][0]["html"]
+    assert "<em>dogs</em>" in diff["diffs"][1]["html"] and "<li>" in diff["diffs"][1]["html"]
+
+
+def test_each_card_shows_its_letter_once(client_as, project, annotator):
+    factories.task(project)
+    html = client_as(annotator).get(url(project)).content.decode()
+    header = html[html.index('data-pick="A"'):html.index("</header>", html.index('data-pick="A"'))]
+    assert header.count(">A<") == 1 and "<kbd>A</kbd>" not in header
+
+
+def test_favicon_is_served(client, db):
+    from django.contrib.staticfiles import finders
+
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301 and response["Location"].endswith("/favicon.svg")
+    assert finders.find("favicon.svg")  # what the redirect points at exists
+    assert 'rel="icon"' in client.get(reverse("login")).content.decode()
+
+
+def test_the_last_judgement_comes_back_filled_in_and_is_revised_in_place(client_as, project, annotator):
+    factories.rubric(project, keys=("helpful",))
+    factories.task(project, prompt="First")
+    factories.task(project, prompt="Second")
+    client = client_as(annotator)
+    client.get(url(project))
+    lease = current_lease(annotator)
+    client.post(reverse("annotate-submit", args=[project.pk, lease.pk]),
+                {"overall": "A", "strength": "1", "c-helpful": "B"}, **HTMX)
+    judgement = Judgement.objects.get(annotator=annotator)
+    shown = client.get(reverse("annotate-revise", args=[project.pk]), **HTMX).content.decode()
+    assert 'data-testid="revising"' in shown and "First" in shown
+    assert reverse("annotate-revise-submit", args=[project.pk, judgement.pk]) in shown
+    assert 'name="overall" value="A" checked' in shown and 'name="c-helpful" value="B" checked' in shown
+    after = client.post(reverse("annotate-revise-submit", args=[project.pk, judgement.pk]),
+                        {"overall": "B", "strength": "3", "c-helpful": "B"}, **HTMX)
+    assert after.status_code == 200 and "Second" in after.content.decode()  # back to the current task
+    assert unquote(after["X-Verdict-Notice"]) == "Your last judgement is revised."
+    judgement.refresh_from_db()
+    a, b = lease.display_order
+    assert (judgement.revision, judgement.ranking, judgement.strength) == (1, [[b], [a]], 3)
+    assert Judgement.objects.filter(annotator=annotator).count() == 1

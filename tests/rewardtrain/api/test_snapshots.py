@@ -107,3 +107,63 @@ def test_annotators_and_outsiders_cannot_reach_snapshots(judged, annotator, ml_e
     response = client_for(outsider).get(snap["downloads"]["full"])
     assert response.status_code == 404
     assert json.loads(response.content)["error"]["code"] == "not_found"
+
+
+def test_pair_formats_of_a_multi_criterion_snapshot_need_a_criterion(project, ml_engineer):
+    factories.rubric(project, keys=("helpfulness",))
+    task = factories.task(project)
+    a, b = task.slots.order_by("position").values_list("response_id", flat=True)
+    factories.judgement(task, factories.member(project, "annotator"), [[a], [b]], criteria={"helpfulness": [[b], [a]]})
+    client = client_for(ml_engineer)
+    snap = client.post(f"/api/v1/projects/{project.pk}/snapshots/", {"criteria": ["*"]}, format="json").json()
+    refused = client.get(snap["downloads"]["trl"])
+    assert refused.status_code == 400
+    assert "holds 2 criteria (overall, helpfulness)" in refused.json()["error"]["message"]
+    one = client.get(snap["downloads"]["trl"], {"criterion": "helpfulness"})
+    assert one.status_code == 200 and "-trl-helpfulness-all.jsonl" in one["Content-Disposition"]
+    [row] = [json.loads(line) for line in b"".join(one.streaming_content).splitlines()]
+    assert row["chosen"].startswith("Response 1")
+    assert client.get(snap["downloads"]["trl"], {"criterion": "honesty"}).status_code == 400
+
+
+def test_a_changed_artifact_is_not_downloaded(judged, ml_engineer):
+    client = client_for(ml_engineer)
+    snap = client.post(f"/api/v1/projects/{judged.pk}/snapshots/", {}, format="json").json()
+    name = DatasetSnapshot.objects.get(pk=snap["id"]).artifact.name
+    original = default_storage.open(name, "rb").read()
+    default_storage.delete(name)
+    default_storage.save(name, ContentFile(original[:-2] + b"\n"))
+    for fmt in ("trl", "jsonl"):
+        response = client.get(snap["downloads"][fmt])
+        assert response.status_code == 409
+        assert "does not match its recorded size" in response.json()["error"]["message"]
+    default_storage.delete(name)
+    default_storage.save(name, ContentFile(original.replace(b"Response 0", b"Response X")))
+    for fmt in ("full", "jsonl"):
+        streamed = client.get(snap["downloads"][fmt])
+        with pytest.raises(Exception, match="does not match its recorded sha256"):
+            b"".join(streamed.streaming_content)  # the stream fails: the client never gets a complete file
+
+
+def test_raw_artifacts_refuse_a_split_instead_of_ignoring_it(judged, ml_engineer):
+    client = client_for(ml_engineer)
+    snap = client.post(f"/api/v1/projects/{judged.pk}/snapshots/", {"val_fraction": 0.3}, format="json").json()
+    for fmt in ("parquet", "jsonl"):
+        refused = client.get(snap["downloads"][fmt], {"split": "train"})
+        assert refused.status_code == 400 and "split and criterion do not apply" in refused.json()["error"]["message"]
+    assert client.get(snap["downloads"]["parquet"], {"split": "all"}).status_code == 200
+
+
+def test_unknown_criterion_and_empty_selection_are_400_and_use_no_version(project, ml_engineer):
+    factories.judged_pair(project)
+    client = client_for(ml_engineer)
+    url = f"/api/v1/projects/{project.pk}/snapshots/"
+    unknown = client.post(url, {"criteria": ["helpfulness"]}, format="json")
+    assert unknown.status_code == 400
+    assert unknown.json()["error"]["message"] == (f"Unknown criterion 'helpfulness' in project “{project.name}”; "
+                                                  f"known: overall, or * for every criterion.")
+    empty = client.post(url, {"since": "2001-01-01", "until": "2001-01-01"}, format="json")
+    assert empty.status_code == 400 and "select no pairs" in empty.json()["error"]["message"]
+    created = client.post(url, {"val_fraction": 0.1}, format="json").json()
+    assert created["version"] == 1
+    assert created["warnings"][0].startswith("No validation rows")

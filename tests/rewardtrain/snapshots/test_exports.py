@@ -138,3 +138,55 @@ def test_exports_are_read_by_the_reward_trainer_as_they_are(snapshot, tmp_path, 
     assert len(groups) == lines
     has_ties = any(any(g.ties) for g in groups)
     assert has_ties == (fmt != "trl")  # the 3-way judgement's tie survives in full and kway
+
+
+@pytest.fixture
+def rubric_snapshot(project):
+    """Two pairwise tasks judged overall and on helpfulness, the criterion answer opposite the overall one."""
+    factories.rubric(project, keys=("helpfulness",))
+    for _ in range(2):
+        task = factories.task(project)
+        a, b = task.slots.order_by("position").values_list("response_id", flat=True)
+        factories.judgement(task, factories.member(project, "annotator"), [[a], [b]],
+                            criteria={"helpfulness": [[b], [a]]})
+    return cut(project, val_fraction=0)
+
+
+@pytest.mark.parametrize("fmt", ["trl", "trl-chat", "hh"])
+def test_pair_formats_refuse_to_mix_criteria_and_export_one_when_asked(rubric_snapshot, fmt):
+    with pytest.raises(ExportError, match=r"holds 2 criteria \(overall, helpfulness\).*--criterion KEY"):
+        export_lines(snapshot=rubric_snapshot, fmt=fmt)
+    overall = [json.loads(line) for line in export_lines(snapshot=rubric_snapshot, fmt=fmt, criterion="overall")]
+    helpful = [json.loads(line) for line in export_lines(snapshot=rubric_snapshot, fmt=fmt, criterion="helpfulness")]
+    assert len(overall) == len(helpful) == 2
+    # the same comparisons, opposite preferences: mixed together they would cancel out
+    assert {(r["chosen"], r["rejected"]) == (h["rejected"], h["chosen"]) for r, h in zip(overall, helpful)} == {True}
+    with pytest.raises(ExportError, match="has no criterion 'honesty'; it holds: overall, helpfulness"):
+        export_lines(snapshot=rubric_snapshot, fmt=fmt, criterion="honesty")
+
+
+def test_kway_and_full_keep_every_criterion_with_its_name(rubric_snapshot):
+    assert {r["criterion"] for r in exported(rubric_snapshot, "kway")} == {"", "helpfulness"}
+    assert {r["criterion"] for r in exported(rubric_snapshot, "full")} == {"", "helpfulness"}
+    only = [json.loads(line) for line in export_lines(snapshot=rubric_snapshot, fmt="full", criterion="helpfulness")]
+    assert {r["criterion"] for r in only} == {"helpfulness"}
+
+
+def test_a_changed_artifact_is_refused_before_or_while_streaming(snapshot):
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from rewardtrain.snapshots.exports import ArtifactChanged
+
+    name = snapshot.artifact.name
+    original = default_storage.open(name, "rb").read()
+    swapped = original.replace(b"Paris.", b"Rome..")  # same size, different content
+    assert len(swapped) == len(original) and swapped != original
+    default_storage.delete(name)
+    default_storage.save(name, ContentFile(swapped))
+    with pytest.raises(ArtifactChanged, match="does not match its recorded sha256"):
+        list(export_lines(snapshot=snapshot, fmt="full"))
+    default_storage.delete(name)
+    default_storage.save(name, ContentFile(original + b"{}\n"))
+    with pytest.raises(ArtifactChanged, match=r"does not match its recorded size"):
+        export_lines(snapshot=snapshot, fmt="trl")  # refused before the first byte

@@ -220,3 +220,34 @@ def test_artifact_carries_provenance_without_user_ids(project):
     assert (row["judgement_id"], row["duration_ms"], row["rubric_version"]) == (judgement.pk, 4321, 1)
     assert row["display_order"] == judgement.display_order
     assert row["margin"] == 2.0  # strength index 1 -> margin 2 (annotation.services.judgements)
+
+
+def test_an_unknown_criterion_is_refused_naming_the_known_ones(project):
+    from rewardtrain.snapshots.filters import UnknownCriterion
+
+    factories.rubric(project, keys=("helpfulness", "honesty"))
+    factories.judged_pair(project)
+    with pytest.raises(UnknownCriterion, match=r"Unknown criterion 'helpfulnes' .*known: overall, helpfulness, honesty"):
+        filters_build(project=project, criteria=["helpfulnes"])
+
+
+def test_filters_that_select_nothing_cut_no_snapshot_and_use_up_no_version(project):
+    from datetime import date
+
+    from rewardtrain.snapshots.filters import SnapshotError
+
+    factories.judged_pair(project)
+    empty = filters_build(project=project, since=date(2001, 1, 1), until=date(2001, 1, 2))
+    with pytest.raises(SnapshotError, match="select no pairs: no snapshot was cut and no version was used"):
+        snapshot_create(project=project, filters=empty)
+    assert not DatasetSnapshot.objects.exists()
+    assert cut(project).version == 1
+
+
+def test_a_split_that_leaves_no_validation_rows_says_so(project):
+    factories.judged_pair(project)
+    snap = cut(project, val_fraction=0.1, seed=0)
+    assert (snap.train_rows, snap.val_rows) == (1, 0)
+    assert snap.stats["warnings"] == ["No validation rows: all 1 prompt(s) fell in train (validation fraction 0.1). "
+                                      "Cut again with more prompts, another seed or a larger validation fraction."]
+    assert cut(project, val_fraction=0).stats["warnings"] == []  # asked for no validation: nothing to warn about

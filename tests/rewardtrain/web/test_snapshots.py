@@ -32,9 +32,9 @@ def test_ml_engineer_sees_snapshots_with_counts_hash_and_downloads(client, proje
     html = page.content.decode()
     assert f"v{snapshot.version}" in html and snapshot.sha256[:12] in html
     assert f"{snapshot.train_rows} train" in html
-    for fmt in ("trl", "trl-chat", "hh", "kway", "full"):
-        assert reverse("snapshot-download", args=[project.pk, snapshot.pk, fmt]) in html
-    assert reverse("api-snapshot-download", args=[project.pk, snapshot.pk, "parquet"]) in html
+    assert f'action="{reverse("snapshot-download-form", args=[project.pk, snapshot.pk])}"' in html
+    for fmt in ("trl", "trl-chat", "hh", "kway", "full", "jsonl", "parquet"):
+        assert f'<option value="{fmt}">' in html
     assert "Verify integrity" in html
 
 
@@ -87,3 +87,44 @@ def test_download_link_streams_the_export(client, project, ml_engineer, snapshot
     assert len(lines) == snapshot.val_rows > 0
     assert lines[0].startswith(b'{"chosen": "\\n\\nHuman: ')
     assert logged_in(client, ml_engineer).get(url, {"split": "nope"}).status_code == 404
+
+
+def test_the_page_shows_an_empty_validation_split_and_refuses_an_empty_cut(client, project, ml_engineer):
+    factories.judged_pair(project)
+    url = reverse("snapshot-new", kwargs={"project_id": project.pk})
+    client = logged_in(client, ml_engineer)
+    empty = client.post(url, {"since": "2001-01-01", "until": "2001-01-01", "aggregation": "every", "seed": 0,
+                              "val_fraction": 0.1})
+    assert empty.status_code == 400 and "select no pairs" in empty.content.decode()
+    assert not DatasetSnapshot.objects.exists()
+    page = client.post(url, {"aggregation": "every", "seed": 0, "val_fraction": 0.1}, follow=True).content.decode()
+    assert page.count("No validation rows: all 1 prompt(s) fell in train") == 2  # the message and the row
+
+
+def test_the_page_shows_version_and_id(client, project, ml_engineer, snapshot):
+    page = logged_in(client, ml_engineer).get(reverse("snapshots", kwargs={"project_id": project.pk})).content.decode()
+    assert f"<strong>v{snapshot.version}</strong> <span class=\"muted\">(id {snapshot.pk})</span>" in page
+
+
+def test_the_page_reads_like_a_page_not_a_dump(client, project, ml_engineer):
+    factories.rubric(project, keys=("helpfulness",))
+    project.rubric.criteria.update(label="Helpful to the user")
+    task = factories.task(project)
+    a, b = task.slots.order_by("position").values_list("response_id", flat=True)
+    factories.judgement(task, factories.member(project, "annotator"), [[a], [b]], criteria={"helpfulness": [[b], [a]]})
+    snap = snapshot_create(project=project, filters=filters_build(project=project, criteria=["*"]), val_fraction=0)
+    client = logged_in(client, ml_engineer)
+    html = client.get(reverse("snapshots", kwargs={"project_id": project.pk})).content.decode()
+    assert "criteria=" not in html and "[&#x27;&#x27;]" not in html  # no raw filter dict
+    assert "<li>criteria: all</li>" in html
+    # criteria by their labels, in the form and in the download choice of a multi-criterion snapshot
+    assert "Helpful to the user (helpfulness)" in html
+    assert '<option value="helpfulness">Helpful to the user</option>' in html
+    # a checkbox sits inside its label, before the text
+    assert '<label for="id_criteria_0"><input type="checkbox" name="criteria" value="overall"' in html
+    assert '<label class="check"><input type="checkbox" name="exclude_gold"' in html
+    form = reverse("snapshot-download-form", args=[project.pk, snap.pk])
+    one = client.get(form, {"format": "trl", "split": "all", "criterion": "helpfulness"})
+    assert one.status_code == 200 and "-trl-helpfulness-all.jsonl" in one["Content-Disposition"]
+    refused = client.get(form, {"format": "trl", "split": "all", "criterion": ""}, follow=True)
+    assert "holds 2 criteria" in refused.content.decode()
