@@ -105,6 +105,7 @@ def run_ours(args, work: str) -> dict:
         data=os.path.join(work, "train.jsonl"), out=out, epochs=args.epochs, lr=args.lr, warmup_ratio=0.0,
         max_length=args.max_length, batch_tokens=2 * args.batch_size * args.max_length,
         max_batch_pairs=args.batch_size, seed=args.seed, save_every=0, resume=False, max_steps=args.max_steps,
+        val_fraction=0.0,  # train on the same rows as TRL; nothing held out for checkpoint choice
     )
     cpu = {}
 

@@ -9,6 +9,7 @@ Python API::
     report = evaluate_model("runs/rm1", "val.jsonl", diagram="rel.png")   # -> dict of metrics
     rewards = score_texts("runs/rm1", prompts, responses, normalize=True)  # -> list[float]
     rm = RewardModel("runs/rm1"); rm.score(prompts, responses)            # load once, score often
+    rm.preference_probability(r_a, r_b); rm.p_best(rewards)  # calibrated: sigmoid / softmax of r / T
 
 ``train(config, callback=None) -> TrainResult`` -- ``callback(event: dict)`` receives, on rank 0,
 ``{"event": "start"|"step"|"eval"|"checkpoint"|"done", ...}``; the start event carries
@@ -31,9 +32,10 @@ Data formats are described in :mod:`rewardtrain.ml.data`, the input layout in
 :mod:`rewardtrain.ml.formatting`.  Bad data raises ``DataError`` ("file:line: field 'x': ...").
 
 Output folder: config.json + model.safetensors + tokenizer files (loads with
-``AutoModelForSequenceClassification.from_pretrained``; output 0 is the overall reward, then one
-per criterion head), rewardtrain.json (input format, heads, reward mean/std on training data,
-training config), metrics.json (train summary with precision, ``history`` of evaluations,
+``AutoModelForSequenceClassification.from_pretrained``, with ``trust_remote_code=True`` when
+trained with mean pooling; output 0 is the overall reward, then one per criterion head),
+rewardtrain.json (input format, pooling, heads, reward mean/std on training data, the
+temperature fitted on the validation split, training config), metrics.json (train summary with precision, ``history`` of evaluations,
 ``train_history`` of steps, final ``eval``), and reliability.png when an eval set was given.
 """
 

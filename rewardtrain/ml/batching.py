@@ -111,6 +111,7 @@ class Batch:
     margin: torch.Tensor
     weight: torch.Tensor
     head: torch.Tensor  # output index to compare on
+    text_index: list[int]  # EncodedData text of each row (the length head looks up lengths by it)
 
     def to(self, device) -> "Batch":
         moved = {
@@ -158,6 +159,7 @@ def collate(data: EncodedData, group_ids: list[int], pad_id: int, head_of: dict[
         margin=torch.tensor(margin, dtype=torch.float32),
         weight=torch.tensor(weight, dtype=torch.float32),
         head=torch.tensor(head),
+        text_index=text_index,
     )
 
 

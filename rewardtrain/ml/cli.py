@@ -101,7 +101,11 @@ def _train(args) -> dict:
     def report(event: dict) -> None:
         if event["event"] == "eval":
             m = event["metrics"]
-            print(f"[eval step {event['step']}] accuracy={m['accuracy']} loss={m['loss']:.4f} ece={m['ece']:.4f}", file=sys.stderr)
+            # Length beside accuracy: a model not clearly above both baselines has mostly learnt length.
+            fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+            print(f"[eval step {event['step']}] accuracy={m['accuracy']} loss={m['loss']:.4f} ece={m['ece']:.4f} "
+                  f"length_r={fmt(m['length_correlation'])} longer_wins={fmt(m['longer_wins'])} "
+                  f"shorter_wins={fmt(m['shorter_wins'])}", file=sys.stderr)
         elif event["event"] == "start":
             print(f"precision: {event['precision']} ({event['precision_reason']})", file=sys.stderr)
             if event["truncated_prompts"] + event["truncated_responses"]:

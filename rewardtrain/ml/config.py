@@ -14,6 +14,7 @@ from typing import Any
 
 TIE_LOSSES = ("rao-kupper", "davidson")
 INPUT_FORMATS = ("auto", "pair", "concat")
+POOLINGS = ("auto", "cls", "mean", "last")  # see rewardtrain.ml.pooling
 
 
 def default_model_path() -> str:
@@ -52,10 +53,19 @@ class TrainConfig:
     # Dropout makes r(chosen) and r(rejected) noisy; TRL disables it too.
     disable_dropout: bool = _opt(True, "turn the backbone's dropout off")
 
+    # Validation: eval_data, or (when it is None) this share of the training prompts, held out by
+    # a hash of the prompt.  It picks the best checkpoint and fits the temperature.
+    val_fraction: float = _opt(0.1, "without --eval: share of the prompts held out for validation (0 = train on all)")
+    best_checkpoint: bool = _opt(True, "keep the weights of the evaluation with the best calibrated validation loss")
+    early_stopping_patience: int = _opt(0, "stop after this many evaluations without improvement; 0 = never")
+    calibrate: bool = _opt(True, "fit the temperature of sigmoid((r_a - r_b) / T) on the validation pairs")
+
     # Inputs and batching
     max_length: int = _opt(512, "tokens per (prompt, response); the prompt's start is cut first")
     input_format: str = _opt("auto", "pair: encoder text pair; concat: prompt+response; auto: by architecture",
                              choices=INPUT_FORMATS)
+    pooling: str = _opt("auto", "hidden states the reward head reads: cls (the architecture's head), mean, last; "
+                         "auto = cls for encoders, last for decoders", choices=POOLINGS)
     batch_tokens: int = _opt(8192, "padded tokens per micro-batch (rows x longest row)")
     max_batch_pairs: int | None = _opt(None, "cap on comparisons per micro-batch")
 
@@ -66,6 +76,10 @@ class TrainConfig:
     center_rewards: float = _opt(0.0, "coefficient of mean(r^2); 0.01 is the usual value")
     criterion_heads: bool = _opt(False, "one extra output per rubric criterion")
     criteria: list[str] = _opt(help="fixed criterion head order (default: the criteria found in the data)", factory=list)
+    # Length-disentangled training (ODIN-style, rewardtrain.ml.length_head): a length-only reward
+    # beside the quality reward while training; the saved model scores quality only.
+    length_head: bool = _opt(False, "train a length reward beside the quality reward; score with quality only")
+    length_penalty: float = _opt(1.0, "weight of corr(quality reward, response length)^2 with --length-head")
 
     # bf16 autocast for training where the hardware runs it natively (see hardware.choose_precision);
     # weights and optimizer state stay fp32.  Scoring and evaluation on CPU stay fp32 by default.
@@ -95,6 +109,12 @@ class TrainConfig:
             raise ValueError(f"batch_tokens ({self.batch_tokens}) must be >= max_length ({self.max_length})")
         if self.tie_epsilon <= 0:
             raise ValueError("tie_epsilon must be > 0")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ValueError("val_fraction must be in [0, 1)")
+        if self.early_stopping_patience < 0:
+            raise ValueError("early_stopping_patience must be >= 0")
 
     @property
     def model_name(self) -> str:

@@ -18,6 +18,7 @@ import numpy as np
 
 from .batching import EncodedData, encode_groups
 from .data import Group, load_groups
+from .calibration import reliability_table
 from .loss import pair_losses
 from .plots import reliability_diagram, reward_histograms
 
@@ -76,21 +77,8 @@ def _strength_buckets(margin: np.ndarray) -> list[tuple[str, np.ndarray]]:
     return buckets
 
 
-def calibration(delta: np.ndarray, bins: int = N_BINS) -> tuple[float, list[dict]]:
-    prob = 1.0 / (1.0 + np.exp(-delta))
-    confidence = np.maximum(prob, 1.0 - prob)
-    correct = delta > 0
-    edges = np.linspace(0.5, 1.0, bins + 1)
-    index = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
-    table, ece = [], 0.0
-    for b in range(bins):
-        mask = index == b
-        if not mask.any():
-            continue
-        conf, acc = float(confidence[mask].mean()), float(correct[mask].mean())
-        ece += mask.mean() * abs(acc - conf)
-        table.append({"low": float(edges[b]), "high": float(edges[b + 1]), "confidence": conf, "accuracy": acc, "n": int(mask.sum())})
-    return float(ece), table
+def calibration(delta: np.ndarray, bins: int = N_BINS, temperature: float = 1.0) -> tuple[float, list[dict]]:
+    return reliability_table(delta, temperature, bins)
 
 
 def _by_strength(margin: np.ndarray, right: np.ndarray) -> dict:
@@ -110,8 +98,10 @@ def pair_metrics(
     loss_options: dict | None = None,
     *,
     return_rewards: bool = False,
+    temperature: float = 1.0,
 ) -> dict:
-    """All metrics from precomputed (texts, heads) scores.
+    """All metrics from precomputed (texts, heads) scores; ``ece`` and the reliability table are
+    for sigmoid(delta / temperature), the probabilities the model folder reports.
 
     ``return_rewards`` adds ``chosen_rewards`` and ``rejected_rewards``: the rewards of the
     better and the worse response of every comparison, in file order (a pair row is one
@@ -125,7 +115,11 @@ def pair_metrics(
     strict = ~tie
     right = delta > 0
     losses = pair_losses(torch.from_numpy(delta), torch.from_numpy(tie), torch.from_numpy(margin).float(), **(loss_options or {}))
-    ece, table = calibration(delta[strict])
+    from .validation import calibrated_loss
+
+    ece, table = calibration(delta[strict], temperature=temperature)
+    ece_raw = ece if temperature == 1.0 else calibration(delta[strict])[0]
+    fitted_loss, fitted_temperature = calibrated_loss(delta[strict], weight[strict])
     overall = scores[:, 0]
     criterion = pairs["criterion"].tolist()
     criteria = pairs["criterion"]
@@ -144,7 +138,13 @@ def pair_metrics(
         "tie_mean_abs_difference": float(np.abs(delta[tie]).mean()) if tie.any() else None,
         "loss": float((losses.numpy() * weight).sum() / weight.sum()),
         "ece": ece,
+        "ece_uncalibrated": ece_raw,
+        "temperature": temperature,
         "reliability": table,
+        # The loss after the best temperature for THESE pairs: how well the rewards rank, whatever
+        # their scale (the trainer picks its best checkpoint on it).
+        "calibrated_loss": fitted_loss,
+        "fitted_temperature": fitted_temperature,
         "reward_mean": float(overall.mean()),
         "reward_std": float(overall.std()),
         "length_correlation": _length_correlation(scores, data),
@@ -184,7 +184,8 @@ def evaluate_model(
     scores = reward_model.score_encoded(encoded.ids, encoded.types)
     train_cfg = reward_model.meta.get("train_config") or {}
     loss_options = {k: train_cfg[k] for k in ("tie_loss", "tie_epsilon") if k in train_cfg}
-    metrics = pair_metrics(scores, encoded, reward_model.heads, loss_options, return_rewards=return_rewards or bool(histogram))
+    metrics = pair_metrics(scores, encoded, reward_model.heads, loss_options, return_rewards=return_rewards or bool(histogram),
+                           temperature=reward_model.temperature)
     metrics["truncated_prompts"] = formatter.truncated_prompts
     metrics["truncated_responses"] = formatter.truncated_responses
     metrics["precision"] = reward_model.precision.name

@@ -16,6 +16,7 @@ from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTok
 from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
 from .formatting import InputFormat
+from .pooling import linear_head, pool, write_loading_code
 
 META_FILE = "rewardtrain.json"
 OVERALL = "overall"
@@ -73,31 +74,38 @@ def default_format(config, input_format: str, max_length: int, tokenizer) -> Inp
 class RewardScorer(nn.Module):
     """``forward`` returns one row of head outputs per input sequence, in float32.
 
+    ``pooling`` (see :mod:`rewardtrain.ml.pooling`) picks the hidden states the head reads.
     Decoders are read at the last position the attention mask marks as real (inputs are right
     padded), not at "the last token that is not pad", which breaks when pad == eos.  Wrapping the
     whole computation in one module keeps DistributedDataParallel's hooks in the path.
     """
 
-    def __init__(self, model, last_token_pooling: bool):
+    def __init__(self, model, last_token_pooling: bool, pooling: str | None = None):
         super().__init__()
         self.model = model
-        self.last_token_pooling = last_token_pooling and hasattr(model, "score")
+        self.pooling = pooling or ("last" if last_token_pooling else "cls")
+        if self.pooling != "cls" and linear_head(model) is None:
+            self.pooling = "cls"  # no linear head to pool into: the architecture's own head
+        self.last_token_pooling = self.pooling == "last"
 
     def forward(self, input_ids, attention_mask, token_type_ids=None):
-        if self.last_token_pooling:
-            backbone = getattr(self.model, self.model.base_model_prefix)
-            hidden = backbone(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
-            last = attention_mask.sum(dim=1) - 1
-            pooled = hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
-            return self.model.score(pooled).float()
         extra = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
+        if self.pooling != "cls":
+            backbone = getattr(self.model, self.model.base_model_prefix)
+            if self.pooling == "last":
+                extra["use_cache"] = False
+            hidden = backbone(input_ids=input_ids, attention_mask=attention_mask, **extra).last_hidden_state
+            return linear_head(self.model)(pool(hidden, attention_mask, self.pooling)).float()
         return self.model(input_ids=input_ids, attention_mask=attention_mask, **extra).logits.float()
 
 
-def save_model_folder(out: str, model, tokenizer, meta: dict) -> None:
+def save_model_folder(out: str, model, tokenizer, meta: dict, *, custom_pooling: str | None = None) -> None:
+    """``custom_pooling`` ("mean" or "last") when the head reads other hidden states than the
+    architecture's own classification model does; the folder then carries its loading code."""
     os.makedirs(out, exist_ok=True)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
+    write_loading_code(out, model, custom_pooling or "cls")
     with open(os.path.join(out, META_FILE), "w", encoding="utf-8") as handle:
         json.dump(meta, handle, indent=2)
 

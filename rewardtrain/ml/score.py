@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from .batching import inference_batches, pad_rows
+from .calibration import p_best, preference_probability
 from .data import load_score_rows
 from .formatting import Formatter
 from .hardware import Precision, pick_device, scoring_precision
@@ -53,11 +54,22 @@ class RewardModel:
         model, self.tokenizer, self.format, self.heads, self.meta = load_reward_model(folder)
         self.device = pick_device(device)
         self.precision = scoring_precision(self.device, bf16)
-        self.scorer = RewardScorer(model, self.format.last_token_pooling).to(self.device)
+        self.scorer = RewardScorer(model, self.format.last_token_pooling, self.meta.get("pooling")).to(self.device)
         self.batch_tokens = max(batch_tokens, self.format.max_length)
         norm = self.meta.get("normalization") or {}
         self.mean = np.array(norm.get("mean", [0.0] * len(self.heads)), dtype=np.float32)
         self.std = np.array(norm.get("std", [1.0] * len(self.heads)), dtype=np.float32)
+        # Fitted on the validation split at training time (rewardtrain.ml.calibration); 1.0 when
+        # the folder has none, i.e. plain sigmoid of the reward difference.
+        self.temperature = float((self.meta.get("calibration") or {}).get("temperature", 1.0))
+
+    def preference_probability(self, r_a, r_b):
+        """P(response a is preferred to b) = sigmoid((r_a - r_b) / T), from raw rewards."""
+        return preference_probability(r_a, r_b, self.temperature)
+
+    def p_best(self, rewards) -> np.ndarray:
+        """Probability that each of one prompt's responses is the best, from their raw rewards."""
+        return p_best(rewards, self.temperature)
 
     def formatter(self) -> Formatter:
         return Formatter(self.tokenizer, self.format)
@@ -93,8 +105,9 @@ def score_texts(
 
 
 def score_file(model: str | RewardModel, data: str, out: str) -> int:
-    """Write each input row back with ``rewards`` (raw), ``rewards_normalized`` and, with
-    criterion heads, ``rewards_by_criterion``; returns the number of rows."""
+    """Write each input row back with ``rewards`` (raw), ``rewards_normalized``, ``p_best`` (rows
+    with several responses; uses the folder's temperature) and, with criterion heads,
+    ``rewards_by_criterion``; returns the number of rows."""
     reward_model = model if isinstance(model, RewardModel) else RewardModel(model)
     rows = load_score_rows(data)
     prompts = [row["prompt"] for _, row, responses in rows for _ in responses]
@@ -107,6 +120,8 @@ def score_file(model: str | RewardModel, data: str, out: str) -> int:
             part, part_norm = raw[at : at + len(rs)], norm[at : at + len(rs)]
             at += len(rs)
             result = dict(row, rewards=part[:, 0].tolist(), rewards_normalized=part_norm[:, 0].tolist())
+            if len(rs) > 1:
+                result["p_best"] = reward_model.p_best(part[:, 0]).tolist()
             if len(reward_model.heads) > 1:
                 result["rewards_by_criterion"] = {
                     h: part[:, i].tolist() for i, h in enumerate(reward_model.heads) if i > 0

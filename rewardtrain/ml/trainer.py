@@ -11,12 +11,15 @@ exactly this, plus a progress bar)::
     emit(start_event(run))
     for step in range(run.start, run.total_steps):
         emit(train_step(run, step))          # one optimizer step -> the "step" event
-        done = step + 1
-        if done < run.total_steps and should_evaluate(run, done):  # the last one is finish's
+        done = run.done = step + 1
+        if should_evaluate(run, done):       # the last step too: a best-checkpoint candidate
             evaluate(run, done, emit)
+            if run.best.should_stop and done < run.total_steps:
+                break                        # early stopping
         if should_checkpoint(run, done):
             checkpoint(run, done, emit)
-    result = finish(run, emit)               # normalization, model folder, final eval, metrics.json
+    result = finish(run, emit)               # best weights, temperature, normalization, model folder,
+                                             # final eval, metrics.json
 """
 
 from __future__ import annotations
@@ -45,13 +48,16 @@ from .data import load_groups
 from .evaluate import pair_metrics
 from .formatting import Formatter, InputFormat
 from .hardware import Precision, choose_precision, pick_device, scoring_precision
+from .length_head import LengthHead, response_lengths
 from .loss import preference_loss
-from .model import OVERALL, RewardScorer, default_format, load_model, save_model_folder
+from .model import OVERALL, RewardScorer, default_format, is_encoder, load_model, save_model_folder
 from .plots import reliability_diagram
+from .pooling import resolve_pooling
 from .score import normalization, predict
+from .validation import BestWeights, split_validation
 
 Callback = Callable[[dict[str, Any]], None]
-EVAL_KEYS = ("accuracy", "loss", "ece")  # what each evaluation adds to metrics["history"]
+EVAL_KEYS = ("accuracy", "loss", "ece", "calibrated_loss")  # what each evaluation adds to metrics["history"]
 
 
 def _ignore(event: dict) -> None:
@@ -117,6 +123,12 @@ class Run:
     pairs_done: int = 0
     seconds: float = 0.0  # in optimizer steps only
     last: dict = field(default_factory=dict)  # the last step event
+    pooling: str = "cls"  # what the head reads (rewardtrain.ml.pooling)
+    custom_pooling: str | None = None  # pooling the architecture's own head does not do
+    length_head: LengthHead | None = None  # config.length_head
+    best: BestWeights = field(default_factory=BestWeights)  # best validation weights so far
+    temperature: float = 1.0  # fitted on the validation pairs in finish()
+    done: int = 0  # steps done (less than total_steps after early stopping)
 
     @property
     def total_steps(self) -> int:
@@ -166,11 +178,17 @@ def _criteria(config: TrainConfig, groups) -> list[str]:
     return found
 
 
-def _optimizer(scorer: RewardScorer, config: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
-    decay = [p for p in scorer.parameters() if p.ndim >= 2]
-    no_decay = [p for p in scorer.parameters() if p.ndim < 2]  # biases and norms are not decayed
+def _optimizer(scorer: RewardScorer, config: TrainConfig, device: torch.device,
+               length_head: LengthHead | None = None) -> torch.optim.Optimizer:
+    trainable = [p for p in scorer.parameters() if p.requires_grad]
+    decay = [p for p in trainable if p.ndim >= 2]
+    no_decay = [p for p in trainable if p.ndim < 2]  # biases and norms are not decayed
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if length_head is not None:
+        # One scalar slope: at the backbone's learning rate it would barely move in one epoch.
+        groups.append({"params": list(length_head.parameters()), "weight_decay": 0.0, "lr": config.lr * 1000})
     return torch.optim.AdamW(
-        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        groups,
         lr=config.lr,
         # The fused kernel is ~3x faster than the per-tensor loop on CPU, where a step over the
         # embedding matrix is otherwise a sizeable share of a small model's step time.
@@ -190,6 +208,9 @@ def setup(config: TrainConfig, ctx: _Dist | None = None) -> Run:
 
     groups = load_groups(config.data)
     eval_groups = load_groups(config.eval_data) if config.eval_data else None
+    if eval_groups is None and config.val_fraction > 0:
+        groups, eval_groups = split_validation(groups, config.val_fraction, config.seed)
+        eval_groups = eval_groups or None
     heads = [OVERALL] + _criteria(config, groups)
     model, tokenizer = load_model(config.model_name, heads, disable_dropout=config.disable_dropout)
     fmt = default_format(model.config, config.input_format, config.max_length, tokenizer)
@@ -197,18 +218,29 @@ def setup(config: TrainConfig, ctx: _Dist | None = None) -> Run:
     data = encode_groups(groups, formatter)
     eval_data = encode_groups(eval_groups, Formatter(tokenizer, fmt)) if eval_groups else None
 
-    scorer = RewardScorer(model, fmt.last_token_pooling).to(device)
+    encoder = is_encoder(model.config)
+    scorer = RewardScorer(model, fmt.last_token_pooling, resolve_pooling(config.pooling, encoder)).to(device)
+    if scorer.pooling != "cls":
+        # The architecture's own pooler (BERT's dense+tanh on [CLS]) is bypassed; frozen, it is
+        # saved unchanged and DDP does not wait for gradients that never come.
+        own_pooler = getattr(getattr(model, model.base_model_prefix), "pooler", None)
+        if own_pooler is not None:
+            own_pooler.requires_grad_(False)
+    length_head = LengthHead(response_lengths(data), config.length_penalty).to(device) if config.length_head else None
     wrapped = scorer
     if ctx.world > 1:
         wrapped = torch.nn.parallel.DistributedDataParallel(scorer, device_ids=[device.index] if device.type == "cuda" else None)
-    optimizer = _optimizer(scorer, config, device)
+    optimizer = _optimizer(scorer, config, device, length_head)
     plan = _plan(data, config, ctx.rank, ctx.world)
     scheduler = get_scheduler("linear", optimizer, int(config.warmup_ratio * len(plan)), len(plan))
     run = Run(config, ctx, device, precision, heads, tokenizer, fmt, formatter, data, eval_data, scorer, wrapped,
-              optimizer, scheduler, plan)
+              optimizer, scheduler, plan, pooling=scorer.pooling, length_head=length_head,
+              best=BestWeights(config.early_stopping_patience))
+    run.custom_pooling = None if scorer.pooling == resolve_pooling("auto", encoder) else scorer.pooling
     if config.resume:
         run.start, saved = load_checkpoint(config.checkpoint_path, ctx.rank, scorer, optimizer, scheduler)
         run.history, run.train_history = saved.get("history", []), saved.get("train_history", [])
+    run.done = run.start
     return run
 
 
@@ -235,14 +267,25 @@ def train_step(run: Run, step: int) -> dict:
         with contextlib.nullcontext() if sync else run.wrapped.no_sync():
             with run.precision.autocast(run.device):
                 scores = run.wrapped(batch.input_ids, batch.attention_mask, batch.token_type_ids)
-            batch_loss, stats = preference_loss(scores.float(), batch, config)
+            scores = scores.float()
+            if run.length_head is None:
+                batch_loss, stats = preference_loss(scores, batch, config)
+            else:
+                # Preferences are explained by quality + length; only quality is penalised.
+                total = scores + run.length_head.length_reward(batch.text_index).unsqueeze(1)
+                batch_loss, stats = preference_loss(total, batch, config)
+                penalty, _ = run.length_head.loss(scores[:, 0], batch.text_index)
+                batch_loss = batch_loss + penalty
             (batch_loss / len(micro_batches)).backward()
         loss += stats["loss"] / len(micro_batches)
         correct += stats["correct"]
         judged += stats["judged"]
         pairs += len(batch.better)
+    if run.length_head is not None and ctx.world > 1:  # not inside DDP: average its gradient by hand
+        dist.all_reduce(run.length_head.slope.grad)
+        run.length_head.slope.grad /= ctx.world
     if config.max_grad_norm:
-        torch.nn.utils.clip_grad_norm_(run.scorer.parameters(), config.max_grad_norm)
+        torch.nn.utils.clip_grad_norm_([p for p in run.scorer.parameters() if p.requires_grad], config.max_grad_norm)
     run.optimizer.step()
     run.scheduler.step()
     run.optimizer.zero_grad(set_to_none=True)
@@ -261,22 +304,32 @@ def should_evaluate(run: Run, done: int) -> bool:
     """After ``done`` steps: every ``eval_every`` steps, or at the end of each epoch when 0."""
     if run.eval_data is None:
         return False
+    if done == run.total_steps:  # the last weights are a best-checkpoint candidate too
+        return True
     if run.config.eval_every:
         return done % run.config.eval_every == 0
     return done == run.total_steps or run.plan[done][0] != run.plan[done - 1][0]
 
 
-def evaluate(run: Run, done: int, emit: Callback = _ignore) -> dict | None:
-    """Score the eval set on rank 0, record it in the history and emit the ``eval`` event."""
+def evaluate(run: Run, done: int, emit: Callback = _ignore, *, final: bool = False) -> dict | None:
+    """Score the eval set on rank 0, record it in the history, remember the weights when they are
+    the best so far (``config.best_checkpoint``) and emit the ``eval`` event.  ``final`` is
+    finish's report on the kept weights: it is neither recorded again nor a candidate."""
     if run.eval_data is None:
         return None
     metrics = None
     if run.ctx.rank == 0:
         scores = _predict(run, run.eval_data)
         options = {"tie_loss": run.config.tie_loss, "tie_epsilon": run.config.tie_epsilon}
-        metrics = pair_metrics(scores, run.eval_data, run.heads, options)
-        run.history.append({"step": done, "split": "eval", **{k: metrics[k] for k in EVAL_KEYS}})
+        metrics = pair_metrics(scores, run.eval_data, run.heads, options, temperature=run.temperature)
+        if not final:
+            run.history.append({"step": done, "split": "eval", **{k: metrics[k] for k in EVAL_KEYS}})
+            run.best.update(run.scorer.model, metrics["calibrated_loss"], done, keep=run.config.best_checkpoint)
         emit({"event": "eval", "step": done, "total_steps": run.total_steps, "metrics": metrics})
+    if run.config.early_stopping_patience and run.ctx.world > 1:  # every rank stops together
+        stop = torch.tensor([float(run.best.should_stop)])
+        dist.broadcast(stop, 0)
+        run.best.evaluations_since_best = run.config.early_stopping_patience if stop.item() else 0
     run.ctx.barrier()
     return metrics
 
@@ -315,18 +368,31 @@ def finish(run: Run, emit: Callback = _ignore) -> TrainResult:
     config, ctx = run.config, run.ctx
     metrics: dict = {}
     if ctx.rank == 0:
+        restored = config.best_checkpoint and run.best.restore(run.scorer.model)
+        if run.eval_data is not None and config.calibrate:
+            options = {"tie_loss": config.tie_loss, "tie_epsilon": config.tie_epsilon}
+            run.temperature = pair_metrics(_predict(run, run.eval_data), run.eval_data, run.heads, options)["fitted_temperature"]
         stats = _reward_normalization(run)
+        fitted = run.eval_data is not None and config.calibrate
         meta = {
             "format": run.fmt.to_dict(),
+            "pooling": run.pooling,
+            # sigmoid((r_a - r_b) / temperature) is the calibrated P(a preferred to b)
+            "calibration": {"temperature": run.temperature, "fitted_on": "validation split" if fitted else None,
+                            "pairs": run.eval_data.n_pairs if fitted else 0},
+            "best_step": run.best.best_step if restored else None,
+            "length_head": run.length_head.to_dict() if run.length_head is not None else None,
             "heads": run.heads,
             "normalization": stats,
             "backbone": config.model_name,
             "train_config": config.to_dict(),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
-        save_model_folder(config.out, run.scorer.model, run.tokenizer, meta)
+        save_model_folder(config.out, run.scorer.model, run.tokenizer, meta, custom_pooling=run.custom_pooling)
         metrics["train"] = {
-            "groups": len(run.data.groups), "pairs": run.data.n_pairs, "steps": run.total_steps,
+            "groups": len(run.data.groups), "pairs": run.data.n_pairs, "steps": run.done, "planned_steps": run.total_steps,
+            "best_step": run.best.best_step if restored else None,
+            "validation_pairs": run.eval_data.n_pairs if run.eval_data is not None else 0,
             "resumed_from": run.start, "epochs": config.epochs, "seconds": run.seconds,
             "pairs_per_second": run.pairs_per_second, "final_loss": run.last.get("loss"),
             "truncated_prompts": run.formatter.truncated_prompts,
@@ -335,7 +401,7 @@ def finish(run: Run, emit: Callback = _ignore) -> TrainResult:
         }
         metrics["normalization"] = stats
         metrics["history"] = run.history
-    final_eval = evaluate(run, run.total_steps, emit)
+    final_eval = evaluate(run, run.done, emit, final=True)
     if ctx.rank == 0:
         metrics["train_history"] = run.train_history
         if final_eval is not None:
@@ -347,7 +413,7 @@ def finish(run: Run, emit: Callback = _ignore) -> TrainResult:
             shutil.rmtree(config.checkpoint_path, ignore_errors=True)
         emit({"event": "done", "out": config.out, "metrics": metrics})
     ctx.barrier()
-    return TrainResult(out=config.out, metrics=metrics, steps=run.total_steps, model=run.scorer.model)
+    return TrainResult(out=config.out, metrics=metrics, steps=run.done, model=run.scorer.model)
 
 
 def train(config: TrainConfig, callback: Callback | None = None) -> TrainResult:
@@ -376,9 +442,12 @@ def _train(config: TrainConfig, callback: Callback, ctx: _Dist) -> TrainResult:
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{event['loss']:.3f}", pairs_s=f"{event['pairs_per_second']:.1f}")
-        done = step + 1
-        if done < run.total_steps and should_evaluate(run, done):  # the last one is part of finish
+        done = run.done = step + 1
+        if should_evaluate(run, done):
             evaluate(run, done, emit)
+            if run.best.should_stop and done < run.total_steps:
+                emit({"event": "early_stop", "step": done, "best_step": run.best.best_step})
+                break
         if should_checkpoint(run, done):
             checkpoint(run, done, emit)
     if bar is not None:

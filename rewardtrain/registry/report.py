@@ -2,7 +2,8 @@
 
 Keys (all on the snapshot's validation split): ``n`` pairs scored, ``strict_pairs``,
 ``tie_pairs``, ``accuracy`` (score ties count as wrong), ``accuracy_by_criterion``,
-``accuracy_by_strength``, ``ece`` with its ``reliability`` table, ``loss``,
+``accuracy_by_strength``, ``ece`` with its ``reliability`` table (of sigmoid(delta / T) with the
+model's ``temperature``, fitted on this split; ``ece_uncalibrated`` without it), ``loss``,
 ``length_correlation`` (reward vs. response length), ``reward_histogram`` (chosen / rejected
 counts over shared edges), ``baselines.longer_wins``, ``agreement_ceiling`` (null without
 overlapping judgements), ``plots`` (storage names of the PNGs) and ``active_model``: the
@@ -44,6 +45,8 @@ def _model_numbers(folder: str, *, rows: list[dict], val_path: str, diagram: str
         "n": metrics["pairs"], "strict_pairs": int(len(correct)), "tie_pairs": metrics["tie_pairs"],
         "accuracy": metrics["accuracy"], "accuracy_by_criterion": metrics["accuracy_by_criterion"],
         "accuracy_by_strength": metrics["accuracy_by_strength"], "ece": metrics["ece"],
+        # ece uses the folder's temperature, fitted on this same validation split at training time.
+        "ece_uncalibrated": metrics["ece_uncalibrated"], "temperature": metrics["temperature"],
         "reliability": metrics["reliability"], "loss": metrics["loss"],
         "length_correlation": metrics["length_correlation"], "reward_mean": metrics["reward_mean"],
         "reward_std": metrics["reward_std"], "reward_histogram": histograms,

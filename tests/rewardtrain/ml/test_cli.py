@@ -17,8 +17,12 @@ def test_train_evaluate_score_round_trip(tmp_path, tiny_bert, capsys):
     out = tmp_path / "model"
     assert main(["train", "--data", train_file, "--eval", train_file, "--model", tiny_bert, "--out", str(out),
                  "--max-length", "48", "--batch-tokens", "512", "--lr", "1e-3", "--quiet"]) == 0
-    report = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
     assert report["train"]["pairs"] == 24 and "accuracy" in report["eval"]
+    # Each evaluation line puts length beside accuracy (issue 13).
+    eval_line = next(line for line in captured.err.splitlines() if line.startswith("[eval step"))
+    assert "length_r=" in eval_line and "longer_wins=" in eval_line and "shorter_wins=" in eval_line
 
     assert main(["evaluate", "--model", str(out), "--data", train_file]) == 0
     assert json.loads(capsys.readouterr().out)["pairs"] == 24

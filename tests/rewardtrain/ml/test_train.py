@@ -136,7 +136,7 @@ def test_rows_longer_than_max_length_are_trained_not_dropped(tmp_path, tiny_bert
     for row in rows:
         row["prompt"] = " ".join([row["prompt"]] * 10)  # at least 30 words: beyond max_length 24
     events = []
-    result = train(small_config(tmp_path, tiny_bert, max_length=24, batch_tokens=256, epochs=1, save_every=0,
+    result = train(small_config(tmp_path, tiny_bert, max_length=24, batch_tokens=256, epochs=1, save_every=0, val_fraction=0.0,
                                 data=write_jsonl(tmp_path / "long.jsonl", rows)), events.append)
     assert result.metrics["train"]["pairs"] == 12
     assert result.metrics["train"]["truncated_prompts"] == 24  # chosen and rejected of every row
