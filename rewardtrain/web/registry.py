@@ -27,6 +27,7 @@ def model_list(request, project_id):
 
 # (key, label, +1 when higher is better / -1 when lower is better / 0 when neither)
 HEADLINE = (("accuracy", "Accuracy (score ties count as wrong)", 1), ("ece", "Expected calibration error (ECE)", -1),
+            ("ece_uncalibrated", "ECE before temperature scaling", -1),
             ("loss", "Validation loss", -1), ("length_correlation", "Reward–length correlation", 0))
 
 
