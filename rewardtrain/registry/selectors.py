@@ -26,17 +26,31 @@ def model_plot_name(*, model: ModelVersion, plot: str) -> str:
     return name
 
 
-COMPARED = (("accuracy", "Accuracy (ties wrong)"), ("ece", "ECE"), ("loss", "Loss"),
-            ("length_correlation", "Reward–length correlation"), ("n", "Validation pairs"))
+# (key, label, +1 when higher is better / -1 when lower is better / 0 when neither)
+COMPARED = (("accuracy", "Accuracy (ties wrong)", 1), ("ece", "ECE", -1), ("loss", "Validation loss", -1),
+            ("length_correlation", "Reward–length correlation", 0))
+
+
+def _row(label: str, left, right, better: int) -> dict:
+    diff = left - right if left is not None and right is not None else None
+    verdict = ("none" if diff is None else "same" if abs(diff) < 5e-4 or not better
+               else "better" if diff * better > 0 else "worse")
+    return {"label": label, "a": left, "b": right, "difference": diff, "verdict": verdict}
 
 
 def models_compared(*, a: ModelVersion, b: ModelVersion) -> dict:
-    """Both reports side by side; they are on the same rows only when both validated on one snapshot."""
-    ra, rb = a.validation_report, b.validation_report
-    criteria = sorted(set(ra.get("accuracy_by_criterion") or {}) | set(rb.get("accuracy_by_criterion") or {}))
+    """Both reports side by side with A − B; they are on the same rows only when both validated on one snapshot.
+
+    ``verdict`` says whether A is better, worse or the same as B on that measure (from A's side)."""
+    ra, rb = a.validation_report or {}, b.validation_report or {}
+    by_a, by_b = ra.get("accuracy_by_criterion") or {}, rb.get("accuracy_by_criterion") or {}
+    longer = [((r.get("baselines") or {}).get("longer_wins") or {}).get("accuracy") for r in (ra, rb)]
     return {
         "same_rows": bool(a.run and b.run and a.run.snapshot_id == b.run.snapshot_id),
-        "rows": [(label, ra.get(key), rb.get(key)) for key, label in COMPARED],
-        "criteria": [(c, ((ra.get("accuracy_by_criterion") or {}).get(c) or {}).get("accuracy"),
-                      ((rb.get("accuracy_by_criterion") or {}).get(c) or {}).get("accuracy")) for c in criteria],
+        "snapshots": [a.run.snapshot if a.run else None, b.run.snapshot if b.run else None],
+        "pairs": (ra.get("n"), rb.get("n")),
+        "rows": [_row(label, ra.get(key), rb.get(key), better) for key, label, better in COMPARED]
+        + [_row("Baseline: “longer response wins”", *longer, 0)],
+        "criteria": [_row(c, (by_a.get(c) or {}).get("accuracy"), (by_b.get(c) or {}).get("accuracy"), 1)
+                     for c in sorted(set(by_a) | set(by_b))],
     }

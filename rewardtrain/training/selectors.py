@@ -18,33 +18,17 @@ def run_of_project(*, project: Project, run_id: int) -> TrainingRun:
     return run
 
 
-def run_curves(*, run: TrainingRun, width: int = 560, height: int = 220, pad: int = 36) -> list[dict]:
-    """Loss and accuracy against step, scaled into an SVG box: one chart per measure.
-
-    Each chart has polylines (training steps) and points (evaluations) already in pixel space,
-    plus labelled axis ends, so the template only draws.
-    """
-    rows = list(TrainingMetric.objects.filter(run=run).values_list("kind", "step", "loss", "accuracy"))
-    if not rows:
-        return []
-    max_step = max(step for _, step, *_ in rows) or 1
-    charts = []
+def run_curves(*, run: TrainingRun) -> list[dict]:
+    """Loss and accuracy against optimizer step, one entry per measure that has values:
+    {"measure", "series": [{"name", "points": [(step, value), ...]}]} (training batches, validation)."""
+    rows = list(TrainingMetric.objects.filter(run=run).order_by("step")
+                .values_list("kind", "step", "loss", "accuracy"))
+    curves = []
     for index, measure in ((2, "loss"), (3, "accuracy")):
-        values = [r[index] for r in rows if r[index] is not None]
-        if not values:
-            continue
-        low, high = (0.0, 1.0) if measure == "accuracy" else (min(0.0, min(values)), max(values) or 1.0)
-        span = (high - low) or 1.0
-
-        def xy(step, value):
-            return (round(pad + (width - 2 * pad) * step / max_step, 1),
-                    round(height - pad - (height - 2 * pad) * (value - low) / span, 1))
-
-        train = [xy(s, r[index]) for r in rows if r[0] == "train" and r[index] is not None for s in [r[1]]]
-        evals = [xy(s, r[index]) for r in rows if r[0] == "eval" and r[index] is not None for s in [r[1]]]
-        charts.append({
-            "measure": measure, "width": width, "height": height, "pad": pad, "max_step": max_step,
-            "low": round(low, 3), "high": round(high, 3), "train": " ".join(f"{x},{y}" for x, y in train),
-            "evals": evals, "x_end": width - pad, "y_end": height - pad,
-        })
-    return charts
+        series = [{"name": name, "points": [(r[1], r[index]) for r in rows if r[0] == kind and r[index] is not None]}
+                  for kind, name in ((TrainingMetric.Kind.TRAIN, "training batches"),
+                                     (TrainingMetric.Kind.EVAL, "validation"))]
+        series = [s for s in series if s["points"]]
+        if series:
+            curves.append({"measure": measure, "series": series})
+    return curves

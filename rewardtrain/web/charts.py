@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from django.utils.safestring import SafeString, mark_safe
 
 PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2")
-MARGIN = {"left": 56, "right": 16, "top": 30, "bottom": 42}
+MARGIN = {"left": 56, "right": 28, "top": 30, "bottom": 42}
 
 
 def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
@@ -41,6 +41,16 @@ def _fmt(value: float) -> str:
     return f"{value:.3g}"
 
 
+def _tick_labels(ticks: Sequence[float]) -> list[str]:
+    """Tick labels with just enough digits that neighbouring ticks never read the same."""
+    labels = [_fmt(t) for t in ticks]
+    digits = 3
+    while len(set(labels)) < len(labels) and digits < 8:
+        labels = ["0" if t == 0 else f"{t:.{digits}g}" for t in ticks]
+        digits += 1
+    return labels
+
+
 class _Frame:
     """Maps data coordinates to pixels and draws the axes, grid, ticks and labels."""
 
@@ -62,11 +72,11 @@ class _Frame:
     def axes(self, *, title: str, x_label: str, y_label: str, x_tick_labels=None) -> list[str]:
         e = html.escape
         out = [f'<text x="{self.width / 2:.1f}" y="18" text-anchor="middle" class="chart-title">{e(title)}</text>']
-        for y in self.y_ticks:
+        for y, y_text in zip(self.y_ticks, _tick_labels(self.y_ticks)):
             py = self.py(y)
             out.append(f'<line x1="{self.left}" x2="{self.left + self.plot_w}" y1="{py:.1f}" y2="{py:.1f}" class="chart-grid"/>')
-            out.append(f'<text x="{self.left - 6}" y="{py + 4:.1f}" text-anchor="end" class="chart-tick">{_fmt(y)}</text>')
-        labels = x_tick_labels or [(x, _fmt(x)) for x in self.x_ticks]
+            out.append(f'<text x="{self.left - 6}" y="{py + 4:.1f}" text-anchor="end" class="chart-tick">{y_text}</text>')
+        labels = x_tick_labels or list(zip(self.x_ticks, _tick_labels(self.x_ticks)))
         for x, label in labels:
             px = self.px(x)
             out.append(f'<text x="{px:.1f}" y="{self.top + self.plot_h + 16}" text-anchor="middle" class="chart-tick">{e(label)}</text>')

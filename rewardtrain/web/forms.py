@@ -38,12 +38,14 @@ class SnapshotForm(forms.Form):
 
 
 class TrainForm(forms.Form):
-    snapshot = forms.ModelChoiceField(queryset=DatasetSnapshot.objects.none(), empty_label=None)
-    epochs = forms.FloatField(initial=1.0, min_value=0.01, widget=forms.NumberInput(attrs={"step": "0.5"}))
+    snapshot = forms.ModelChoiceField(queryset=DatasetSnapshot.objects.none(), empty_label=None,
+                                      help_text="Trains on its training split, validates on its validation split.")
+    epochs = forms.FloatField(initial=1.0, min_value=0.01, widget=forms.NumberInput(attrs={"step": "any"}),
+                              help_text="Passes over the training split; fractions allowed.")
     lr = forms.FloatField(initial=5e-5, min_value=1e-8, label="Learning rate",
-                          widget=forms.NumberInput(attrs={"step": "any"}))
+                          widget=forms.NumberInput(attrs={"step": "any"}), help_text="Peak learning rate, e.g. 5e-5.")
     max_steps = forms.IntegerField(required=False, min_value=1, help_text="Empty: as many as the epochs take.")
-    seed = forms.IntegerField(initial=0)
+    seed = forms.IntegerField(initial=0, help_text="The same seed and snapshot give the same data order.")
 
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)

@@ -6,11 +6,35 @@ from django.views.decorators.http import require_POST
 from annotation.permissions import DATA_ROLES, Role, has_role, project_role_required
 
 from ..models import TrainingRun
+from . import charts
 from .forms import TrainForm, TrainingPolicyForm
 from ..training.selectors import run_curves, run_of_project, runs_of_project
 from ..training.policy import (PolicyError, training_policy_new_judgements, training_policy_of,
                                training_policy_update)
 from ..training.services import RunError, training_run_cancel, training_run_create
+
+
+CURVES = {"loss": ("Loss by optimizer step", "pairwise loss", None),
+          "accuracy": ("Accuracy by optimizer step", "accuracy (share of pairs right)", (0.0, 1.0))}
+
+
+def _curve_charts(run: TrainingRun) -> list:
+    """The run's curves as labelled SVG charts (re-rendered on every poll, so cheap)."""
+    out = []
+    for curve in run_curves(run=run):
+        title, y_label, y_range = CURVES[curve["measure"]]
+        values = [y for s in curve["series"] for _, y in s["points"]]
+        out.append(charts.line_chart(series=curve["series"], title=title, x_label="optimizer step",
+                                     y_label=y_label, y_range=y_range or (min(0.0, *values), max(values))))
+    return out
+
+
+def _took(run: TrainingRun) -> str:
+    """How long a finished run took, in words a person reads at a glance ("42 s", "3 min 5 s")."""
+    if not (run.started_at and run.finished_at):
+        return ""
+    seconds = max(0, round((run.finished_at - run.started_at).total_seconds()))
+    return f"{seconds} s" if seconds < 120 else f"{seconds // 60} min {seconds % 60} s"
 
 
 def _can_train(request) -> bool:
@@ -23,9 +47,11 @@ def _policy_form(policy) -> TrainingPolicyForm:
 
 def _list(request, form, status=200, policy_form=None):
     policy = training_policy_of(project=request.project)
+    runs = list(runs_of_project(project=request.project))
     return render(request, "rewardtrain/training/runs.html", {
-        "project": request.project, "runs": runs_of_project(project=request.project), "form": form,
-        "can_train": _can_train(request), "policy": policy, "policy_form": policy_form or _policy_form(policy),
+        "project": request.project, "runs": runs, "form": form, "can_train": _can_train(request),
+        "live": any(run.status not in TrainingRun.FINISHED for run in runs),
+        "policy": policy, "policy_form": policy_form or _policy_form(policy),
         "new_judgements": training_policy_new_judgements(policy=policy) if policy.retrain_every else None},
         status=status)
 
@@ -54,8 +80,8 @@ def run_new(request, project_id):
 @project_role_required(*DATA_ROLES)
 def run_detail(request, project_id, run_id):
     run = run_of_project(project=request.project, run_id=run_id)
-    context = {"project": request.project, "run": run, "curves": run_curves(run=run),
-               "finished": run.status in TrainingRun.FINISHED, "can_train": _can_train(request),
+    context = {"project": request.project, "run": run, "curves": _curve_charts(run),
+               "finished": run.status in TrainingRun.FINISHED, "can_train": _can_train(request), "took": _took(run),
                "model": getattr(run, "model_version", None)}
     template = "rewardtrain/training/_run_live.html" if request.htmx else "rewardtrain/training/run.html"
     return render(request, template, context)

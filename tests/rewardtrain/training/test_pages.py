@@ -92,3 +92,32 @@ def test_strangers_get_404(client, project):
     client = logged_in(client, factories.member(factories.ProjectFactory(), "ml"))
     assert client.get(reverse("run-list", args=[project.pk])).status_code == 404
     assert client.get(reverse("model-list", args=[project.pk])).status_code == 404
+
+
+def test_the_runs_list_refreshes_itself_only_while_a_run_is_unfinished(client, project, ml_engineer, snapshot):
+    client = logged_in(client, ml_engineer)
+    run = training_run_create(project=project, snapshot_id=snapshot.pk, config={"max_steps": 1})
+    TrainingRun.objects.filter(pk=run.pk).update(status="queued")
+    page = client.get(reverse("run-list", args=[project.pk]))
+    assert b'hx-select="#runs"' in page.content and b'hx-trigger="every 3s"' in page.content
+    TrainingRun.objects.filter(pk=run.pk).update(status="cancelled")
+    assert b"hx-trigger" not in client.get(reverse("run-list", args=[project.pk])).content
+
+
+def test_the_report_shows_the_active_model_beside_it_with_labelled_charts(client, project, ml_engineer):
+    report = {"n": 10, "tie_pairs": 0, "accuracy": 0.8, "ece": 0.05, "loss": 0.5, "length_correlation": 0.1,
+              "accuracy_by_criterion": {"overall": {"accuracy": 0.8, "pairs": 10}},
+              "accuracy_by_strength": {"1": {"accuracy": 0.7, "pairs": 4}},
+              "reliability": [{"confidence": 0.7, "accuracy": 0.8, "n": 10}],
+              "reward_histogram": {"edges": [0, 1, 2], "chosen": [1, 9], "rejected": [8, 2]},
+              "baselines": {"longer_wins": {"accuracy": 0.55, "pairs": 10}}, "agreement_ceiling": None,
+              "active_model": {"version": 1, "accuracy": 0.7, "ece": 0.1, "loss": 0.6, "length_correlation": 0.3,
+                               "comparison": {"difference": 0.1, "low": -0.1, "high": 0.3, "confidence": 0.95}}}
+    model = ModelVersion.objects.create(project=project, version=2, artifact_dir="m", validation_report=report)
+    page = logged_in(client, ml_engineer).get(reverse("model-detail", args=[project.pk, model.pk])).content.decode()
+    assert "Active v1, same rows" in page and "+0.100" in page and "95% interval" in page
+    assert "diff-better" in page and "longer response wins" in page and "Overall preference" in page
+    assert "predicted P(chosen wins)" in page and "reward (model score)" in page
+    assert 'data-confirm="Promote v2 to active?' in page
+    compare = client.get(reverse("model-compare", args=[project.pk]), {"a": model.pk}, follow=True)
+    assert b"Choose two model versions to compare." in compare.content

@@ -45,3 +45,11 @@ def test_histogram_and_reliability_charts_render():
     rel = reliability_chart(bins=[{"confidence": 0.6, "accuracy": 0.58, "n": 40},
                                   {"confidence": 0.9, "accuracy": 0.7, "n": 10}, {"confidence": 0.75, "accuracy": 0, "n": 0}])
     assert rel.count("<circle") == 2
+
+
+def test_close_ticks_get_enough_digits_to_read_differently():
+    from rewardtrain.web.charts import _tick_labels
+
+    assert _tick_labels([-0.009, -0.00895, -0.0089, -0.00885, -0.0088]) == [
+        "-0.009", "-0.00895", "-0.0089", "-0.00885", "-0.0088"]
+    assert _tick_labels([0.0, 0.5, 1.0]) == ["0", "0.5", "1"]
