@@ -45,7 +45,9 @@ COMPLETE_TASKS, HALF_TASKS = 60_000, 30_000  # 60k x 4 + 30k x 2 = 300k judgemen
 def server_env() -> dict:
     return {**os.environ, "DATABASE_URL": DB_URL, "DEBUG": "0", "SECRET_KEY": "benchmark-only-secret",
             "ALLOWED_HOSTS": HOST, "LOG_LEVEL": "WARNING", "DJANGO_SETTINGS_MODULE": "config.settings.base",
-            "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/11")}
+            "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/11"),
+            # Production's shared cache (throttles, lockouts, renderings), as docker-compose sets it.
+            "CACHE_URL": os.environ.get("CACHE_URL", "redis://127.0.0.1:6379/2")}
 
 
 # ---------------------------------------------------------------- seeding
@@ -109,9 +111,10 @@ def seed() -> None:
               ((k, f"[{2 * i - 1}, {2 * i}]", "submitted", "", past, past + timedelta(minutes=10), past,
                 (i * OVERLAP + j) % N_ANNOTATORS + 1, 1, i) for k, (i, j) in enumerate(judgements, start=1)))
         _copy(cur, "annotation_judgement", "id, ranking, strength, both_bad, criteria, rationale, duration_ms, "
-              "display_order, is_surplus, created_at, annotator_id, assignment_id, task_id",
+              "display_order, is_surplus, created_at, annotator_id, assignment_id, task_id, revision, history",
               ((k, f"[[{2 * i - 1}], [{2 * i}]]", 1, False, "{}", "", 9000, f"[{2 * i - 1}, {2 * i}]", False,
-                past, (i * OVERLAP + j) % N_ANNOTATORS + 1, k, i) for k, (i, j) in enumerate(judgements, start=1)))
+                past, (i * OVERLAP + j) % N_ANNOTATORS + 1, k, i, 0, "[]")
+               for k, (i, j) in enumerate(judgements, start=1)))
         _copy(cur, "annotation_preferencepair", "margin, strength, criterion, is_tie, source, weight, provenance, "
               "created_at, annotator_id, judgement_id, project_id, prompt_id, chosen_id, rejected_id",
               ((2.0, 1, "", False, "human", 1.0, "{}", past, (i * OVERLAP + j) % N_ANNOTATORS + 1, k, 1, i,

@@ -181,7 +181,9 @@ elif CACHE_URL.startswith("locmem://"):
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 elif CACHE_URL in ("", "file://") or CACHE_URL.startswith("file://"):
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-                          "LOCATION": CACHE_URL.removeprefix("file://") or str(VAR_DIR / "cache")}}
+                          "LOCATION": CACHE_URL.removeprefix("file://") or str(VAR_DIR / "cache"),
+                          # Past MAX_ENTRIES every write culls by listing the folder: keep that rare.
+                          "OPTIONS": {"MAX_ENTRIES": 50_000}}}
 else:
     raise ImproperlyConfigured(f"CACHE_URL must be redis://, file:// or locmem://, not {CACHE_URL!r}.")
 
