@@ -21,6 +21,7 @@ from .services import snapshot_create
 
 log = logging.getLogger(__name__)
 Status = SnapshotJob.Status
+FINISHED = (Status.SUCCEEDED, Status.FAILED)
 
 
 def _filters(*, project: Project, params: dict):
@@ -37,7 +38,10 @@ def _filters(*, project: Project, params: dict):
 def snapshot_job_create(*, project: Project, params: dict, user=None) -> SnapshotJob:
     """A queued job; the filters are checked now (SnapshotError), the cut runs on a worker."""
     params = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in params.items()}
-    _filters(project=project, params=params)
+    filters = _filters(project=project, params=params)
+    if not pairs_selected(project=project, filters=filters).exists():  # refused now, like the synchronous cut
+        raise SnapshotError("The filters select no pairs: no snapshot was cut and no version was used. "
+                            "Widen the filters (criteria, dates, batches, sources, minimum agreement).")
     job = SnapshotJob.objects.create(project=project, params=params,
                                      created_by=user if user is not None and user.is_authenticated else None)
 
@@ -48,6 +52,12 @@ def snapshot_job_create(*, project: Project, params: dict, user=None) -> Snapsho
 
     transaction.on_commit(enqueue)
     return job
+
+
+def snapshot_jobs_recent(*, project: Project, limit: int = 5) -> list[SnapshotJob]:
+    """The page's job list: the latest jobs of the project, newest first."""
+    return list(SnapshotJob.objects.filter(project=project).select_related("snapshot", "created_by")
+                .order_by("-created_at", "-id")[:limit])
 
 
 def _update(job_id: int, **fields) -> None:

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 from annotation.permissions import DATA_ROLES, project_role_required
 from rewardtrain.models import DatasetSnapshot
 from rewardtrain.snapshots import exports, services
+from rewardtrain.snapshots import jobs as jobs_module
 from annotation.selectors.pairs import OVERALL_NAME
 from rewardtrain.snapshots.filters import SnapshotError, criterion_labels, filters_summary
 
@@ -22,8 +23,10 @@ def _page(request, form, status=200):
         snap.filter_summary = filters_summary(snap.filters, labels=labels)
         snap.criteria_choices = [(c, "Overall" if c == OVERALL_NAME else labels.get(c, c))
                                  for c in exports.snapshot_criteria(snap)]
+    jobs = jobs_module.snapshot_jobs_recent(project=request.project)
     return render(request, "rewardtrain/snapshots.html", {
-        "project": request.project, "snapshots": snapshots, "form": form,
+        "project": request.project, "snapshots": snapshots, "form": form, "jobs": jobs,
+        "jobs_live": any(job.status not in jobs_module.FINISHED for job in jobs),
         "formats": exports.FORMATS, "raw_formats": exports.RAW_FORMATS, "splits": exports.SPLITS,
     }, status=status)
 
@@ -43,24 +46,21 @@ def snapshot_list(request, project_id):
 @require_POST
 @project_role_required(*DATA_ROLES)
 def snapshot_new(request, project_id):
-    """Cuts the next version from the form (services.snapshot_cut)."""
+    """Queues the cut of the next version (a snapshot job); the page follows its progress."""
     form = SnapshotForm(request.POST, project=request.project)
     if not form.is_valid():
         return _page(request, form, status=400)
     d = form.cleaned_data
+    params = {"criteria": d["criteria"] or None, "sources": d["sources"], "since": d["since"], "until": d["until"],
+              "batches": [b.pk for b in d["batches"]], "min_agreement": d["min_agreement"],
+              "exclude_gold": d["exclude_gold"], "exclude_annotators": [u.pk for u in d["exclude_annotators"]],
+              "aggregation": d["aggregation"], "seed": d["seed"], "val_fraction": d["val_fraction"]}
     try:
-        snap = services.snapshot_cut(
-            project=request.project, criteria=d["criteria"] or None, sources=d["sources"], since=d["since"],
-            until=d["until"], batch_ids=[b.pk for b in d["batches"]], min_agreement=d["min_agreement"],
-            exclude_gold=d["exclude_gold"], exclude_annotators=[u.pk for u in d["exclude_annotators"]],
-            aggregation=d["aggregation"], seed=d["seed"], val_fraction=d["val_fraction"], user=request.user)
+        job = jobs_module.snapshot_job_create(project=request.project, params=params, user=request.user)
     except SnapshotError as exc:
         form.add_error(None, str(exc))
         return _page(request, form, status=400)
-    messages.success(request, f"Snapshot v{snap.version} (id {snap.pk}): {snap.train_rows} train and "
-                              f"{snap.val_rows} validation rows, sha256 {snap.sha256[:12]}…")
-    for warning in snap.stats.get("warnings", []):
-        messages.warning(request, warning)
+    messages.info(request, f"Cutting the snapshot (job {job.pk}); it appears below when it is written.")
     return redirect("snapshots", project_id=request.project.pk)
 
 

@@ -50,6 +50,7 @@ def test_a_failing_snapshot_job_reports_its_error(project, ml_engineer, monkeypa
         raise OSError("storage is full")
 
     monkeypatch.setattr(snapshot_jobs, "snapshot_create", broken)
+    factories.imported_pair(project)  # something to cut: an empty selection is refused when the job is created
     client = client_for(ml_engineer)
     with django_capture_on_commit_callbacks(execute=True):
         job = client.post(f"/api/v1/projects/{project.pk}/snapshot-jobs/", {}, format="json").json()
@@ -171,3 +172,10 @@ def test_a_snapshot_job_whose_worker_was_lost_is_failed_not_left_running(project
     body = client_for(ml_engineer).get(f"/api/v1/snapshot-jobs/{old.pk}/").json()
     assert body["status"] == "failed" and body["error"].startswith("worker lost:")
     assert SnapshotJob.objects.get(pk=recent.pk).status == "running"
+
+
+def test_a_snapshot_job_that_would_select_nothing_is_refused_at_once(project, ml_engineer):
+    response = client_for(ml_engineer).post(f"/api/v1/projects/{project.pk}/snapshot-jobs/", {}, format="json")
+    assert response.status_code == 400
+    assert "select no pairs" in response.json()["error"]["message"]
+    assert not SnapshotJob.objects.exists()

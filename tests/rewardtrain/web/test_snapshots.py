@@ -46,13 +46,15 @@ def test_who_may_open_the_page(client, project, annotator):
     assert logged_in(client, stranger).get(url).status_code == 404
 
 
-def test_cutting_a_snapshot_from_the_form(client, project, project_admin):
+def test_cutting_a_snapshot_from_the_form(client, project, project_admin, django_capture_on_commit_callbacks):
     factories.rubric(project, keys=("helpfulness",))
     factories.judged_pair(project)
     url = reverse("snapshot-new", kwargs={"project_id": project.pk})
-    response = logged_in(client, project_admin).post(url, {
-        "criteria": ["overall", "helpfulness"], "sources": ["human"], "aggregation": "majority", "seed": 4,
-        "val_fraction": 0.2, "exclude_gold": "on", "min_agreement": "0.5"}, follow=True)
+    with django_capture_on_commit_callbacks(execute=True):  # the job runs (eager Celery) once the POST commits
+        response = logged_in(client, project_admin).post(url, {
+            "criteria": ["overall", "helpfulness"], "sources": ["human"], "aggregation": "majority", "seed": 4,
+            "val_fraction": 0.2, "exclude_gold": "on", "min_agreement": "0.5"}, follow=True)
+    response = client.get(reverse("snapshots", kwargs={"project_id": project.pk}))  # after the job ran
     assert response.status_code == 200
     snap = DatasetSnapshot.objects.get(project=project)
     assert (snap.aggregation, snap.split_seed, snap.val_fraction) == ("majority", 4, 0.2)
@@ -89,7 +91,8 @@ def test_download_link_streams_the_export(client, project, ml_engineer, snapshot
     assert logged_in(client, ml_engineer).get(url, {"split": "nope"}).status_code == 404
 
 
-def test_the_page_shows_an_empty_validation_split_and_refuses_an_empty_cut(client, project, ml_engineer):
+def test_the_page_shows_an_empty_validation_split_and_refuses_an_empty_cut(client, project, ml_engineer,
+                                                                          django_capture_on_commit_callbacks):
     factories.judged_pair(project)
     url = reverse("snapshot-new", kwargs={"project_id": project.pk})
     client = logged_in(client, ml_engineer)
@@ -97,8 +100,10 @@ def test_the_page_shows_an_empty_validation_split_and_refuses_an_empty_cut(clien
                               "val_fraction": 0.1})
     assert empty.status_code == 400 and "select no pairs" in empty.content.decode()
     assert not DatasetSnapshot.objects.exists()
-    page = client.post(url, {"aggregation": "every", "seed": 0, "val_fraction": 0.1}, follow=True).content.decode()
-    assert page.count("No validation rows: all 1 prompt(s) fell in train") == 2  # the message and the row
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url, {"aggregation": "every", "seed": 0, "val_fraction": 0.1})
+    page = client.get(reverse("snapshots", kwargs={"project_id": project.pk})).content.decode()
+    assert page.count("No validation rows: all 1 prompt(s) fell in train") == 2  # the job's result and the row
 
 
 def test_the_page_shows_version_and_id(client, project, ml_engineer, snapshot):
@@ -128,3 +133,22 @@ def test_the_page_reads_like_a_page_not_a_dump(client, project, ml_engineer):
     assert one.status_code == 200 and "-trl-helpfulness-all.jsonl" in one["Content-Disposition"]
     refused = client.get(form, {"format": "trl", "split": "all", "criterion": ""}, follow=True)
     assert "holds 2 criteria" in refused.content.decode()
+
+
+def test_a_cut_runs_as_a_job_whose_progress_the_page_follows(client, project, ml_engineer):
+    from rewardtrain.models import SnapshotJob
+    from rewardtrain.snapshots.jobs import snapshot_job_execute
+
+    factories.judged_pair(project)
+    client = logged_in(client, ml_engineer)
+    posted = client.post(reverse("snapshot-new", kwargs={"project_id": project.pk}),
+                         {"aggregation": "every", "seed": 0, "val_fraction": 0.1}, follow=True)
+    page = posted.content.decode()
+    job = SnapshotJob.objects.get(project=project)  # no worker has run it yet: the page says so and polls
+    assert not DatasetSnapshot.objects.exists()
+    assert "waiting for a worker" in page and 'hx-trigger="every 1s"' in page and "<progress" in page
+    snapshot_job_execute(job_id=job.pk)
+    page = client.get(reverse("snapshots", kwargs={"project_id": project.pk})).content.decode()
+    snap = DatasetSnapshot.objects.get(project=project)
+    assert f"Snapshot v{snap.version}</a> (id {snap.pk})" in page
+    assert 'hx-trigger="every 1s"' not in page  # finished: the page stops polling
