@@ -17,7 +17,7 @@ from annotation.models import Project
 from ..models import SnapshotJob
 from .aggregation import pairs_selected
 from .filters import SnapshotError, filters_build
-from .services import snapshot_create
+from .services import empty_selection, snapshot_create
 
 log = logging.getLogger(__name__)
 Status = SnapshotJob.Status
@@ -40,8 +40,7 @@ def snapshot_job_create(*, project: Project, params: dict, user=None) -> Snapsho
     params = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in params.items()}
     filters = _filters(project=project, params=params)
     if not pairs_selected(project=project, filters=filters).exists():  # refused now, like the synchronous cut
-        raise SnapshotError("The filters select no pairs: no snapshot was cut and no version was used. "
-                            "Widen the filters (criteria, dates, batches, sources, minimum agreement).")
+        raise empty_selection()
     job = SnapshotJob.objects.create(project=project, params=params,
                                      created_by=user if user is not None and user.is_authenticated else None)
 

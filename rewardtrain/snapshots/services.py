@@ -70,8 +70,13 @@ def _refuse_empty(stats: dict) -> None:
         return
     dropped = stats["dropped_below_agreement"] + stats["dropped_no_majority"]
     why = (f" ({dropped} pair(s) were dropped by the minimum agreement or had no majority)" if dropped else "")
-    raise SnapshotError(f"The filters select no pairs{why}: no snapshot was cut and no version was used. "
-                        f"Widen the filters (criteria, dates, batches, sources, minimum agreement).")
+    raise empty_selection(why=why)
+
+
+def empty_selection(*, why: str = "") -> SnapshotError:
+    """The refusal of filters that leave nothing to cut (here, and when a snapshot job is queued)."""
+    return SnapshotError(f"The filters select no pairs{why}: no snapshot was cut and no version was used. "
+                         f"Widen the filters (criteria, dates, batches, sources, minimum agreement).")
 
 
 def _split_warnings(stats: dict, *, val_fraction: float) -> list[str]:
