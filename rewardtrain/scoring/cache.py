@@ -1,0 +1,72 @@
+"""A per-process cache of loaded reward models, keyed by ModelVersion id.
+
+Loading a model (torch, the tokenizer, the weights) takes seconds; scoring a few responses takes
+milliseconds. So the processes that score (Celery workers on the ``scoring`` queue, and the
+acquisition / batch jobs) keep the last few versions loaded. Model folders are immutable once
+registered, so a cached copy never goes stale; a project's *active* version is looked up per call,
+which is how a promotion switches scoring to the new model without a restart.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from collections import OrderedDict
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+
+from ..models import ModelVersion
+from ..training.storage import storage_download_dir
+
+_lock = threading.Lock()
+_models: OrderedDict[int, object] = OrderedDict()
+
+
+def _capacity() -> int:
+    return int(getattr(settings, "VERDICT_SCORING_CACHE_MODELS", 2))
+
+
+def model_folder(*, model_version: ModelVersion) -> str:
+    """A local folder holding the version's files: the storage path itself when storage is a local
+    directory, else a downloaded copy under the system temp dir (kept for the process's life)."""
+    try:
+        local = default_storage.path(model_version.artifact_dir)
+    except NotImplementedError:
+        local = None
+    if local and os.path.isdir(local):
+        return local
+    target = os.path.join(tempfile.gettempdir(), "verdict-models", f"v{model_version.pk}")
+    if not os.path.isdir(target):
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        partial = tempfile.mkdtemp(prefix=f"v{model_version.pk}-", dir=os.path.dirname(target))
+        storage_download_dir(prefix=model_version.artifact_dir, local=partial)
+        try:
+            os.rename(partial, target)
+        except OSError:  # another thread or process won the race; its copy is complete
+            pass
+    return target
+
+
+def loaded_model(*, model_version: ModelVersion):
+    """The version's :class:`rewardtrain.ml.RewardModel`, loaded once per process (LRU of
+    ``VERDICT_SCORING_CACHE_MODELS``, default 2)."""
+    with _lock:
+        model = _models.get(model_version.pk)
+        if model is not None:
+            _models.move_to_end(model_version.pk)
+            return model
+    from rewardtrain.ml import RewardModel  # torch is imported only by processes that score
+
+    model = RewardModel(model_folder(model_version=model_version))
+    with _lock:
+        _models[model_version.pk] = model
+        _models.move_to_end(model_version.pk)
+        while len(_models) > _capacity():
+            _models.popitem(last=False)
+    return model
+
+
+def cache_clear() -> None:
+    with _lock:
+        _models.clear()
