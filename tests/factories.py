@@ -39,6 +39,9 @@ def task(project, n_responses=2, prompt=None, **kwargs):
     count = task.counter = getattr(task, "counter", 0) + 1
     prompt = prompt or f"Prompt number {count}: explain something."
     responses = [f"Response {i} to prompt {count}." for i in range(n_responses)]
+    if n_responses != 2 and project.mode == Project.Mode.PAIRWISE:  # task_create checks like an import
+        Project.objects.filter(pk=project.pk).update(mode=Project.Mode.RANKING)
+        project.mode = Project.Mode.RANKING
     return tasks.task_create(project=project, prompt=prompt, responses=responses, **kwargs)
 
 
