@@ -4,6 +4,7 @@ import secrets
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_slug
 from django.db import transaction
 
 from annotation.models import Criterion, Membership, Project, Rubric, criterion_key_problem
@@ -144,17 +145,29 @@ def project_update(*, project: Project, changes: dict) -> Project:
     return project
 
 
+def _criteria_check(criteria: list[dict]) -> None:
+    """ValueError naming the criterion: a key that is reserved, no slug or repeated; a label too long."""
+    keys = [c["key"] for c in criteria]
+    for key in keys:
+        if problem := criterion_key_problem(key):
+            raise ValueError(problem)
+        try:
+            validate_slug(key)
+        except ValidationError:
+            raise ValueError(f"Criterion key “{key}”: use only letters, digits, hyphens and underscores.")
+    if len(keys) != len(set(keys)):
+        raise ValueError("Criterion keys must be unique.")
+    for c in criteria:
+        if len(c.get("label") or "") > 200 or len(c["key"]) > 64:
+            raise ValueError(f"Criterion “{c['key'][:64]}”: keys are at most 64 characters, labels 200.")
+
+
 @transaction.atomic
 def rubric_create(*, project: Project, name: str, criteria: list[dict], activate: bool = True) -> Rubric:
     """A new rubric version (never an edit of a used one); `criteria` holds key/label/description.
 
     ValueError, and nothing written, for a reserved key ("overall", "*") or a repeated one."""
-    keys = [c["key"] for c in criteria]
-    for key in keys:
-        if problem := criterion_key_problem(key):
-            raise ValueError(problem)
-    if len(keys) != len(set(keys)):
-        raise ValueError("Criterion keys must be unique.")
+    _criteria_check(criteria)
     last = project.rubrics.order_by("-version").values_list("version", flat=True).first() or 0
     rubric = Rubric.objects.create(project=project, name=name, version=last + 1)
     Criterion.objects.bulk_create(
@@ -175,12 +188,7 @@ def rubric_update(*, project: Project, name: str, criteria: list[dict]) -> tuple
     current = Rubric.objects.select_for_update().filter(pk=project.rubric_id).first()
     if current is None or current.is_used:
         return rubric_create(project=project, name=name, criteria=criteria), True
-    keys = [c["key"] for c in criteria]
-    for key in keys:
-        if problem := criterion_key_problem(key):
-            raise ValueError(problem)
-    if len(keys) != len(set(keys)):
-        raise ValueError("Criterion keys must be unique.")
+    _criteria_check(criteria)
     current.name = name
     current.save(update_fields=["name"])
     current.criteria.all().delete()
