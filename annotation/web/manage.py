@@ -99,7 +99,7 @@ def rubric_edit(request, project_id):
 
 
 def _member(project, user_id) -> User:
-    return get_object_or_404(User, pk=user_id, memberships__project=project)
+    return get_object_or_404(User.objects.filter(memberships__project=project).distinct(), pk=user_id)
 
 
 @never_cache
