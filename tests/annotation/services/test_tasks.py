@@ -44,10 +44,11 @@ def test_a_ranking_project_takes_two_to_nine_and_a_repeat_is_named(db):
     assert Task.objects.count() == 1
 
 
-def test_a_gold_task_keeps_its_checked_answer(project):
-    first = task_create(project=project, prompt="Gold?", responses=["right", "wrong"])
-    right, wrong = first.slots.order_by("position").values_list("response_id", flat=True)
-    # The same responses in the other order: a new task whose response ids are known already.
+def test_a_gold_task_keeps_its_checked_answer(db):
+    project = factories.ProjectFactory(mode="ranking")
+    first = task_create(project=project, prompt="Gold?", responses=["right", "wrong", "meh"])
+    right, wrong, _ = first.slots.order_by("position").values_list("response_id", flat=True)
+    # Two of the same responses: a new task whose response ids are known already.
     gold = task_create(project=project, prompt="Gold?", responses=["wrong", "right"], is_gold=True,
                        gold_ranking=[[right], [wrong]])
     gold.refresh_from_db()
