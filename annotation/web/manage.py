@@ -71,7 +71,11 @@ def project_edit(request, project_id):
 @login_required
 @require_POST
 def markdown_preview(request):
-    """The htmx preview of Markdown being typed: the same safe renderer annotators' pages use."""
+    """The htmx preview of Markdown being typed: the same safe renderer annotators' pages use. For
+    those who write instructions: project creators and project admins."""
+    if not (request.user.has_perm("annotation.add_project")
+            or Membership.objects.filter(user=request.user, role=Membership.Role.ADMIN).exists()):
+        raise PermissionDenied("Previewing instructions needs the Project admin role in some project.")
     html = markdown_to_safe_html(request.POST.get("instructions", "")[:100_000])
     return HttpResponse(html or '<p class="muted">Nothing to preview.</p>')
 

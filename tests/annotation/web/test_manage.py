@@ -192,3 +192,9 @@ def test_disputed_queue_shows_every_judgement_and_records_a_verdict(client, proj
     assert verdict.ranking == [[slots[1]], [slots[0]]] and verdict.decided_by == project_admin
     assert f"Task {task.pk}" not in client.get(reverse("disputed", args=[project.pk])).content.decode()
     assert f"Task {task.pk}" in client.get(reverse("disputed", args=[project.pk]) + "?all=1").content.decode()
+
+
+def test_only_instruction_writers_may_use_the_preview(client, annotator):
+    client.force_login(annotator)
+    assert client.post(reverse("markdown-preview"), {"instructions": "*x*"}).status_code == 403
+    assert client.get(reverse("markdown-preview")).status_code == 405
