@@ -11,7 +11,8 @@ from collections import Counter
 from collections.abc import Iterable
 from itertools import groupby
 
-from django.db.models import Count
+from django.db.models import Case, Count, TextField, Value, When
+from django.db.models.functions import Cast
 
 from annotation.models import Judgement, Project, Task
 
@@ -44,7 +45,13 @@ def task_is_disputed(*, task: Task, project: Project) -> bool:
 
 def disputed_task_ids(*, project: Project) -> dict[int, float]:
     """Task id -> disagreement for every disputed task of the project (all judgements count here)."""
-    judged = Task.objects.filter(project=project).annotate(n=Count("judgements")).filter(n__gte=2).values("pk")
+    # Candidates in SQL: two or more judgements whose stored answers are not all the same text (ties
+    # stored in another order look different there, so this may keep too many, never too few).
+    stored_answer = Case(When(judgements__both_bad=True, then=Value("both_bad")), output_field=TextField(),
+                         default=Cast("judgements__ranking", TextField()))
+    judged = (Task.objects.filter(project=project)
+              .annotate(n=Count("judgements"), answers=Count(stored_answer, distinct=True))
+              .filter(n__gte=2, answers__gte=2).values("pk"))
     rows = (Judgement.objects.filter(task_id__in=judged).order_by("task_id")
             .values_list("task_id", "ranking", "both_bad").iterator(chunk_size=5000))
     disputed = {}

@@ -202,14 +202,20 @@ def task_list(request, project_id):
 @project_role_required(*MANAGE_ROLES)
 def task_detail(request, project_id, task_id):
     """One task: prompt, responses, every judgement, and the adjudication form."""
+    task = get_object_or_404(task_with_judgements(), pk=task_id, project=request.project)
+    return task_page(request, task=task)
+
+
+def task_page(request, *, task, error: str | None = None, posted=None):
+    """The task page; after a refused verdict, with the message and what was posted kept."""
     project = request.project
-    task = get_object_or_404(task_with_judgements(), pk=task_id, project=project)
     responses = gold_task_responses(task=task)
     adjudication = getattr(task, "adjudication", None)
     rank_of = {rid: rank for rank, group in enumerate(adjudication.ranking, 1) for rid in group} if adjudication else {}
     for r in responses:
-        r["rank"] = rank_of.get(r["id"], "")
+        r["rank"] = ascii_int(posted.get(f"rank-{r['label']}", "")) if posted is not None else rank_of.get(r["id"], "")
+    note = posted.get("note", "") if posted is not None else (adjudication.note if adjudication else "")
     return render(request, "annotation/manage/task.html", {
         "project": project, "task": task, "responses": responses, "ranks": range(1, len(responses) + 1),
         "prompt_html": markdown_to_safe_html(task.prompt.text), "judgements": judgement_rows(task=task, project=project),
-        "adjudication": adjudication})
+        "adjudication": adjudication, "note": note, "error": error}, status=400 if error else 200)

@@ -72,3 +72,15 @@ def test_answers_and_disagreement():
     assert disagreement([a]) == 0
     assert not is_disputed(answers=[a, a, a, b], threshold=0.25)  # 1/4 is not *above* 0.25
     assert is_disputed(answers=[a, a, b], threshold=0.25)
+
+
+def test_a_tie_stored_in_another_order_is_the_same_answer(adaptive):
+    from annotation.quality.disputes import disputed_task_ids
+
+    task = factories.task(adaptive)
+    a, b = task.slots.order_by("position").values_list("response_id", flat=True)
+    factories.judgement(task, factories.member(adaptive, "annotator"), [[a, b]])
+    factories.judgement(task, factories.member(adaptive, "annotator"), [[b, a]])
+    assert disputed_task_ids(project=adaptive) == {}
+    factories.judgement(task, factories.member(adaptive, "annotator"), [[a], [b]])
+    assert disputed_task_ids(project=adaptive) == {task.pk: pytest.approx(1 / 3, abs=1e-4)}

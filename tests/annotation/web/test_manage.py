@@ -182,9 +182,11 @@ def test_disputed_queue_shows_every_judgement_and_records_a_verdict(client, proj
     assert "slightly better" in page  # the strength label of the first judgement
     detail = client.get(reverse("task-detail", args=[project.pk, task.pk])).content.decode()
     assert "Record verdict" in detail
-    bad = client.post(reverse("task-adjudicate", args=[project.pk, task.pk]), {"rank-A": "1", "rank-B": "2"},
-                      follow=True)
-    assert "say why" in bad.content.decode() and not Adjudication.objects.exists()
+    bad = client.post(reverse("task-adjudicate", args=[project.pk, task.pk]), {"rank-A": "1", "rank-B": "2"})
+    assert bad.status_code == 400 and "say why" in bad.content.decode() and not Adjudication.objects.exists()
+    assert '<option value="2" selected>' in bad.content.decode()  # the ranks chosen are kept
+    bad = client.post(reverse("task-adjudicate", args=[project.pk, task.pk]), {"rank-A": "1", "note": "kept"})
+    assert "missing B" in bad.content.decode() and ">kept</textarea>" in bad.content.decode()
     client.post(reverse("task-adjudicate", args=[project.pk, task.pk]),
                 {"rank-A": "2", "rank-B": "1", "note": "B cites the source."})
     verdict = Adjudication.objects.get(task=task)
