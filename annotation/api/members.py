@@ -67,7 +67,7 @@ class MemberListAddApi(ProjectScopedMixin, GenericAPIView):
     def post(self, request, project_id):
         data = validated(MemberAddIn, request.data)
         project = self.get_project()
-        membership, password = _service(projects.member_add, project=project, **data)
+        membership, password = _service(projects.member_add, project=project, actor=request.user, **data)
         body = {**_member_row(project, membership.user), "password": password}
         response = Response(MemberAddOut(body).data, status=status.HTTP_201_CREATED)
         response["Cache-Control"] = "no-store"

@@ -49,6 +49,10 @@ def _text(field: str, value, max_length: int | None = None, *, required: bool = 
         raise SettingsInvalid(field, f"must be at most {max_length} characters (got {len(value)}).")
     if "\x00" in value:
         raise SettingsInvalid(field, "must not contain NUL characters.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise SettingsInvalid(field, "must be valid Unicode (it holds a lone surrogate).")
     return value
 
 
@@ -214,8 +218,9 @@ def _username_validate(username: str) -> None:
 
 
 def member_add(*, project: Project, username: str, role: str, create_user: bool = False,
-               password: str | None = None) -> tuple[Membership, str | None]:
-    """Adds a role; returns the membership and the new user's password when one was created."""
+               password: str | None = None, actor=None) -> tuple[Membership, str | None]:
+    """Adds a role (the one path for new roles; `actor` made the change); returns the membership and
+    the new user's password when one was created."""
     if role not in Membership.Role.values:
         raise ValueError(f"Unknown role {role!r}; choose one of {', '.join(Membership.Role.values)}.")
     new_password = None

@@ -117,7 +117,7 @@ def members(request, project_id):
         d = form.cleaned_data
         try:
             _, password = project_services.member_add(project=project, username=d["username"], role=d["role"],
-                                                      create_user=d["create_user"])
+                                                      create_user=d["create_user"], actor=request.user)
         except ValueError as exc:
             form.add_error("username", str(exc))
         else:

@@ -36,8 +36,12 @@ def test_patch_changes_settings_and_bad_input_changes_nothing(api, project):
         response = api.patch(P.format(project.pk), {"lease_seconds": 900, **bad}, format="json")
         assert response.status_code == 400, bad
         assert response.json()["error"]["message"].startswith(message), response.json()
+    lone_surrogate = api.patch(P.format(project.pk), data='{"instructions": "bad \\ud800"}',
+                               content_type="application/json")
+    assert lone_surrogate.status_code == 400
+    assert lone_surrogate.json()["error"]["message"].startswith("instructions: Surrogate characters are not allowed")
     project.refresh_from_db()
-    assert (project.overlap, project.max_overlap, project.lease_seconds) == (3, 6, 600)
+    assert (project.overlap, project.max_overlap, project.lease_seconds, project.instructions) == (3, 6, 600, "# Hi")
 
 
 def test_mode_is_fixed_once_the_project_has_tasks(api, project):
