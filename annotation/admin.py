@@ -2,7 +2,7 @@
 from django.contrib import admin
 from django.db.models import F
 
-from .models import (Assignment, Batch, Criterion, Judgement, Membership, PreferencePair, Project, Prompt,
+from .models import (Adjudication, Assignment, Batch, Criterion, Judgement, Membership, PreferencePair, Project, Prompt,
                      Response, Rubric, Task, TaskSlot)
 
 
@@ -80,8 +80,8 @@ class CriterionAdmin(UsedRubricReadOnly, admin.ModelAdmin):
 
 @admin.register(Batch)
 class BatchAdmin(admin.ModelAdmin):
-    list_display = ["name", "project", "source", "created_by", "created_at"]
-    list_filter = ["project"]
+    list_display = ["name", "project", "source", "created_by", "created_at", "paused"]
+    list_filter = ["project", "paused"]
     search_fields = ["name", "source"]
     date_hierarchy = "created_at"
 
@@ -170,3 +170,15 @@ class PreferencePairAdmin(admin.ModelAdmin):
     raw_id_fields = ["prompt", "chosen", "rejected", "judgement", "annotator", "batch"]
     list_select_related = ["project", "annotator"]
     date_hierarchy = "created_at"
+
+
+@admin.register(Adjudication)
+class AdjudicationAdmin(admin.ModelAdmin):
+    """Read-only here: verdicts are recorded on the project's task page or the API (one service)."""
+
+    list_display = ["task", "decided_by", "updated_at"]
+    search_fields = ["task__id", "note"]
+    readonly_fields = ["task", "ranking", "note", "decided_by", "created_at", "updated_at"]
+
+    def has_add_permission(self, request):
+        return False

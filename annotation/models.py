@@ -35,12 +35,23 @@ class Project(models.Model):
     overlap = models.PositiveSmallIntegerField(default=1, help_text="Judgements wanted per task.")
     lease_seconds = models.PositiveIntegerField(default=600)
     gold_rate = models.FloatField(default=0.0, help_text="Share of served tasks that are gold (0..1).")
+    # Adaptive overlap: a task that reaches its target with judgements disagreeing more than
+    # `dispute_threshold` (the share not agreeing with the most common answer) gets one more
+    # judgement wanted, up to `max_overlap` (annotation.services.judgements).
+    adaptive_overlap = models.BooleanField(default=False, help_text="Ask more annotators on disputed tasks.")
+    max_overlap = models.PositiveSmallIntegerField(
+        default=5, help_text="Adaptive overlap never raises a task's target past this (nor past the overlap, if larger).")
+    dispute_threshold = models.FloatField(
+        default=0.25, help_text="A task is disputed when more than this share of its judgements (0..1) "
+                                "differ from its most common answer.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(condition=Q(overlap__gte=1), name="project_overlap_positive"),
+            models.CheckConstraint(condition=Q(dispute_threshold__gte=0) & Q(dispute_threshold__lt=1),
+                                   name="project_dispute_threshold_0_1"),
             models.CheckConstraint(condition=Q(lease_seconds__gte=30), name="project_lease_at_least_30s"),
             models.CheckConstraint(condition=Q(gold_rate__gte=0) & Q(gold_rate__lte=1), name="project_gold_rate_0_1"),
         ]
@@ -137,6 +148,7 @@ class Batch(models.Model):
     source = models.CharField(max_length=500, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
+    paused = models.BooleanField(default=False, help_text="Its tasks are not served until it is resumed.")
 
     class Meta:
         ordering = ["-created_at"]
@@ -342,3 +354,18 @@ class PreferencePair(models.Model):
 
     def __str__(self) -> str:
         return f"Pair {self.pk}"
+
+
+class Adjudication(models.Model):
+    """A project admin's final verdict on a (disputed) task, with a note; "adjudicated, else majority"
+    snapshots use it instead of the annotators' votes. One per task: deciding again replaces it."""
+
+    task = models.OneToOneField(Task, on_delete=models.CASCADE, related_name="adjudication")
+    ranking = models.JSONField(help_text="The verdict: groups of response ids, best first.")
+    note = models.TextField()
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Adjudication of task {self.task_id}"

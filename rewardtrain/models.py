@@ -26,6 +26,7 @@ class DatasetSnapshot(models.Model):
         EVERY = "every", "Every judgement as a row"
         MAJORITY = "majority", "Majority per pair, agreement as weight"
         WEIGHTED = "weighted", "Annotator-weighted"
+        ADJUDICATED = "adjudicated", "Adjudicated verdict, else majority"
 
     project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="snapshots")
     version = models.PositiveIntegerField()

@@ -85,3 +85,10 @@ def _fresh_cache():
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _task_numbers_per_test():
+    """factories.task numbers its prompts; each test counts from 1, so a test's prompts (and the
+    train/validation split they hash to) do not depend on which tests ran before it."""
+    factories.task.counter = 0

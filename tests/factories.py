@@ -39,6 +39,19 @@ def task(project, n_responses=2, prompt=None, **kwargs):
     count = task.counter = getattr(task, "counter", 0) + 1
     prompt = prompt or f"Prompt number {count}: explain something."
     responses = [f"Response {i} to prompt {count}." for i in range(n_responses)]
+    if n_responses != 2 and project.mode == Project.Mode.PAIRWISE:  # task_create checks like an import
+        Project.objects.filter(pk=project.pk).update(mode=Project.Mode.RANKING)
+        project.mode = Project.Mode.RANKING
+    if kwargs.get("is_gold") and kwargs.get("gold_ranking"):
+        # Tests write gold answers by 1-based slot number ([[1], [2]]); task_create checks real response ids.
+        made = tasks.task_create(project=project, prompt=prompt, responses=responses,
+                                 **{k: v for k, v in kwargs.items() if k not in ("is_gold", "gold_ranking")})
+        ids = list(made.slots.order_by("position").values_list("response_id", flat=True))
+        ranking = [[ids[n - 1] for n in group] for group in kwargs["gold_ranking"]]
+        from annotation.models import Task
+        Task.objects.filter(pk=made.pk).update(is_gold=True, gold_ranking=ranking)
+        made.is_gold, made.gold_ranking = True, ranking
+        return made
     return tasks.task_create(project=project, prompt=prompt, responses=responses, **kwargs)
 
 

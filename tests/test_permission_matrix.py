@@ -128,6 +128,15 @@ ENDPOINTS = [
     ("post", P + "/next-task/", None, None, {"annotator": 200, "other_admin": 404, "ml": 403, "admin": 200}),
     ("post", "/api/v1/assignments/{a}/judgement/", ranking_body, "json", LEASEHOLDER),
     ("post", "/api/v1/assignments/{a}/skip/", {"reason": "unclear"}, "json", {**LEASEHOLDER, "annotator": 200}),
+    # The project admin's workspace (annotation/api/projects.py, members.py, adjudication.py).
+    ("patch", P + "/", {"overlap": 2, "adaptive_overlap": True}, "json", {**ADMIN_ONLY, "admin": 200}),
+    ("get", P + "/members/", None, None, {**ADMIN_ONLY, "admin": 200}),
+    ("post", P + "/members/", {"username": "fresh", "role": "annotator", "create_user": True}, "json", ADMIN_ONLY),
+    ("patch", P + "/members/{u}/", {"role": "ml"}, "json", {**ADMIN_ONLY, "admin": 200}),
+    ("delete", P + "/members/{u}/", None, None, {**ADMIN_ONLY, "admin": 204}),
+    ("get", P + "/quality/disputed/", None, None, DATA_READ),
+    ("post", "/api/v1/tasks/{t}/adjudication/", lambda w: {"ranking": w.judgement.ranking, "note": "A is right."},
+     "json", ADMIN_ONLY),
     ("post", "/api/v1/tasks/{t}/gold/", lambda w: {"gold_ranking": w.judgement.ranking}, "json",
      {"annotator": 403, "other_admin": 404, "ml": 403, "admin": 200}),
 ]
@@ -139,7 +148,8 @@ def call(w: World, role: str, method, url, body, fmt):
         token, _ = Token.objects.get_or_create(user=w.users[role])
         client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     url = url.format(p=w.project.pk, s=w.snapshot.pk, t=w.task.pk, j=w.judgement.pk, pair=w.pair.pk,
-                     a=w.assignment.pk, job=w.job.pk, run=w.run.pk, model=w.model.pk)
+                     a=w.assignment.pk, job=w.job.pk, run=w.run.pk, model=w.model.pk,
+                     u=w.users["annotator"].pk)
     body = body(w) if callable(body) else body
     kwargs = {"format": fmt} if fmt else {}
     return getattr(client, method)(url, body, **kwargs) if body is not None else getattr(client, method)(url)

@@ -1,10 +1,14 @@
-"""Projects the caller belongs to, and one project's settings (any member)."""
+"""Projects the caller belongs to, one project's settings (any member reads them), and PATCH of the
+settings (project admins; checked by services.projects.project_update, like the settings page)."""
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
+from rest_framework.response import Response
 
 from annotation.models import Project
 from annotation.permissions import DATA_ROLES, user_roles, visible_projects
+from annotation.services.projects import SETTINGS, SettingsInvalid, project_update
 
-from .common import IdCursorPagination, ProjectScopedMixin
+from .common import IdCursorPagination, InvalidInput, ProjectScopedMixin, validated
 
 
 class ProjectOut(serializers.ModelSerializer):
@@ -14,8 +18,8 @@ class ProjectOut(serializers.ModelSerializer):
     class Meta:
         model = Project
         fields = ["id", "name", "description", "instructions", "mode", "rubric", "strength_scale", "allow_ties",
-                  "allow_both_bad", "rationale_required", "overlap", "lease_seconds", "gold_rate", "created_at",
-                  "roles"]
+                  "allow_both_bad", "rationale_required", "overlap", "lease_seconds", "gold_rate", "adaptive_overlap",
+                  "max_overlap", "dispute_threshold", "created_at", "roles"]
 
     def get_roles(self, project) -> list[str]:
         return sorted(user_roles(user=self.context["request"].user, project=project))
@@ -37,10 +41,47 @@ class ProjectListApi(generics.ListAPIView):
         return visible_projects(user=self.request.user)
 
 
-class ProjectDetailApi(ProjectScopedMixin, generics.RetrieveAPIView):
-    """One project's settings and the caller's roles (any member)."""
+class ProjectSettingsIn(serializers.Serializer):
+    """Any subset of the settings; ranges and the rules between them are the service's (as on the page)."""
+
+    name = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(allow_blank=True, trim_whitespace=False, required=False)
+    instructions = serializers.CharField(allow_blank=True, trim_whitespace=False, required=False,
+                                         help_text="Markdown shown to annotators.")
+    mode = serializers.ChoiceField(choices=Project.Mode.choices, required=False,
+                                   help_text="Fixed once the project has tasks.")
+    overlap = serializers.IntegerField(required=False, help_text="Judgements wanted per task imported from now on.")
+    max_overlap = serializers.IntegerField(required=False, help_text="Adaptive overlap never raises a target past it.")
+    adaptive_overlap = serializers.BooleanField(required=False)
+    dispute_threshold = serializers.FloatField(required=False, help_text="0..1 (1 excluded): a task is disputed when "
+                                               "more than this share of its judgements differ from the most common.")
+    lease_seconds = serializers.IntegerField(required=False)
+    gold_rate = serializers.FloatField(required=False, help_text="0..1: share of requests served a gold task first.")
+    allow_ties = serializers.BooleanField(required=False)
+    allow_both_bad = serializers.BooleanField(required=False)
+    rationale_required = serializers.BooleanField(required=False)
+    strength_scale = serializers.ListField(child=serializers.CharField(allow_blank=True), required=False,
+                                           help_text="Labels, weakest first; [] for no strength question.")
+
+
+class ProjectDetailApi(ProjectScopedMixin, generics.GenericAPIView):
+    """One project's settings and the caller's roles (any member); project admins change settings."""
 
     serializer_class = ProjectOut
 
-    def get_object(self):
-        return self.get_project()
+    @extend_schema(responses=ProjectOut, summary="A project's settings")
+    def get(self, request, project_id):
+        return Response(ProjectOut(self.get_project(), context={"request": request}).data)
+
+    @extend_schema(request=ProjectSettingsIn, responses=ProjectOut, summary="Change a project's settings")
+    def patch(self, request, project_id):
+        if not isinstance(request.data, dict):
+            raise InvalidInput("Send a JSON object of settings.")
+        if unknown := sorted(set(request.data) - set(SETTINGS)):
+            raise InvalidInput(f"{unknown[0]}: is not a project setting; settings are {', '.join(SETTINGS)}.")
+        changes = validated(ProjectSettingsIn, request.data)
+        try:
+            project = project_update(project=self.get_project(), changes=dict(changes))
+        except SettingsInvalid as exc:
+            raise InvalidInput(str(exc))
+        return Response(ProjectOut(project, context={"request": request}).data)

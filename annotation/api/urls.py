@@ -1,13 +1,16 @@
 """Every URL of the annotation API (under /api/v1/), one line each; the paths are a public contract."""
 from django.urls import path
 
-from . import annotate, auth, batches, gold, judgements, pairs, projects, rubrics, tasks
+from . import adjudication, annotate, auth, batches, gold, judgements, members, pairs, projects, rubrics, tasks
 
 urlpatterns = [
     path("auth/token/", auth.TokenApi.as_view(), name="api-token"),
     path("auth/tokens/", auth.TokenMineApi.as_view(), name="api-tokens"),
     path("projects/", projects.ProjectListApi.as_view(), name="api-projects"),
     path("projects/<id:project_id>/", projects.ProjectDetailApi.as_view(), name="api-project"),
+    path("projects/<id:project_id>/members/", members.MemberListAddApi.as_view(), name="api-members"),
+    path("projects/<id:project_id>/members/<id:user_id>/", members.MemberDetailApi.as_view(), name="api-member"),
+    path("projects/<id:project_id>/quality/disputed/", adjudication.DisputedListApi.as_view(), name="api-disputed"),
     path("projects/<id:project_id>/rubrics/", rubrics.RubricListCreateApi.as_view(), name="api-rubrics"),
     path("projects/<id:project_id>/batches/", batches.BatchListUploadApi.as_view(), name="api-batches"),
     path("projects/<id:project_id>/tasks/", tasks.TaskListApi.as_view(), name="api-tasks"),
@@ -22,4 +25,5 @@ urlpatterns = [
     path("assignments/<id:assignment_id>/judgement/", annotate.JudgementSubmitApi.as_view(), name="api-judgement"),
     path("assignments/<id:assignment_id>/skip/", annotate.AssignmentSkipApi.as_view(), name="api-skip"),
     path("tasks/<id:task_id>/gold/", gold.TaskGoldApi.as_view(), name="api-task-gold"),
+    path("tasks/<id:task_id>/adjudication/", adjudication.TaskAdjudicationApi.as_view(), name="api-task-adjudication"),
 ]

@@ -13,6 +13,9 @@ Rules (the README's "Task distribution" section says the same in prose):
   lease). Otherwise it is stored with ``is_surplus=True`` and does not count.
 * **Skipped** leases cannot be judged afterwards (409): the skip was that annotator's answer.
 * A task becomes COMPLETE when its counted judgements reach its target.
+* **Adaptive overlap** (``Project.adaptive_overlap``): when a counted judgement brings a task to its
+  target and the task's judgements are disputed (annotation.quality.disputes), the target goes up
+  by one instead of the task completing, never past ``max(max_overlap, overlap)``; gold tasks never.
 * **Pairs** are written in the same transaction: every C(K, 2) pair of a ranking, best group first.
   Responses in the same group give one tie row (``is_tie``, margin 0). Otherwise
   ``margin = (strength + 1 if strength is given else 1) × group distance`` — for a pairwise answer
@@ -41,6 +44,7 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from annotation.models import Assignment, Criterion, Judgement, PreferencePair, Task
+from annotation.quality.disputes import task_is_disputed
 from annotation.selectors.judgements import judgement_last
 
 MAX_RATIONALE_CHARS = 5000
@@ -177,6 +181,17 @@ def _pairs_create(*, judgement: Judgement, task: Task, project) -> None:
     PreferencePair.objects.bulk_create(pairs)
 
 
+def _wants_another(*, task: Task, project) -> bool:
+    """Adaptive overlap: a (non-gold) task that reached its target disputed gets one more judgement
+    wanted, never past the project's maximum. Called with the task row locked, so parallel
+    submissions raise the target one after the other and each sees the other's raise."""
+    if not project.adaptive_overlap or task.is_gold:
+        return False
+    if task.target_judgements >= max(project.max_overlap, project.overlap):
+        return False
+    return task_is_disputed(task=task, project=project)
+
+
 @transaction.atomic
 def judgement_submit(*, assignment: Assignment, ranking=None, strength=None, both_bad: bool = False,
                      criteria=None, rationale: str = "", duration_ms=None, now=None) -> tuple[Judgement, bool]:
@@ -218,8 +233,11 @@ def judgement_submit(*, assignment: Assignment, ranking=None, strength=None, bot
     if counts:
         task.completed_judgements += 1
         if task.completed_judgements >= task.target_judgements:
-            task.status = Task.Status.COMPLETE
-        task.save(update_fields=["completed_judgements", "status"])
+            if _wants_another(task=task, project=project):  # adaptive overlap: the task stays open
+                task.target_judgements += 1
+            else:
+                task.status = Task.Status.COMPLETE
+        task.save(update_fields=["completed_judgements", "status", "target_judgements"])
     Assignment.objects.filter(pk=assignment.pk).update(status=Assignment.Status.SUBMITTED, finished_at=now)
     if not on_time:
         # A newer lease of the same task by the same annotator has nothing left to do. (On time, this

@@ -31,6 +31,8 @@ Rules (the README's "Task distribution" section says the same in prose):
   one; either way the other kind is the fallback, so nobody is told "no more tasks" while a task
   they could do remains. Gold tasks obey their target like any other task (raise their target to
   show one gold item to more people) and are served looking exactly like regular tasks.
+* **Paused batches.** Tasks of a paused batch (``Batch.paused``) are neither claimed nor taken over
+  until the batch is resumed; leases already handed out run their course.
 * **Display order.** Every claim shuffles the task's responses and stores the order on the
   assignment (and later on the judgement), so position bias can be measured.
 """
@@ -54,8 +56,10 @@ _MAY_DO = """NOT EXISTS (SELECT 1 FROM annotation_judgement j WHERE j.task_id = 
   AND NOT EXISTS (SELECT 1 FROM annotation_assignment s
                   WHERE s.annotator_id = %(user)s AND s.task_id = t.id AND s.status = '{skipped}')""".format(
     skipped=Assignment.Status.SKIPPED)
+# Its batch is not paused (Batch.paused: a reversible hold the project admin puts on a whole import).
+_NOT_PAUSED = """NOT EXISTS (SELECT 1 FROM annotation_batch b WHERE b.id = t.batch_id AND b.paused)"""
 # It has room: completed judgements plus unexpired held (active or prefetched) leases below its target.
-_HAS_ROOM = """t.status = '{open}' AND t.completed_judgements + (
+_HAS_ROOM = _NOT_PAUSED + """ AND t.status = '{open}' AND t.completed_judgements + (
     SELECT count(*) FROM annotation_assignment a
     WHERE a.task_id = t.id AND a.status IN ({held}) AND a.expires_at > %(now)s) < t.target_judgements""".format(
     open=Task.Status.OPEN, held=", ".join(f"'{status}'" for status in Assignment.HELD))
@@ -180,7 +184,7 @@ _RESERVED_SQL = """
 SELECT p.id, p.task_id FROM annotation_assignment p JOIN annotation_task t ON t.id = p.task_id
 WHERE p.project_id = %(project)s AND p.status = '{prefetched}' AND p.expires_at > %(now)s
   AND p.annotator_id <> %(user)s AND t.status = '{open}'
-  AND {may_do}
+  AND {may_do} AND {not_paused}
   AND NOT EXISTS (SELECT 1 FROM annotation_assignment m
                   WHERE m.annotator_id = %(user)s AND m.task_id = t.id AND m.status = '{active}')
 ORDER BY t.priority DESC, t.id
@@ -195,7 +199,8 @@ def _take_over_reservation(*, project: Project, annotator, now) -> Assignment | 
     lock = "FOR UPDATE OF p SKIP LOCKED" if connection.vendor == "postgresql" else ""
     with connection.cursor() as cursor:
         cursor.execute(_RESERVED_SQL.format(lock=lock, may_do=_MAY_DO, prefetched=Assignment.Status.PREFETCHED,
-                                           open=Task.Status.OPEN, active=Assignment.Status.ACTIVE),
+                                           open=Task.Status.OPEN, active=Assignment.Status.ACTIVE,
+                                           not_paused=_NOT_PAUSED),
                        {"project": project.pk, "user": annotator.pk, "now": db_now})
         row = cursor.fetchone()
     if row is None:

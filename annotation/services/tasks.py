@@ -1,42 +1,56 @@
-"""Tasks one at a time (files go through services/imports): a prompt and its responses in slots."""
+"""Tasks one at a time (files go through services/imports): a prompt and its responses in slots,
+checked by the same rules as an imported row (imports.tasks.task_row_parse)."""
+import math
+
 from django.db import transaction
 
-from annotation.hashing import content_hash, messages_to_text, prompt_hash, task_hash
+from annotation.hashing import task_hash
 from annotation.models import Batch, Project, Prompt, Response, Task, TaskSlot
 
-
-def _prompt_get_or_create(*, project: Project, prompt) -> Prompt:
-    messages = prompt if isinstance(prompt, list) else None
-    text = messages_to_text(messages) if messages else prompt
-    obj, _ = Prompt.objects.get_or_create(
-        project=project, content_hash=prompt_hash(text=text, messages=messages),
-        defaults={"text": text, "messages": messages},
-    )
-    return obj
+from .imports.common import RowError, storable
+from .imports.tasks import task_row_parse
+from .judgements import JudgementInvalid, ranking_validate
 
 
 @transaction.atomic
 def task_create(*, project: Project, prompt, responses: list, batch: Batch | None = None,
                 is_gold: bool = False, gold_ranking=None, priority: float = 0.0, external_id: str = "",
                 metadata: dict | None = None) -> Task:
-    """One task from a prompt (text or chat messages) and 2+ responses (text or {"text", "model"})."""
-    if len(responses) < 2:
-        raise ValueError("A task needs at least two responses.")
-    prompt_obj = _prompt_get_or_create(project=project, prompt=prompt)
-    response_objs = []
-    for item in responses:
-        text, model = (item, "") if isinstance(item, str) else (item["text"], item.get("model", ""))
-        obj, _ = Response.objects.get_or_create(prompt=prompt_obj, content_hash=content_hash(text),
-                                                defaults={"text": text, "source_model": model})
-        response_objs.append(obj)
+    """One task from a prompt (text or chat messages) and its responses (text or {"text", "model"}).
+
+    ValueError naming the field, and nothing written, for anything a task file would be refused for
+    (a pairwise project takes exactly two responses, no empty or repeated texts, ...), a task
+    already in the project, a priority that is no finite number, or a gold answer that does not
+    rank every response."""
+    row = {"prompt": prompt, "responses": responses, "id": external_id, "metadata": metadata}
+    try:
+        storable(row)
+        parsed = task_row_parse(row, mode=project.mode)
+    except RowError as exc:
+        raise ValueError(str(exc))
+    if isinstance(priority, bool) or not isinstance(priority, (int, float)) or not math.isfinite(priority):
+        raise ValueError("priority: must be a finite number.")
+    digest = task_hash(prompt_hash=parsed["prompt_hash"], response_hashes=[r["hash"] for r in parsed["responses"]])
+    if existing := Task.objects.filter(project=project, content_hash=digest).values_list("pk", flat=True).first():
+        raise ValueError(f"prompt: this task (same prompt and responses) is already in the project as task {existing}.")
+    prompt_obj, _ = Prompt.objects.get_or_create(
+        project=project, content_hash=parsed["prompt_hash"],
+        defaults={"text": parsed["text"], "messages": parsed["messages"]})
+    response_objs = [Response.objects.get_or_create(prompt=prompt_obj, content_hash=item["hash"],
+                                                    defaults={"text": item["text"], "source_model": item["model"]})[0]
+                     for item in parsed["responses"]]
     task = Task.objects.create(
-        project=project, batch=batch, prompt=prompt_obj, priority=priority, is_gold=is_gold,
-        gold_ranking=gold_ranking, external_id=external_id, metadata=metadata or {},
-        target_judgements=project.overlap,
-        content_hash=task_hash(prompt_hash=prompt_obj.content_hash,
-                               response_hashes=[r.content_hash for r in response_objs]),
-    )
+        project=project, batch=batch, prompt=prompt_obj, priority=priority, external_id=parsed["external_id"],
+        metadata=parsed["metadata"], target_judgements=project.overlap, content_hash=digest)
     TaskSlot.objects.bulk_create(TaskSlot(task=task, response=r, position=i) for i, r in enumerate(response_objs))
+    if is_gold:
+        try:
+            task.gold_ranking = ranking_validate(ranking=gold_ranking, response_ids=[r.pk for r in response_objs],
+                                                 allow_ties=True, field="gold_ranking")
+        except JudgementInvalid as exc:
+            raise ValueError(str(exc))
+        task.is_gold = True
+        task.save(update_fields=["is_gold", "gold_ranking"])
     return task
 
 

@@ -2,7 +2,7 @@
 service stands behind the page (e.g. annotate-submit -> annotate_submit -> judgement_submit)."""
 from django.urls import path
 
-from . import gold, projects, workspace
+from . import adjudication, gold, manage, projects, workspace
 
 urlpatterns = [
     path("", projects.home, name="home"),
@@ -22,4 +22,21 @@ urlpatterns = [
     # project admins' gold pages
     path("projects/<id:project_id>/gold/", gold.gold_tasks, name="gold-tasks"),
     path("projects/<id:project_id>/gold/<id:task_id>/", gold.gold_task, name="gold-task"),
+    # the project admin's workspace
+    path("projects/new/", manage.project_create, name="project-create"),
+    path("markdown-preview/", manage.markdown_preview, name="markdown-preview"),
+    path("projects/<id:project_id>/settings/", manage.project_edit, name="project-edit"),
+    path("projects/<id:project_id>/rubric/", manage.rubric_edit, name="rubric-edit"),
+    path("projects/<id:project_id>/members/", manage.members, name="members"),
+    path("projects/<id:project_id>/members/<id:user_id>/role/", manage.member_set_role, name="member-set-role"),
+    path("projects/<id:project_id>/members/<id:user_id>/remove/", manage.member_remove, name="member-remove"),
+    path("projects/<id:project_id>/batches/", manage.batches, name="batches"),
+    path("projects/<id:project_id>/batches/<id:batch_id>/pause/", manage.batch_pause, name="batch-pause"),
+    path("projects/<id:project_id>/batches/<id:batch_id>/resume/", manage.batch_resume, name="batch-resume"),
+    path("projects/<id:project_id>/batches/<id:batch_id>/retire/", manage.batch_retire, name="batch-retire"),
+    path("projects/<id:project_id>/tasks/", manage.task_list, name="task-list"),
+    path("projects/<id:project_id>/tasks/<id:task_id>/", manage.task_detail, name="task-detail"),
+    path("projects/<id:project_id>/disputed/", adjudication.disputed_list, name="disputed"),
+    path("projects/<id:project_id>/tasks/<id:task_id>/adjudicate/", adjudication.task_adjudicate,
+         name="task-adjudicate"),
 ]

@@ -292,6 +292,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
+        "MembershipRoleEnum": "annotation.models.Membership.Role",
         "TaskStatusEnum": "annotation.models.Task.Status",
         "AssignmentStatusEnum": "annotation.models.Assignment.Status",
         "TrainingRunStatusEnum": "rewardtrain.models.TrainingRun.Status",

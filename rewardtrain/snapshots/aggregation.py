@@ -1,6 +1,7 @@
 """From selected pairs to snapshot rows: votes grouped by comparison (one streaming query), then one
-row per vote (every) or one per comparison (majority, or weighted by gold reliability); the
-train/val split by prompt; annotator pseudonyms."""
+row per vote (every) or one per comparison (majority, weighted by gold reliability, or adjudicated:
+a project admin's verdict on the task where there is one, else the majority); the train/val split
+by prompt; annotator pseudonyms."""
 import hashlib
 import hmac
 import json
@@ -10,7 +11,7 @@ from functools import lru_cache
 from django.conf import settings
 from django.db.models.functions import Greatest, Least
 
-from annotation.models import Project
+from annotation.models import Adjudication, Project
 from annotation.selectors.gold import gold_reliability
 from annotation.selectors.pairs import pairs_filter
 from rewardtrain.models import DatasetSnapshot
@@ -130,10 +131,12 @@ def _aggregate_row(group: list[dict], *, split: str, scores: dict[str, float], a
         (first["lo"], lo_text), (first["hi"], hi_text))
     backing = [v for v in group if _direction(v) == side]
     sources = sorted({v["source"] for v in group})
+    # A verdict no annotator voted for has no votes to average: one step of preference.
+    margin = round(sum(v["margin"] for v in backing) / len(backing), 6) if backing else (0.0 if side == "tie" else 1.0)
     return {
         **_base_row(first, split=split),
         "chosen_id": chosen[0], "chosen": chosen[1], "rejected_id": rejected[0], "rejected": rejected[1],
-        "tie": side == "tie", "margin": round(sum(v["margin"] for v in backing) / len(backing), 6),
+        "tie": side == "tie", "margin": margin,
         "strength": None, "weight": round(best / total, 6), "agreement": agreement, "votes": len(group),
         "source": sources[0] if len(sources) == 1 else "mixed",
         "pair_id": None, "pair_ids": [v["id"] for v in group], "judgement_id": None, "task_id": None,
@@ -143,17 +146,40 @@ def _aggregate_row(group: list[dict], *, split: str, scores: dict[str, float], a
     }
 
 
+def _verdicts(project: Project) -> dict[int, dict[int, int]]:
+    """Task id -> {response id: rank} of every adjudicated task of the project (one query)."""
+    return {task_id: {rid: rank for rank, group in enumerate(ranking) for rid in group}
+            for task_id, ranking in Adjudication.objects.filter(task__project=project).values_list("task_id", "ranking")}
+
+
+def _verdict_side(group: list[dict], verdicts: dict[int, dict[int, int]]) -> str | None:
+    """The side the verdict on the group's task takes for the overall preference; None without one
+    (criteria are not adjudicated, and a comparison may come from several tasks that disagree)."""
+    if group[0]["criterion"] or not verdicts:
+        return None
+    sides = set()
+    for task_id in {v["judgement__task_id"] for v in group if v["judgement__task_id"] is not None}:
+        ranks = verdicts.get(task_id)
+        if ranks is not None and group[0]["lo"] in ranks and group[0]["hi"] in ranks:
+            lo, hi = ranks[group[0]["lo"]], ranks[group[0]["hi"]]
+            sides.add("tie" if lo == hi else "forward" if lo < hi else "backward")
+    return sides.pop() if len(sides) == 1 else None
+
+
 def snapshot_rows(*, project: Project, filters: SnapshotFilters, aggregation: str, seed: int,
                   val_fraction: float, stats: dict | None = None) -> Iterator[dict]:
     """The snapshot's rows in their canonical order (also used by tests and the benchmark)."""
     stats = stats if stats is not None else {}
     reliability = gold_reliability(project=project) if aggregation == Aggregation.WEIGHTED else {}
+    verdicts = _verdicts(project) if aggregation == Aggregation.ADJUDICATED else {}
     for group in _votes_grouped(pairs_selected(project=project, filters=filters)):
         counts = {"forward": 0, "backward": 0, "tie": 0}
         for vote in group:
             counts[_direction(vote)] += 1
         agreement = round(max(counts.values()) / len(group), 6)
-        if filters.min_agreement is not None and agreement < filters.min_agreement:
+        verdict = _verdict_side(group, verdicts) if verdicts else None
+        # A verdict settles a dispute: the minimum agreement (meant for unsettled votes) does not drop it.
+        if verdict is None and filters.min_agreement is not None and agreement < filters.min_agreement:
             stats["dropped_below_agreement"] = stats.get("dropped_below_agreement", 0) + len(group)
             continue
         split = split_of(prompt_hash=group[0]["prompt__content_hash"], seed=seed, val_fraction=val_fraction)
@@ -166,6 +192,9 @@ def snapshot_rows(*, project: Project, filters: SnapshotFilters, aggregation: st
             for vote in group:
                 annotator = vote["annotator_id"] or vote["judgement__annotator_id"]
                 scores[_direction(vote)] += reliability.get(annotator, PRIOR_RELIABILITY) * vote["weight"]
+        elif verdict is not None:
+            scores = {side: float(side == verdict) for side in counts}
+            stats["adjudicated"] = stats.get("adjudicated", 0) + 1
         else:
             scores = {side: float(n) for side, n in counts.items()}
         row = _aggregate_row(group, split=split, scores=scores, agreement=agreement)

@@ -78,6 +78,7 @@ def artifacts_write(rows: Iterable[dict], folder: str, stats: dict) -> Written:
                  "by_criterion": dict(sorted(by_criterion.items())), "ties": ties,
                  "dropped_below_agreement": stats.get("dropped_below_agreement", 0),
                  "dropped_no_majority": stats.get("dropped_no_majority", 0),
+                 **({"adjudicated": stats["adjudicated"]} if "adjudicated" in stats else {}),  # comparisons a verdict decided
                  # checked before a stored artifact is served (snapshots.exports.artifact_chunks)
                  "bytes": {"jsonl": os.path.getsize(out.jsonl_path), "parquet": os.path.getsize(out.parquet_path)}}
     return out

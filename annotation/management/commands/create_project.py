@@ -1,6 +1,5 @@
 """`manage.py create_project`: creates a project (services.projects.project_create)."""
 from django.core.management.base import BaseCommand, CommandError
-from django.db import IntegrityError
 
 from annotation.services import projects
 from annotation.models import Project
@@ -27,7 +26,7 @@ class Command(BaseCommand):
         try:
             project = projects.project_create(name=name, mode=mode, overlap=overlap, lease_seconds=lease_seconds,
                                               gold_rate=gold_rate / 100)
-        except IntegrityError:
-            raise CommandError(f"A project named {name!r} already exists.")
+        except ValueError as exc:  # services.projects.SettingsInvalid names the setting
+            raise CommandError(str(exc))
         self.stdout.write(self.style.SUCCESS(f"Created project {project.name!r} (id {project.pk}, {mode}, "
                                              f"overlap {overlap}, lease {lease_seconds}s, gold rate {gold_rate:g}%)."))

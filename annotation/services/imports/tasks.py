@@ -11,7 +11,8 @@ from .common import (ImportResult, RowError, import_run, object_field, prompt_fi
 MAX_RESPONSES = 9
 
 
-def _task_row(row: dict, *, mode: str) -> dict:
+def task_row_parse(row: dict, *, mode: str) -> dict:
+    """One task row checked (RowError naming the field): the rules of file imports *and* of services.tasks.task_create."""
     text, messages = prompt_field(row.get("prompt"))
     responses = row.get("responses")
     if responses is None:
@@ -70,4 +71,4 @@ def _write_tasks(project: Project, batch: Batch, rows: list[dict], result: Impor
 def tasks_import(*, project: Project, fileobj, filename: str, user=None, batch_name: str | None = None) -> ImportResult:
     """Tasks to annotate: {"prompt": str | messages, "responses": [str | {"text", "model"}], "id"?, "metadata"?}."""
     return import_run(project=project, fileobj=fileobj, filename=filename, user=user, batch_name=batch_name,
-                      parse=partial(_task_row, mode=project.mode), write=_write_tasks)
+                      parse=partial(task_row_parse, mode=project.mode), write=_write_tasks)

@@ -193,8 +193,9 @@ def test_a_rubric_criterion_cannot_take_the_reserved_key_overall(project, projec
 
 def test_an_operation_a_project_lacks_is_405_for_every_role(project, project_admin, ml_engineer, annotator):
     for user in (project_admin, ml_engineer, annotator):
-        response = client_for(user).patch(f"/api/v1/projects/{project.pk}/", {"name": "x"}, format="json")
-        assert response.status_code == 405, (user, response.json())
+        response = client_for(user).put(f"/api/v1/projects/{project.pk}/", {"name": "x"}, format="json")
+        assert response.status_code == 405, (user, response.json())  # settings change by PATCH only
+        assert client_for(user).delete(f"/api/v1/projects/{project.pk}/").status_code == 405
     project.refresh_from_db()
     assert project.name != "x"
 

@@ -28,7 +28,7 @@ def test_add_member_without_user_explains_create_user(db):
 
 def test_duplicate_project_name_is_a_clear_error(db):
     call_command("create_project", "P")
-    with pytest.raises(CommandError, match="A project named 'P' already exists."):
+    with pytest.raises(CommandError, match="name: a project named “P” already exists."):
         call_command("create_project", "P")
 
 

@@ -152,3 +152,29 @@ def test_concurrent_claims_and_submissions_keep_every_invariant():
     assert set(Task.objects.filter(project=project).values_list("status", flat=True)) == {Task.Status.COMPLETE}
     assert Judgement.objects.filter(task__project=project, is_surplus=False).count() == N_TASKS * OVERLAP
     assert len(ledger.accepted) > N_TASKS * OVERLAP - 1
+
+
+def test_adaptive_overlap_under_concurrency_never_passes_the_maximum():
+    """The same storm on a project with adaptive overlap. Annotators pick the response shown first, so
+    about half the tasks are disputed at every step (threshold 0: any disagreement): targets go up
+    while others claim and submit, and none may pass max_overlap or leave a task over-leased."""
+    project = factories.ProjectFactory(overlap=2, lease_seconds=LEASE, adaptive_overlap=True, max_overlap=4,
+                                       dispute_threshold=0.0)
+    for i in range(24):
+        factories.task(project, priority=i % 5)
+    annotators = [factories.member(project, "annotator") for _ in range(N_ANNOTATORS)]
+    ledger = Ledger()
+    t0 = timezone.now()
+    run_all([(worker, project, a, t0, 300 + i, 0.1, 0.05, ledger) for i, a in enumerate(annotators + annotators[:2])])
+    assert_invariants(project, ledger, t0)
+    t1 = t0 + timedelta(seconds=LEASE + 1)
+    run_all([(late_submitter, lease, t1, ledger) for lease in ledger.abandoned]
+            + [(worker, project, a, t1, 400 + i, 0.0, 0.0, ledger) for i, a in enumerate(annotators)])
+    assert_invariants(project, ledger, t1)
+
+    targets = Counter(Task.objects.filter(project=project).values_list("target_judgements", flat=True))
+    assert max(targets) <= 4, targets
+    assert set(targets) - {2}, "some disputed task should have asked for more judgements"
+    for task in Task.objects.filter(project=project, status=Task.Status.COMPLETE, target_judgements__lt=4):
+        answers = [tuple(map(tuple, r)) for r in task.judgements.filter(is_surplus=False).values_list("ranking", flat=True)]
+        assert len(set(answers)) == 1, f"task {task.pk} completed below the maximum while disputed"

@@ -245,9 +245,36 @@ def test_filters_that_select_nothing_cut_no_snapshot_and_use_up_no_version(proje
 
 
 def test_a_split_that_leaves_no_validation_rows_says_so(project):
-    factories.judged_pair(project)
+    factories.judged_pair(project, task=factories.task(project, prompt="A prompt that lands in train."))  # seed 0
     snap = cut(project, val_fraction=0.1, seed=0)
     assert (snap.train_rows, snap.val_rows) == (1, 0)
     assert snap.stats["warnings"] == ["No validation rows: all 1 prompt(s) fell in train (validation fraction 0.1). "
                                       "Cut again with more prompts, another seed or a larger validation fraction."]
     assert cut(project, val_fraction=0).stats["warnings"] == []  # asked for no validation: nothing to warn about
+
+
+def test_adjudicated_aggregation_uses_the_verdict_else_the_majority(project):
+    from annotation.services.adjudication import adjudication_record
+
+    admin = factories.member(project, "admin")
+    disputed = factories.task(project)
+    lo, hi = disputed.slots.order_by("position").values_list("response_id", flat=True)
+    for prefer in (0, 0, 1):  # the majority prefers `lo`...
+        factories.judged_pair(project, task=disputed, prefer=prefer)
+    adjudication_record(task=disputed, ranking=[[hi], [lo]], note="The minority is right.", user=admin)
+    plain = factories.task(project)
+    factories.judged_pair(project, task=plain, prefer=1)
+    factories.judged_pair(project, task=plain, prefer=1)
+    tied = factories.task(project)  # 1-1, no verdict: no majority, dropped as before
+    factories.judged_pair(project, task=tied, prefer=0)
+    factories.judged_pair(project, task=tied, prefer=1)
+
+    majority = {r["prompt_id"]: r["chosen_id"] for r in rows_of(cut(project, "majority", val_fraction=0))}
+    assert majority[disputed.prompt_id] == lo  # ... so the majority keeps its answer
+    snap = cut(project, "adjudicated", val_fraction=0, min_agreement=0.9)
+    rows = {r["prompt_id"]: r for r in rows_of(snap)}
+    assert rows[disputed.prompt_id]["chosen_id"] == hi and rows[disputed.prompt_id]["rejected_id"] == lo
+    assert rows[disputed.prompt_id]["votes"] == 3 and rows[disputed.prompt_id]["margin"] == 1.0
+    assert rows[plain.prompt_id]["chosen_id"] == majority[plain.prompt_id]
+    assert tied.prompt_id not in rows
+    assert snap.aggregation == "adjudicated" and snap.stats["adjudicated"] == 1

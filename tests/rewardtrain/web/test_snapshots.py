@@ -93,7 +93,7 @@ def test_download_link_streams_the_export(client, project, ml_engineer, snapshot
 
 def test_the_page_shows_an_empty_validation_split_and_refuses_an_empty_cut(client, project, ml_engineer,
                                                                           django_capture_on_commit_callbacks):
-    factories.judged_pair(project)
+    factories.judged_pair(project, task=factories.task(project, prompt="A prompt that lands in train."))  # seed 0
     url = reverse("snapshot-new", kwargs={"project_id": project.pk})
     client = logged_in(client, ml_engineer)
     empty = client.post(url, {"since": "2001-01-01", "until": "2001-01-01", "aggregation": "every", "seed": 0,

@@ -1,0 +1,1 @@
+"""Quality control: agreement, annotator statistics, disputes, adjudication, adaptive overlap."""
