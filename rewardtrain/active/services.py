@@ -48,6 +48,11 @@ class AcquisitionError(ValueError):
     """A round that cannot start; the message says why and what to do. Nothing was changed."""
 
 
+class AcquisitionConflict(AcquisitionError):
+    """The request is fine but the project's state forbids it now (no active model, an empty pool,
+    a round in flight): the API answers 409."""
+
+
 def _user(user):
     return user if user is not None and getattr(user, "is_authenticated", False) else None
 
@@ -81,17 +86,17 @@ def acquisition_round_create(*, project: Project, strategy: str, size: int, user
         Project.objects.select_for_update().filter(pk=project.pk).first()
         model = ModelVersion.objects.filter(project=project, status=ModelVersion.Status.ACTIVE).first()
         if model is None:
-            raise AcquisitionError(f"Project “{project.name}” has no active model: train a model and promote it "
+            raise AcquisitionConflict(f"Project “{project.name}” has no active model: train a model and promote it "
                                    "before an acquisition round.")
         if not Task.objects.filter(project=project, status=Task.Status.POOL).exists():
-            raise AcquisitionError(f"Project “{project.name}” has no pool tasks: import tasks into the pool first "
+            raise AcquisitionConflict(f"Project “{project.name}” has no pool tasks: import tasks into the pool first "
                                    "(import_tasks --pool, or the import page's pool checkbox).")
         if strategy == "disagreement" and _labelled_pairs(project.pk, limit=2).count() < 2:
             raise AcquisitionError("strategy: disagreement resamples the project's judged pairs and needs at "
                                    "least 2; use uncertainty or dopt until there are some.")
         busy = AcquisitionRound.objects.filter(project=project, status__in=AcquisitionRound.ACTIVE).first()
         if busy is not None:
-            raise AcquisitionError(f"Acquisition round {busy.pk} of this project is still {busy.status}; "
+            raise AcquisitionConflict(f"Acquisition round {busy.pk} of this project is still {busy.status}; "
                                    "wait for it to finish.")
         if seed is None:
             params["seed"] = AcquisitionRound.objects.filter(project=project).count()
@@ -102,7 +107,7 @@ def acquisition_round_create(*, project: Project, strategy: str, size: int, user
                                                          size=size, params=params, trigger=trigger,
                                                          created_by=_user(user))
         except IntegrityError:  # a round created at the same moment (the one-in-flight constraint)
-            raise AcquisitionError("Another acquisition round of this project was just started; wait for it "
+            raise AcquisitionConflict("Another acquisition round of this project was just started; wait for it "
                                    "to finish.") from None
 
     def enqueue():
@@ -120,8 +125,9 @@ def _fail(round_id: int, error: str) -> None:
     log.warning("Acquisition round %s failed: %s", round_id, error)
 
 
-def acquisition_round_execute(*, round_id: int) -> str:
-    """Claims a queued round, cuts its pool into chunks and fans the scoring out as a chord."""
+def acquisition_round_execute(*, round_id: int, inline: bool = False) -> str:
+    """Claims a queued round, cuts its pool into chunks and fans the scoring out as a chord
+    (``inline``: scores the chunks one after another in this process instead, e.g. for a command)."""
     now = timezone.now()
     with transaction.atomic():
         if not AcquisitionRound.objects.filter(pk=round_id, status=Status.QUEUED).update(
@@ -140,15 +146,19 @@ def acquisition_round_execute(*, round_id: int) -> str:
     if not pool:
         _fail(round_id, "The pool was empty when the round started (another round or an admin opened its tasks).")
         return "failed"
+    if inline:
+        for chunk_id in AcquisitionChunk.objects.filter(round_id=round_id).order_by("index").values_list("id", flat=True):
+            acquisition_chunk_score(chunk_id=chunk_id)
+        return acquisition_round_select(round_id=round_id)
     from celery import chord
 
-    from ..tasks import acquisition_chunk_score, acquisition_round_select
+    from .. import tasks
 
     if not chunks:
-        acquisition_round_select.delay(round_id)
+        tasks.acquisition_round_select.delay(round_id)
     else:
         ids = AcquisitionChunk.objects.filter(round_id=round_id).order_by("index").values_list("id", flat=True)
-        chord(acquisition_chunk_score.si(chunk_id) for chunk_id in ids)(acquisition_round_select.si(round_id))
+        chord(tasks.acquisition_chunk_score.si(chunk_id) for chunk_id in ids)(tasks.acquisition_round_select.si(round_id))
     return f"{len(chunks)} chunk(s)"
 
 

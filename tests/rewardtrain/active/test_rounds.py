@@ -178,3 +178,29 @@ def test_the_schedule_starts_a_round_when_due(project, active_model, pool, djang
     assert outcome == {str(project.pk): f"started round {round_.pk}"}
     assert round_.trigger == "schedule"
     assert services.acquisition_rounds_schedule() == {str(project.pk): "not due"}
+
+
+def test_the_acquisition_policy_is_set_from_the_page_and_the_api_and_checked(client, project, ml_engineer):
+    from django.urls import reverse
+    from rest_framework.test import APIClient
+
+    from rewardtrain.training.policy import PolicyError, training_policy_update
+
+    client.force_login(ml_engineer)
+    assert 'name="acquire_strategy"' in client.get(reverse("run-list", args=[project.pk])).content.decode()
+    response = client.post(reverse("run-policy", args=[project.pk]),
+                           {"retrain_every": 0, "promote_confidence": 0.95, "acquire_after_promote": "on",
+                            "acquire_every_hours": 12, "acquire_strategy": "uncertainty", "acquire_size": 20})
+    assert response.status_code == 302
+    policy = TrainingPolicy.objects.get(project=project)
+    assert (policy.acquire_after_promote, policy.acquire_every_hours, policy.acquire_strategy,
+            policy.acquire_size) == (True, 12, "uncertainty", 20)
+    api = APIClient()
+    api.force_authenticate(ml_engineer)
+    url = f"/api/v1/projects/{project.pk}/training-policy/"
+    changed = api.patch(url, {"acquire_strategy": "dopt", "acquire_size": 5}, format="json")
+    assert changed.status_code == 200 and changed.json()["acquire_strategy"] == "dopt"
+    assert api.patch(url, {"acquire_size": 0}, format="json").status_code == 400
+    with pytest.raises(PolicyError, match="acquire_strategy must be one of random, uncertainty"):
+        training_policy_update(project=project, acquire_strategy="best")
+    assert TrainingPolicy.objects.get(project=project).acquire_size == 5
