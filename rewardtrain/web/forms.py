@@ -92,3 +92,19 @@ class TrainingPolicyForm(forms.Form):
 
     def clean_config(self):
         return self.cleaned_data["config"] or {}
+
+
+class AcquisitionForm(forms.Form):
+    """Start an acquisition round; the service checks the values again."""
+
+    strategy = forms.ChoiceField(choices=[(s, s) for s in STRATEGIES], initial="dopt",
+                                 help_text="random: the control · uncertainty: closest calls (|Δr| smallest) · "
+                                           "disagreement: bootstrap heads disagree · dopt: most information "
+                                           "for the reward head (D-optimal)")
+    size = forms.IntegerField(min_value=1, initial=50, label="Tasks to open")
+    epsilon = forms.FloatField(min_value=0, max_value=1, initial=0.1, label="Random share (ε)",
+                               widget=forms.NumberInput(attrs={"step": "0.05"}),
+                               help_text="Share of the picks drawn uniformly, so the labels stay unbiased.")
+    diversity = forms.FloatField(min_value=0, max_value=1, initial=0.3,
+                                 widget=forms.NumberInput(attrs={"step": "0.05"}),
+                                 help_text="How strongly picks similar to earlier picks are damped; 0 = off.")
