@@ -307,6 +307,9 @@ SPECTACULAR_SETTINGS = {
         "SnapshotJobStatusEnum": "rewardtrain.models.SnapshotJob.Status",
         "ModelVersionStatusEnum": "rewardtrain.models.ModelVersion.Status",
         "AcquisitionRoundStatusEnum": "rewardtrain.models.AcquisitionRound.Status",
+        "TrainingRunTriggerEnum": "rewardtrain.models.TrainingRun.Trigger",
+        "AcquisitionRoundTriggerEnum": "rewardtrain.models.AcquisitionRound.Trigger",
+        "AcquisitionStrategyEnum": "rewardtrain.ml.acquisition.STRATEGIES",
     },
 }
 
