@@ -24,6 +24,7 @@ which extrapolated. ``--pool 100000`` measures the whole thing.
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -215,6 +216,7 @@ def main() -> None:
     result["peak_rss_mb_main"] = round(peak_rss_mb())
     result["load_average"] = os.getloadavg()
     print(json.dumps(result, indent=2))
+    shutil.rmtree(var, ignore_errors=True)  # the model copy and the worker's log
 
 
 if __name__ == "__main__":
