@@ -248,6 +248,13 @@ class TrainingPolicy(models.Model):
     promote_confidence = models.FloatField(default=0.95)
     config = models.JSONField(default=dict, blank=True, help_text="TrainConfig overrides for automatic runs.")
     snapshot_val_fraction = models.FloatField(default=0.1)
+    # Active learning (rewardtrain.active): open pool tasks after a promotion and/or on a schedule.
+    acquire_after_promote = models.BooleanField(default=False, help_text="Start an acquisition round whenever a "
+                                                                         "model is promoted (by hand or automatically).")
+    acquire_every_hours = models.PositiveIntegerField(default=0, help_text="Start an acquisition round on the beat "
+                                                                           "every N hours while the pool has tasks; 0 = off.")
+    acquire_strategy = models.CharField(max_length=16, default="dopt", help_text="random, uncertainty, disagreement or dopt.")
+    acquire_size = models.PositiveIntegerField(default=50, help_text="Pool tasks each automatic round opens.")
     judgements_seen = models.PositiveBigIntegerField(default=0)
     last_triggered_at = models.DateTimeField(null=True, blank=True)
     last_note = models.CharField(max_length=500, blank=True, help_text="What the last automatic step did.")
@@ -265,3 +272,95 @@ class TrainingPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"Training policy of {self.project}"
+
+
+class AcquisitionRound(models.Model):
+    """One active-learning round: the active model scores the pool, a strategy picks tasks, and the
+    picks are opened to annotators with a priority (rewardtrain.active)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SCORING = "scoring", "Scoring the pool"
+        SELECTING = "selecting", "Selecting"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    class Trigger(models.TextChoices):
+        MANUAL = "manual", "Manual"
+        PROMOTE = "promote", "After a promotion"
+        SCHEDULE = "schedule", "Schedule"
+
+    ACTIVE = (Status.QUEUED, Status.SCORING, Status.SELECTING)
+    FINISHED = (Status.SUCCEEDED, Status.FAILED)
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="acquisition_rounds")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="acquisition_rounds")
+    strategy = models.CharField(max_length=16)
+    size = models.PositiveIntegerField()
+    params = models.JSONField(default=dict, blank=True, help_text="epsilon, diversity, seed, chunk size.")
+    trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.MANUAL)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    progress = models.FloatField(default=0.0)
+    pool_size = models.PositiveIntegerField(default=0, help_text="Pool tasks scored.")
+    chunks_total = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
+    picked = models.PositiveIntegerField(default=0, help_text="Tasks opened (fewer than size when the pool was smaller).")
+    pool_scores = models.JSONField(default=dict, blank=True,
+                                   help_text="Histogram of the strategy score over the whole pool (for the chart).")
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(progress__gte=0) & Q(progress__lte=1), name="acqround_progress_0_1"),
+            models.CheckConstraint(condition=Q(size__gte=1), name="acqround_size_positive"),
+            # Two rounds at once would score the same pool and open overlapping picks.
+            models.UniqueConstraint(fields=["project"], condition=Q(status__in=["queued", "scoring", "selecting"]),
+                                    name="acqround_one_active_per_project"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Acquisition round {self.pk} ({self.status})"
+
+
+class AcquisitionChunk(models.Model):
+    """A slice of the pool scored by one Celery task; its rewards and features go to storage."""
+
+    round = models.ForeignKey(AcquisitionRound, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    task_ids = models.JSONField(help_text="The pool tasks of this chunk, in order.")
+    result_path = models.CharField(max_length=500, blank=True, help_text="Storage path of the .npz once scored.")
+    done = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["round", "index"]
+        constraints = [models.UniqueConstraint(fields=["round", "index"], name="acqchunk_unique_index")]
+
+    def __str__(self) -> str:
+        return f"Round {self.round_id} chunk {self.index}"
+
+
+class AcquisitionPick(models.Model):
+    """A pool task a round opened: its rank in the pick order, its strategy score and rewards."""
+
+    round = models.ForeignKey(AcquisitionRound, on_delete=models.CASCADE, related_name="picks")
+    task = models.ForeignKey("annotation.Task", on_delete=models.CASCADE, related_name="acquisition_picks")
+    rank = models.PositiveIntegerField(help_text="0 = picked first (served first).")
+    score = models.FloatField()
+    explore = models.BooleanField(default=False, help_text="One of the epsilon share of uniform random picks.")
+    rewards = models.JSONField(default=list, help_text="The model's reward of each response, in slot order.")
+
+    class Meta:
+        ordering = ["round", "rank"]
+        constraints = [
+            models.UniqueConstraint(fields=["round", "rank"], name="acqpick_unique_rank"),
+            models.UniqueConstraint(fields=["round", "task"], name="acqpick_unique_task"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Round {self.round_id} pick {self.rank}: task {self.task_id}"

@@ -3,6 +3,11 @@ service, safe to run twice. Training runs go to the `training` queue (GPU worker
 `default`. The beat schedule is in config/settings/base.py."""
 from celery import shared_task
 
+from .active.services import acquisition_chunk_score as _acquisition_chunk_score
+from .active.services import acquisition_round_execute as _acquisition_round_execute
+from .active.services import acquisition_round_select as _acquisition_round_select
+from .active.services import acquisition_rounds_fail_stale as _acquisition_rounds_fail_stale
+from .active.services import acquisition_rounds_schedule as _acquisition_rounds_schedule
 from .snapshots.jobs import snapshot_job_execute as _snapshot_job_execute
 from .snapshots.jobs import snapshot_jobs_fail_stale as _snapshot_jobs_fail_stale
 from .training.policy import training_policies_trigger as _training_policies_trigger
@@ -37,3 +42,34 @@ def snapshot_jobs_fail_stale() -> list[int]:
 def training_policies_trigger() -> dict:
     """Beat, every VERDICT_RETRAIN_CHECK_SECONDS: projects whose retrain count is reached get a snapshot and a run."""
     return _training_policies_trigger()
+
+
+@shared_task(name="rewardtrain.tasks.acquisition_round_execute")
+def acquisition_round_execute(round_id: int) -> str:
+    """Claims a queued acquisition round and fans its pool scoring out as a chord."""
+    return _acquisition_round_execute(round_id=round_id)
+
+
+@shared_task(name="rewardtrain.tasks.acquisition_chunk_score")
+def acquisition_chunk_score(chunk_id: int) -> str:
+    """One chunk of an acquisition round's pool, scored with the round's model (warm per-process cache)."""
+    return _acquisition_chunk_score(chunk_id=chunk_id)
+
+
+@shared_task(name="rewardtrain.tasks.acquisition_round_select")
+def acquisition_round_select(round_id: int) -> str:
+    """The chord's callback (an immutable signature: the chunks' results are not passed in): picks
+    with the strategy and opens the picks."""
+    return _acquisition_round_select(round_id=round_id)
+
+
+@shared_task(name="rewardtrain.tasks.acquisition_rounds_fail_stale")
+def acquisition_rounds_fail_stale() -> list[int]:
+    """Beat, every 10 minutes: rounds without progress for VERDICT_ACQUISITION_STALE_SECONDS are failed."""
+    return _acquisition_rounds_fail_stale()
+
+
+@shared_task(name="rewardtrain.tasks.acquisition_rounds_schedule")
+def acquisition_rounds_schedule() -> dict:
+    """Beat, hourly: projects whose policy asks for a round every N hours get one when due."""
+    return _acquisition_rounds_schedule()

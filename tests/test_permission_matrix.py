@@ -30,6 +30,7 @@ class World:
     job: object = None
     run: object = None
     model: object = None
+    acquisition: object = None
 
 
 @pytest.fixture(autouse=True)
@@ -65,7 +66,26 @@ def training_world(project, ml):
     for model in models[:2]:
         model_version_promote(model_version=model)
     return {"job": snapshot_job_create(project=project, params={}, user=ml),
-            "run": training_run_create(project=project, snapshot_id=trainable.pk, user=ml), "model": models[2]}
+            "run": training_run_create(project=project, snapshot_id=trainable.pk, user=ml), "model": models[2],
+            "acquisition": acquisition_world(project, active=models[1])}
+
+
+def acquisition_world(project, active):
+    """A pool task and a finished acquisition round scored with the active model."""
+    from annotation.models import Task
+    from rewardtrain.models import AcquisitionRound
+
+    Task.objects.filter(pk=factories.task(project).pk).update(status=Task.Status.POOL)
+    return AcquisitionRound.objects.create(project=project, model_version=active, strategy="random", size=1,
+                                           status=AcquisitionRound.Status.SUCCEEDED)
+
+
+def round_body(w: World):
+    """Each allowed caller starts a round: the previous caller's queued one (never run here) is set aside."""
+    from rewardtrain.models import AcquisitionRound
+
+    AcquisitionRound.objects.filter(project=w.project, status="queued").update(status="failed")
+    return {"strategy": "uncertainty", "size": 1}
 
 
 def task_file():
@@ -124,6 +144,10 @@ ENDPOINTS = [
     ("get", "/api/v1/models/{model}/download/", None, None, DATA_READ),
     ("get", P + "/training-policy/", None, None, DATA_READ),
     ("patch", P + "/training-policy/", {"retrain_every": 100, "auto_promote": True}, "json", ML_WRITE),
+    # Active learning (rewardtrain/api/acquisitions.py).
+    ("get", P + "/acquisitions/", None, None, DATA_READ),
+    ("post", P + "/acquisitions/", round_body, "json", {**DATA_WRITE, "ml": 202, "admin": 202}),
+    ("get", "/api/v1/acquisitions/{acq}/", None, None, DATA_READ),
     # The annotator API (annotation/api/annotate.py, gold.py, auth.py).
     ("post", P + "/next-task/", None, None, {"annotator": 200, "other_admin": 404, "ml": 403, "admin": 200}),
     ("post", "/api/v1/assignments/{a}/judgement/", ranking_body, "json", LEASEHOLDER),
@@ -149,7 +173,7 @@ def call(w: World, role: str, method, url, body, fmt):
         client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     url = url.format(p=w.project.pk, s=w.snapshot.pk, t=w.task.pk, j=w.judgement.pk, pair=w.pair.pk,
                      a=w.assignment.pk, job=w.job.pk, run=w.run.pk, model=w.model.pk,
-                     u=w.users["annotator"].pk)
+                     u=w.users["annotator"].pk, acq=w.acquisition.pk)
     body = body(w) if callable(body) else body
     kwargs = {"format": fmt} if fmt else {}
     return getattr(client, method)(url, body, **kwargs) if body is not None else getattr(client, method)(url)

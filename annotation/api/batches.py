@@ -26,6 +26,9 @@ class BatchUploadIn(serializers.Serializer):
     file = serializers.FileField(help_text="JSONL (optionally gzipped): one task per line, "
                                            '{"prompt": str | messages, "responses": [str | {"text", "model"}], ...}.')
     name = serializers.CharField(max_length=255, required=False, help_text="Batch name; defaults to the file name.")
+    pool = serializers.BooleanField(required=False, default=False,
+                                    help_text="Put the tasks into the active-learning pool: annotators are not served "
+                                              "them until an acquisition round opens them.")
 
 
 class BatchUploadOut(serializers.Serializer):
@@ -62,7 +65,8 @@ class BatchListUploadApi(ProjectScopedMixin, generics.GenericAPIView):
         upload = data.validated_data["file"]
         try:
             result = tasks_import(project=self.get_project(), fileobj=upload, filename=upload.name,
-                                  user=request.user, batch_name=data.validated_data.get("name"))
+                                  user=request.user, batch_name=data.validated_data.get("name"),
+                                  pool=data.validated_data["pool"])
         except ImportFailed as failed:
             raise exceptions.ValidationError({"file": failed.errors})
         batch = result.batch and batches_with_counts(project=result.batch.project).get(pk=result.batch.pk)

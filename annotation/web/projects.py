@@ -35,17 +35,21 @@ IMPORT_KINDS = {
 
 @project_role_required(*MANAGE_ROLES)
 def project_import(request, project_id):
-    errors, kind = [], request.POST.get("kind", "tasks")
+    errors, kind, pool = [], request.POST.get("kind", "tasks"), request.POST.get("pool") == "on"
     if request.method == "POST":
         upload = request.FILES.get("file")
         if kind not in IMPORT_KINDS:
             errors = [f"Unknown import kind {kind!r}."]
         elif upload is None:
             errors = ["Choose a .jsonl or .jsonl.gz file to upload."]
+        elif pool and kind != "tasks":
+            errors = ["Only tasks to annotate can go into the pool; judged pairs are imported as they are."]
         else:
+            extra = {"pool": True} if pool else {}
             try:
                 result = IMPORT_KINDS[kind][1](project=request.project, fileobj=upload, filename=upload.name,
-                                               user=request.user, batch_name=request.POST.get("batch_name") or None)
+                                               user=request.user, batch_name=request.POST.get("batch_name") or None,
+                                               **extra)
             except ImportFailed as exc:
                 errors = exc.errors
             else:
@@ -53,11 +57,12 @@ def project_import(request, project_id):
                     messages.info(request, f"Nothing new in {upload.name}: all {result.lines} row(s) are already "
                                            f"in the project; no batch was created.")
                 else:
-                    messages.success(request, f"Imported {result.created} new row(s) from {upload.name}; "
+                    where = " into the active-learning pool" if pool else ""
+                    messages.success(request, f"Imported {result.created} new row(s) from {upload.name}{where}; "
                                               f"skipped {result.duplicates} duplicate(s).")
                 return redirect("project-detail", project_id=project_id)
     return render(request, "annotation/import.html", {
-        "project": request.project, "errors": errors, "kind": kind,
+        "project": request.project, "errors": errors, "kind": kind, "pool": pool,
         "kinds": [(key, label) for key, (label, _) in IMPORT_KINDS.items()],
     }, status=400 if errors else 200)
 

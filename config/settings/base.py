@@ -251,6 +251,9 @@ CELERY_BEAT_SCHEDULE = {
                          "schedule": timedelta(seconds=VERDICT_RETRAIN_CHECK_SECONDS)},
     "fail-stale-snapshot-jobs": {"task": "rewardtrain.tasks.snapshot_jobs_fail_stale",
                                  "schedule": timedelta(minutes=10)},
+    "acquisition-rounds": {"task": "rewardtrain.tasks.acquisition_rounds_schedule", "schedule": timedelta(hours=1)},
+    "fail-stale-acquisition-rounds": {"task": "rewardtrain.tasks.acquisition_rounds_fail_stale",
+                                      "schedule": timedelta(minutes=10)},
 }
 # Training runs (rewardtrain.training). A worker beats every HEARTBEAT seconds; a run whose last beat
 # is older than STALE seconds is taken to have lost its worker: the minute reaper re-queues it to
@@ -263,6 +266,12 @@ VERDICT_TRAINING_MAX_ATTEMPTS = int(os.environ.get("VERDICT_TRAINING_MAX_ATTEMPT
 # auto: a worker that sees several GPUs trains under torchrun, one process per GPU (CUDA and bf16 are the
 # trainer's choice); off: always in the worker's process; force:N: N processes even on the CPU (gloo).
 VERDICT_TRAINING_DDP = os.environ.get("VERDICT_TRAINING_DDP", "auto")
+# Active learning (rewardtrain.active): pool tasks per scoring chunk (one Celery task each), labelled
+# pairs that seed the D-optimal information matrix and the bootstrap heads of "disagreement", and how
+# long a round may go without progress before the beat fails it.
+VERDICT_ACQUISITION_CHUNK_TASKS = int(os.environ.get("VERDICT_ACQUISITION_CHUNK_TASKS", "1000"))
+VERDICT_ACQUISITION_LABELLED_MAX = int(os.environ.get("VERDICT_ACQUISITION_LABELLED_MAX", "512"))
+VERDICT_ACQUISITION_STALE_SECONDS = int(os.environ.get("VERDICT_ACQUISITION_STALE_SECONDS", "3600"))
 # A snapshot job still running this long after it started has lost its worker (a cut has no heartbeat).
 VERDICT_SNAPSHOT_JOB_STALE_SECONDS = int(os.environ.get("VERDICT_SNAPSHOT_JOB_STALE_SECONDS", str(6 * 3600)))
 
@@ -298,6 +307,10 @@ SPECTACULAR_SETTINGS = {
         "TrainingRunStatusEnum": "rewardtrain.models.TrainingRun.Status",
         "SnapshotJobStatusEnum": "rewardtrain.models.SnapshotJob.Status",
         "ModelVersionStatusEnum": "rewardtrain.models.ModelVersion.Status",
+        "AcquisitionRoundStatusEnum": "rewardtrain.models.AcquisitionRound.Status",
+        "TrainingRunTriggerEnum": "rewardtrain.models.TrainingRun.Trigger",
+        "AcquisitionRoundTriggerEnum": "rewardtrain.models.AcquisitionRound.Trigger",
+        "AcquisitionStrategyEnum": "rewardtrain.ml.acquisition.STRATEGIES",
     },
 }
 

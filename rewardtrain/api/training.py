@@ -12,6 +12,8 @@ from rest_framework.response import Response
 from annotation.api.common import InvalidInput, ProjectScopedMixin, id_field
 from annotation.permissions import DATA_ROLES, HasProjectRole, Role, project_for_user
 
+from rewardtrain.ml.acquisition import STRATEGIES
+
 from .snapshots import SnapshotCreateIn
 from ..models import SnapshotJob, TrainingMetric, TrainingPolicy, TrainingRun
 from ..snapshots.filters import SnapshotError
@@ -207,7 +209,8 @@ class TrainingPolicyOut(serializers.ModelSerializer):
     class Meta:
         model = TrainingPolicy
         fields = ["retrain_every", "auto_promote", "auto_promote_manual", "promote_confidence", "config",
-                  "snapshot_val_fraction", "new_judgements", "last_triggered_at", "last_note", "updated_at"]
+                  "snapshot_val_fraction", "acquire_after_promote", "acquire_every_hours", "acquire_strategy",
+                  "acquire_size", "new_judgements", "last_triggered_at", "last_note", "updated_at"]
 
     def get_new_judgements(self, policy) -> int | None:
         return training_policy_new_judgements(policy=policy) if policy.retrain_every else None
@@ -221,6 +224,13 @@ class TrainingPolicyIn(serializers.Serializer):
     promote_confidence = serializers.FloatField(required=False, help_text="Above 0.5 and below 1, e.g. 0.95.")
     config = serializers.JSONField(required=False, help_text="TrainConfig overrides for automatic runs.")
     snapshot_val_fraction = serializers.FloatField(required=False)
+    acquire_after_promote = serializers.BooleanField(required=False,
+                                                     help_text="Start an acquisition round after every promotion.")
+    acquire_every_hours = serializers.IntegerField(min_value=0, required=False,
+                                                   help_text="Start an acquisition round every N hours; 0 = off.")
+    acquire_strategy = serializers.ChoiceField(choices=STRATEGIES, required=False,
+                                               help_text="Strategy of automatic acquisition rounds.")
+    acquire_size = serializers.IntegerField(min_value=1, required=False, help_text="Tasks each automatic round opens.")
 
 
 class TrainingPolicyApi(ProjectMlApi):

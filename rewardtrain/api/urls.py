@@ -1,7 +1,7 @@
 """Every URL of the rewardtrain API (under /api/v1/), one line each; the paths are a public contract."""
 from django.urls import path
 
-from . import registry, snapshots, training
+from . import acquisitions, registry, snapshots, training
 
 urlpatterns = [
     path("projects/<id:project_id>/snapshots/", snapshots.SnapshotListCreateApi.as_view(), name="api-snapshots"),
@@ -26,4 +26,8 @@ urlpatterns = [
     path("models/<id:model_id>/", registry.ModelVersionDetailApi.as_view(), name="api-model"),
     path("models/<id:model_id>/promote/", registry.ModelVersionPromoteApi.as_view(), name="api-model-promote"),
     path("models/<id:model_id>/download/", registry.ModelVersionDownloadApi.as_view(), name="api-model-download"),
+    # Active learning: acquisition rounds on the project's pool.
+    path("projects/<id:project_id>/acquisitions/", acquisitions.AcquisitionRoundListCreateApi.as_view(),
+         name="api-acquisitions"),
+    path("acquisitions/<id:round_id>/", acquisitions.AcquisitionRoundDetailApi.as_view(), name="api-acquisition"),
 ]

@@ -47,6 +47,7 @@ pick, so the labelled data keeps an unbiased part; those come last in the return
 from __future__ import annotations
 
 from collections.abc import Sequence
+import heapq
 from itertools import combinations
 
 import numpy as np
@@ -156,16 +157,36 @@ def _dopt_gains(u: np.ndarray, rows_of: list[np.ndarray], inv: np.ndarray) -> np
 def _dopt(u, rows_of, n, info, embeddings, diversity, allowed) -> tuple[list[int], list[float], np.ndarray]:
     """Greedy D-optimal design: each step adds the task with the largest log det gain.
 
+    Evaluated lazily (a heap of upper bounds): a task's gain can only shrink as pairs are added to A
+    (log det is submodular), and so can its diversity factor, so a value computed at an earlier step
+    bounds the current one. Each step re-evaluates, against the current A^-1, only the tasks whose
+    bound comes out on top, until the top value is current: the same picks as recomputing every
+    gain at every step, without a pass over the whole pool per pick.
     ``u`` (pairs, d) holds sqrt(w) z per pair; returns the picks, their gains and the final A^-1."""
     inv = np.linalg.inv(info)
     picked, picked_scores = [], []
+    damp = embeddings is not None and bool(diversity)
     similarity = np.zeros(len(rows_of))
-    for _ in range(n):
-        gains = _dopt_gains(u, rows_of, inv)
-        adjusted = gains * (1 - diversity * similarity) if embeddings is not None and diversity else gains
-        adjusted = np.where(allowed, adjusted, -np.inf)
-        best = int(np.argmax(adjusted))
-        if not np.isfinite(adjusted[best]):
+    gains = _dopt_gains(u, rows_of, inv)
+    heap = [(-float(gains[t]), int(t)) for t in np.flatnonzero(allowed)]  # ties: the lower index first
+    heapq.heapify(heap)
+    step_of = np.zeros(len(rows_of), dtype=np.int64)  # the step at which gains[t] was computed
+    for step in range(n):
+        best = None
+        while heap:
+            _, t = heapq.heappop(heap)
+            if not allowed[t]:
+                continue
+            if step_of[t] != step:
+                gains[t] = _task_gain(u, rows_of[t], inv)
+                step_of[t] = step
+            value = float(gains[t] * (1 - diversity * similarity[t])) if damp else float(gains[t])
+            if heap and (-heap[0][0], -heap[0][1]) > (value, -t):  # another bound may still be higher
+                heapq.heappush(heap, (-value, t))
+                continue
+            best = t
+            break
+        if best is None:
             break
         picked.append(best)
         picked_scores.append(float(gains[best]))
@@ -173,9 +194,14 @@ def _dopt(u, rows_of, n, info, embeddings, diversity, allowed) -> tuple[list[int
         ub = u[rows_of[best]]  # Woodbury update of A^-1 after adding the task's pairs
         inv_ub = inv @ ub.T
         inv = inv - inv_ub @ np.linalg.solve(np.eye(len(ub)) + ub @ inv_ub, inv_ub.T)
-        if embeddings is not None and diversity:
+        if damp:
             similarity = np.maximum(similarity, np.clip(embeddings @ embeddings[best], 0.0, 1.0))
     return picked, picked_scores, inv
+
+
+def _task_gain(u: np.ndarray, rows: np.ndarray, inv: np.ndarray) -> float:
+    """log det(I + U_t^T A^-1 U_t) of one task, touching only its own pairs."""
+    return float(_dopt_gains(u[rows], [np.arange(len(rows))], inv)[0])
 
 
 def select(
@@ -238,7 +264,7 @@ def select(
         rest = np.flatnonzero(allowed)
         explore = rng.choice(rest, size=min(size - len(picked), len(rest)), replace=False)
         # A random pick's score: its gain given the greedy picks of this batch.
-        explore_scores = [float(_dopt_gains(u, [rows_of[t]], inv)[0]) for t in explore]
+        explore_scores = [_task_gain(u, rows_of[t], inv) for t in explore]
     else:
         scores = disagreement_scores(rewards, pairs) if strategy == "disagreement" else uncertainty_scores(mean_rewards, pairs)
         picked, picked_scores = _greedy(scores, size - n_random, embeddings, diversity, allowed)

@@ -4,6 +4,7 @@ A project has at most one active version (a partial unique constraint). Every ch
 project row lock first, so two promotes at once queue up instead of tripping the constraint, and
 each is recorded as a ModelEvent with who and when.
 """
+import logging
 import posixpath
 import zipfile
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from annotation.models import Project
 from ..models import ModelEvent, ModelVersion, TrainingRun
 from ..training.storage import storage_files
 
+log = logging.getLogger(__name__)
 Status = ModelVersion.Status
 Action = ModelEvent.Action
 
@@ -70,6 +72,17 @@ def _switch_active(*, old: ModelVersion | None, new: ModelVersion, action: str, 
     new.save(update_fields=["status"])
     ModelEvent.objects.create(project_id=new.project_id, model_version=new, action=action, previous_active=old,
                               user=_user(user), detail=detail or {})
+    if action == Action.PROMOTE:  # by hand or automatically: the project's policy may start a round
+        transaction.on_commit(lambda: _after_promote(new.pk))
+
+
+def _after_promote(model_version_id: int) -> None:
+    from ..active.services import acquisition_after_promote
+
+    try:
+        acquisition_after_promote(model_version_id=model_version_id)
+    except Exception:  # the promotion stands whatever happens to the round
+        log.exception("Acquisition after promoting model %s failed", model_version_id)
 
 
 def model_version_rollback(*, project: Project, user=None) -> ModelVersion:

@@ -12,6 +12,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from annotation.models import Judgement, Project
+from rewardtrain.ml.acquisition import STRATEGIES
 
 from ..models import TrainingPolicy, TrainingRun
 from ..snapshots.filters import SnapshotError
@@ -21,7 +22,7 @@ from .services import RunError, training_run_create
 
 log = logging.getLogger(__name__)
 EDITABLE = ("retrain_every", "auto_promote", "auto_promote_manual", "promote_confidence", "config",
-            "snapshot_val_fraction")
+            "snapshot_val_fraction", "acquire_after_promote", "acquire_every_hours", "acquire_strategy", "acquire_size")
 
 
 class PolicyError(ValueError):
@@ -53,6 +54,12 @@ def training_policy_update(*, project: Project, user=None, **fields) -> Training
         raise PolicyError("promote_confidence must be above 0.5 and below 1, e.g. 0.95.")
     if "snapshot_val_fraction" in fields and not 0 < float(fields["snapshot_val_fraction"]) < 1:
         raise PolicyError("snapshot_val_fraction must be above 0 and below 1 (automatic runs need validation rows).")
+    if "acquire_strategy" in fields and fields["acquire_strategy"] not in STRATEGIES:
+        raise PolicyError(f"acquire_strategy must be one of {', '.join(STRATEGIES)}.")
+    for name, least in (("acquire_size", 1), ("acquire_every_hours", 0)):
+        value = fields.get(name, least)
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise PolicyError(f"{name} must be a whole number ≥ {least}.")
     if "config" in fields:
         try:
             config_validate(config=fields["config"])  # stored as given; the run adds the app defaults

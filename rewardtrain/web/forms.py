@@ -4,6 +4,7 @@ from django.contrib.auth import get_user_model
 
 from annotation.models import Batch, Membership, PreferencePair, Project
 from annotation.selectors.pairs import OVERALL_NAME
+from rewardtrain.ml.acquisition import STRATEGIES
 from rewardtrain.models import DatasetSnapshot
 from rewardtrain.snapshots.filters import criterion_labels
 
@@ -73,6 +74,37 @@ class TrainingPolicyForm(forms.Form):
                                           widget=forms.NumberInput(attrs={"step": "0.01"}))
     config = forms.JSONField(required=False, initial=dict, label="Config overrides (JSON)",
                              widget=forms.Textarea(attrs={"rows": 2}))
+    acquire_after_promote = forms.BooleanField(required=False, label="Acquisition round after each promotion",
+                                               help_text="Opens pool tasks chosen by the new model.")
+    acquire_every_hours = forms.IntegerField(min_value=0, initial=0, required=False,
+                                             label="Acquisition round every N hours",
+                                             help_text="0: off. Runs while the pool has tasks.")
+    acquire_strategy = forms.ChoiceField(choices=[(s, s) for s in STRATEGIES], initial="dopt", required=False,
+                                         label="Acquisition strategy")
+    acquire_size = forms.IntegerField(min_value=1, initial=50, required=False, label="Tasks per automatic round")
+
+    def clean(self):
+        data = super().clean()
+        for name in ("acquire_every_hours", "acquire_strategy", "acquire_size"):
+            if data.get(name) in (None, ""):  # left empty: the policy keeps its value
+                data.pop(name, None)
+        return data
 
     def clean_config(self):
         return self.cleaned_data["config"] or {}
+
+
+class AcquisitionForm(forms.Form):
+    """Start an acquisition round; the service checks the values again."""
+
+    strategy = forms.ChoiceField(choices=[(s, s) for s in STRATEGIES], initial="dopt",
+                                 help_text="random: the control · uncertainty: closest calls (|Δr| smallest) · "
+                                           "disagreement: bootstrap heads disagree · dopt: most information "
+                                           "for the reward head (D-optimal)")
+    size = forms.IntegerField(min_value=1, initial=50, label="Tasks to open")
+    epsilon = forms.FloatField(min_value=0, max_value=1, initial=0.1, label="Random share (ε)",
+                               widget=forms.NumberInput(attrs={"step": "0.05"}),
+                               help_text="Share of the picks drawn uniformly, so the labels stay unbiased.")
+    diversity = forms.FloatField(min_value=0, max_value=1, initial=0.3,
+                                 widget=forms.NumberInput(attrs={"step": "0.05"}),
+                                 help_text="How strongly picks similar to earlier picks are damped; 0 = off.")

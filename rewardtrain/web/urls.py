@@ -1,7 +1,7 @@
 """Every page URL of rewardtrain (under /train/), one line each."""
 from django.urls import path
 
-from . import registry, snapshots, training
+from . import acquisitions, registry, snapshots, training
 
 urlpatterns = [
     path("projects/<id:project_id>/snapshots/", snapshots.snapshot_list, name="snapshots"),
@@ -23,4 +23,8 @@ urlpatterns = [
     path("projects/<id:project_id>/models/<id:model_id>/", registry.model_detail, name="model-detail"),
     path("projects/<id:project_id>/models/<id:model_id>/promote/", registry.model_promote, name="model-promote"),
     path("projects/<id:project_id>/models/<id:model_id>/plots/<str:plot>.png", registry.model_plot, name="model-plot"),
+    path("projects/<id:project_id>/acquisitions/", acquisitions.acquisition_list, name="acquisition-list"),
+    path("projects/<id:project_id>/acquisitions/new/", acquisitions.acquisition_new, name="acquisition-new"),
+    path("projects/<id:project_id>/acquisitions/<id:round_id>/", acquisitions.acquisition_detail,
+         name="acquisition-detail"),
 ]

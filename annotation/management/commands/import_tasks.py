@@ -13,6 +13,9 @@ class Command(BaseCommand):
         parser.add_argument("project", help="project name or id")
         parser.add_argument("file")
         parser.add_argument("--batch-name", default=None)
+        parser.add_argument("--pool", action="store_true",
+                            help="put the tasks into the active-learning pool: annotators see them only "
+                                 "once an acquisition round opens them")
 
-    def handle(self, *args, project, file, batch_name, **options):
-        import_run(self, tasks_import, path=file, project=project_or_error(project), batch_name=batch_name)
+    def handle(self, *args, project, file, batch_name, pool, **options):
+        import_run(self, tasks_import, path=file, project=project_or_error(project), batch_name=batch_name, pool=pool)

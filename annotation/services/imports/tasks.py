@@ -46,7 +46,7 @@ def task_row_parse(row: dict, *, mode: str) -> dict:
             "responses": items, "external_id": str(external_id)[:255], "metadata": object_field(row, "metadata")}
 
 
-def _write_tasks(project: Project, batch: Batch, rows: list[dict], result: ImportResult) -> None:
+def _write_tasks(project: Project, batch: Batch, rows: list[dict], result: ImportResult, *, pool: bool = False) -> None:
     for row in rows:
         row["hash"] = task_hash(prompt_hash=row["prompt_hash"], response_hashes=[r["hash"] for r in row["responses"]])
     fresh = rows_fresh(rows, Task.objects.filter(project=project), "content_hash", result)
@@ -57,7 +57,8 @@ def _write_tasks(project: Project, batch: Batch, rows: list[dict], result: Impor
                                       for r in fresh.values() for item in r["responses"]])
     tasks = Task.objects.bulk_create([
         Task(project=project, batch=batch, prompt_id=prompt_ids[r["prompt_hash"]], content_hash=h,
-             target_judgements=project.overlap, external_id=r["external_id"], metadata=r["metadata"])
+             target_judgements=project.overlap, external_id=r["external_id"], metadata=r["metadata"],
+             status=Task.Status.POOL if pool else Task.Status.OPEN)
         for h, r in fresh.items()
     ])
     task_ids = {t.content_hash: t.pk for t in tasks}
@@ -68,7 +69,11 @@ def _write_tasks(project: Project, batch: Batch, rows: list[dict], result: Impor
     result.created += len(fresh)
 
 
-def tasks_import(*, project: Project, fileobj, filename: str, user=None, batch_name: str | None = None) -> ImportResult:
-    """Tasks to annotate: {"prompt": str | messages, "responses": [str | {"text", "model"}], "id"?, "metadata"?}."""
+def tasks_import(*, project: Project, fileobj, filename: str, user=None, batch_name: str | None = None,
+                 pool: bool = False) -> ImportResult:
+    """Tasks to annotate: {"prompt": str | messages, "responses": [str | {"text", "model"}], "id"?, "metadata"?}.
+
+    With ``pool`` the tasks go into the active-learning pool (status POOL): annotators are never
+    served them until an acquisition round opens them."""
     return import_run(project=project, fileobj=fileobj, filename=filename, user=user, batch_name=batch_name,
-                      parse=partial(task_row_parse, mode=project.mode), write=_write_tasks)
+                      parse=partial(task_row_parse, mode=project.mode), write=partial(_write_tasks, pool=pool))

@@ -108,7 +108,9 @@ def test_export_snapshot_refuses_a_changed_artifact_and_leaves_no_file(project, 
 
 def test_create_snapshot_exits_2_on_an_unknown_criterion_and_refuses_an_empty_cut(project):
     factories.rubric(project, keys=("helpfulness",))
-    factories.judged_pair(project)
+    # A fixed prompt: the split is by a hash of the prompt, and this one lands in the training split
+    # (the factory's numbered prompts depend on how many tasks earlier tests created).
+    factories.judged_pair(project, task=factories.task(project, prompt="Which of these answers is more helpful?"))
     with pytest.raises(CommandError, match="Unknown criterion 'helpful'.*known: overall, helpfulness") as exc:
         run("create_snapshot", project.name, "--criterion", "helpful")
     assert exc.value.returncode == 2

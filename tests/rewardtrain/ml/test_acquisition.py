@@ -157,3 +157,22 @@ def test_bad_input_is_refused_with_a_clear_message():
         select("dopt", rewards=np.zeros(4), size=1)
     with pytest.raises(ValueError, match="at least 2"):
         select("uncertainty", rewards=np.zeros(3), k_way_groups=[(0, 1), (2,)], size=1)
+
+
+def test_lazy_dopt_picks_the_exact_greedy_maximum_at_every_step():
+    """The lazy (upper-bound) evaluation must pick what a full recomputation of every gain would."""
+    from rewardtrain.ml.acquisition import sigmoid
+
+    rng = np.random.default_rng(3)
+    n, d = 60, 8
+    rewards, features = rng.normal(size=2 * n), rng.normal(size=(2 * n, d))
+    picks, scores = select("dopt", rewards=rewards, features=features, size=10, epsilon=0.0, diversity=0.0)
+    w = sigmoid(rewards[0::2] - rewards[1::2])
+    u = (features[0::2] - features[1::2]) * np.sqrt(w * (1 - w))[:, None]
+    info, left = np.eye(d), set(range(n))
+    for pick, score in zip(picks, scores):
+        base = np.linalg.slogdet(info)[1]
+        gains = {t: np.linalg.slogdet(info + np.outer(u[t], u[t]))[1] - base for t in left}
+        best = max(gains.values())
+        assert gains[pick] == pytest.approx(best, rel=1e-9) and score == pytest.approx(best, rel=1e-9)
+        info, left = info + np.outer(u[pick], u[pick]), left - {pick}

@@ -1,0 +1,63 @@
+"""The active-learning pages: rounds with charts and the start button, a round with its picks."""
+import pytest
+from django.urls import reverse
+
+from rewardtrain.models import AcquisitionRound
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def test_start_a_round_from_the_page_and_read_its_picks(client, project, project_admin, active_model, pool,
+                                                        django_capture_on_commit_callbacks):
+    # Model output is untrusted: a pool prompt with markup must come out escaped.
+    factories.task(project)
+    from annotation.models import Task
+    from annotation.services.tasks import task_create
+
+    evil = task_create(project=project, prompt="<script>alert(1)</script> the cat", responses=["a dog", "a cat"])
+    Task.objects.filter(pk=evil.pk).update(status=Task.Status.POOL)
+    client.force_login(project_admin)
+    listing = client.get(reverse("acquisition-list", args=[project.pk]))
+    page = listing.content.decode()
+    assert listing.status_code == 200
+    assert '<strong id="pool-size">9</strong>' in page and "No acquisition rounds yet." in page
+    assert "Labels per round" in page and "<svg" in page
+
+    refused = client.post(reverse("acquisition-new", args=[project.pk]), {"strategy": "dopt", "size": 0,
+                                                                         "epsilon": 0.1, "diversity": 0.3})
+    assert refused.status_code == 400 and not AcquisitionRound.objects.exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("acquisition-new", args=[project.pk]),
+                               {"strategy": "uncertainty", "size": 9, "epsilon": 0, "diversity": 0.3})
+    round_ = AcquisitionRound.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("acquisition-detail", args=[project.pk, round_.pk])
+    detail = client.get(response["Location"]).content.decode()
+    assert "Succeeded" in detail and "Opened 9 tasks" in detail
+    assert "how unsure the model is, pool vs picks" in detail
+    assert detail.count("<tr>") == 10  # a header and the nine picks
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in detail and "<script>alert" not in detail
+
+    listing = client.get(reverse("acquisition-list", args=[project.pk])).content.decode()
+    assert f"Round {round_.pk}</a>" in listing and "how unsure the model is" in listing
+    assert 'hx-trigger="every 3s"' not in listing  # nothing in flight: no polling
+
+
+def test_in_flight_round_polls_and_annotators_are_kept_out(client, project, annotator, ml_engineer, active_model,
+                                                           pool, django_capture_on_commit_callbacks):
+    from rewardtrain.active.services import acquisition_round_create
+
+    with django_capture_on_commit_callbacks(execute=False):
+        round_ = acquisition_round_create(project=project, strategy="uncertainty", size=2)
+    client.force_login(ml_engineer)
+    assert 'hx-trigger="every 3s"' in client.get(reverse("acquisition-list", args=[project.pk])).content.decode()
+    fragment = client.get(reverse("acquisition-detail", args=[project.pk, round_.pk]), HTTP_HX_REQUEST="true")
+    assert fragment.content.decode().startswith('<section id="round-live"') and "Queued" in fragment.content.decode()
+    other = factories.ProjectFactory()
+    factories.member(other, "ml", user=ml_engineer)
+    assert client.get(reverse("acquisition-detail", args=[other.pk, round_.pk])).status_code == 404
+    client.force_login(annotator)
+    assert client.get(reverse("acquisition-list", args=[project.pk])).status_code == 403
+    assert client.post(reverse("acquisition-new", args=[project.pk]), {"strategy": "random", "size": 1}).status_code == 403
