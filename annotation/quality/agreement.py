@@ -1,0 +1,69 @@
+"""Inter-annotator agreement of a project, batch or rubric criterion, with bootstrap 95 % intervals.
+
+Only units that two or more annotators labelled say anything about agreement; the others are left
+out of every number (so Fleiss' κ asks that all *those* units have the same number of labels).
+"""
+from collections import defaultdict
+
+import numpy as np
+
+from annotation.models import Project
+
+from . import metrics
+from .units import cached, judgement_rows, units_build
+
+LEVELS = {"krippendorff_alpha": "nominal", "krippendorff_alpha_interval": "interval"}
+
+
+def agreement_of_units(units) -> dict:
+    """The numbers for already built units (also used per day by the dashboard)."""
+    multi = [i for i, labels in enumerate(units.labels) if len(labels) >= 2]
+    keys = [units.keys[i] for i in multi]
+    choices = [[choice for _, choice, _, _ in units.labels[i]] for i in multi]
+    values = [[value for _, _, value, _ in units.labels[i]] for i in multi]
+    nominal = metrics.value_counts(choices, metrics.CHOICES)
+    domain = sorted({v for vs in values for v in vs})
+    interval = metrics.value_counts(values, domain)
+    statistics = {
+        "percent_agreement": lambda idx: metrics.percent_agreement(nominal[idx]),
+        "krippendorff_alpha": lambda idx: metrics.alpha(nominal[idx], metrics.CHOICES, "nominal"),
+        "krippendorff_alpha_interval": lambda idx: metrics.alpha(interval[idx], domain, "interval"),
+        "fleiss_kappa": lambda idx: metrics.fleiss_kappa(nominal[idx]),
+    }
+    everything = np.arange(len(multi))
+    result = {"n_tasks": len({k[0] for k in keys}), "n_units": len(multi),
+              "n_labels": int(nominal.sum()),
+              "label_counts": dict(zip(metrics.CHOICES, map(int, nominal.sum(axis=0)))) if len(multi) else
+              dict.fromkeys(metrics.CHOICES, 0)}
+    blocks = metrics.task_blocks([k[0] for k in keys])
+    result["ci"] = {}
+    for name, statistic in statistics.items():
+        result[name] = value = statistic(everything)
+        result["ci"][name] = None if value is None else metrics.bootstrap_ci(blocks, statistic)
+    return result
+
+
+def agreement_compute(*, project: Project, criterion: str = "", batch_id: int | None = None) -> dict:
+    """{"n_tasks", "n_units", "percent_agreement", "krippendorff_alpha" (nominal on A/B/tie/both bad),
+    "krippendorff_alpha_interval" (on the signed strength), "fleiss_kappa", "ci": {name: [low, high]}},
+    cached until the project's judgements change."""
+    def compute():
+        units = units_build(rows=judgement_rows(project=project, batch_id=batch_id), criterion=criterion)
+        return {"criterion": criterion, "batch": batch_id, **agreement_of_units(units)}
+
+    return cached(project=project, name="agreement", params=(criterion, batch_id), compute=compute)
+
+
+def agreement_by_day(*, project: Project) -> list[dict]:
+    """Raw agreement of the overall choice per day a unit got its last label: [{"day", "percent_agreement", "n_units"}]."""
+    def compute():
+        units = units_build(rows=judgement_rows(project=project))
+        by_day = defaultdict(list)
+        for labels in units.labels:
+            if len(labels) >= 2:
+                by_day[max(day for *_, day in labels)].append([choice for _, choice, _, _ in labels])
+        return [{"day": day, "n_units": len(groups),
+                 "percent_agreement": metrics.percent_agreement(metrics.value_counts(groups, metrics.CHOICES))}
+                for day, groups in sorted(by_day.items())]
+
+    return cached(project=project, name="agreement_by_day", params=(), compute=compute)

@@ -1,0 +1,105 @@
+"""Judgements turned into agreement units, and the cache every quality number goes through.
+
+A unit is one (task, response pair) for one criterion ("" = the overall choice). A K-way ranking
+gives its C(K, 2) pairs. Each judgement labels each unit with a nominal choice — "A" (the response
+with the lower id won), "B", "tie" or "both_bad" — and a signed strength for interval α: +margin
+when A won, −margin when B won, 0 for a tie or both bad, where margin is the pair's margin as
+snapshots store it ((strength index + 1) × rank distance; 1 × rank distance without a strength).
+"""
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import combinations
+
+from django.core.cache import cache
+from django.db.models import Count, Max, Q, Sum
+
+from annotation.models import Assignment, Judgement, Project
+
+CACHE_SECONDS = 24 * 3600  # the key changes with every new, revised or re-scored judgement anyway
+
+
+@dataclass
+class Units:
+    """Units grouped by task: key (task, a, b), and per unit [(annotator id, choice, signed value, day)]."""
+
+    keys: list[tuple[int, int, int]] = field(default_factory=list)
+    labels: list[list[tuple[int, str, float, object]]] = field(default_factory=list)
+
+
+def choice_labels(*, ranking, both_bad: bool, strength: int | None) -> dict[tuple[int, int], tuple[str, float]]:
+    """{(a, b): (choice, signed value)} for every pair of responses a < b in a ranking."""
+    place = {response: i for i, group in enumerate(ranking) for response in group}
+    unit = float(strength + 1) if strength is not None else 1.0
+    out = {}
+    for a, b in combinations(sorted(place), 2):
+        if both_bad:
+            out[(a, b)] = ("both_bad", 0.0)
+        elif place[a] == place[b]:
+            out[(a, b)] = ("tie", 0.0)
+        elif place[a] < place[b]:
+            out[(a, b)] = ("A", unit * (place[b] - place[a]))
+        else:
+            out[(a, b)] = ("B", -unit * (place[a] - place[b]))
+    return out
+
+
+def judgement_rows(*, project: Project, batch_id: int | None = None):
+    """The project's judgements with what quality needs, by task then id (one query)."""
+    qs = Judgement.objects.filter(task__project=project)
+    if batch_id is not None:
+        qs = qs.filter(task__batch_id=batch_id)
+    return qs.order_by("task_id", "id").values_list(
+        "task_id", "annotator_id", "ranking", "both_bad", "strength", "criteria", "created_at")
+
+
+def units_build(*, rows, criterion: str = "") -> Units:
+    """Units of `criterion` from `judgement_rows`; a criterion a judgement did not answer gives no label."""
+    by_unit: dict[tuple, list] = defaultdict(list)
+    for task_id, annotator_id, ranking, both_bad, strength, criteria, created_at in rows:
+        if criterion:
+            ranking = (criteria or {}).get(criterion)
+            if ranking is None:
+                continue
+            both_bad, strength = False, None
+        for (a, b), (choice, value) in choice_labels(ranking=ranking, both_bad=both_bad, strength=strength).items():
+            by_unit[(task_id, a, b)].append((annotator_id, choice, value, created_at.date()))
+    keys = sorted(by_unit)
+    return Units(keys=keys, labels=[by_unit[k] for k in keys])
+
+
+def project_stamp(*, project: Project) -> str:
+    """Changes whenever a number on the quality pages could: a judgement added, revised or (un)marked
+    gold-correct, or an assignment skipped. Two aggregate queries."""
+    j = Judgement.objects.filter(task__project=project).aggregate(
+        n=Count("id"), last=Max("id"), revisions=Sum("revision"),
+        gold=Count("id", filter=Q(gold_correct__isnull=False)), correct=Count("id", filter=Q(gold_correct=True)))
+    skips = Assignment.objects.filter(project=project, status=Assignment.Status.SKIPPED).count()
+    return f"{j['n']}.{j['last']}.{j['revisions']}.{j['gold']}.{j['correct']}.{skips}"
+
+
+def cached(*, project: Project, name: str, params: tuple, compute: Callable[[], object]):
+    """`compute()` once per state of the project's judgements (see `project_stamp`), kept in the cache."""
+    key = f"quality:v1:{project.pk}:{name}:{':'.join(map(str, params))}:{project_stamp(project=project)}"
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, CACHE_SECONDS)
+    return value
+
+
+def scope_check(*, project: Project, criterion: str = "", batch_id: int | None = None) -> str:
+    """The criterion key to use ("" for the overall choice, also written "overall"), or ValueError
+    naming the criterion or batch that is not the project's."""
+    from annotation.models import Batch, Criterion
+
+    criterion = (criterion or "").strip()
+    if criterion.lower() == "overall":
+        criterion = ""
+    if criterion and not Criterion.objects.filter(rubric__project=project, key=criterion).exists():
+        keys = sorted(set(Criterion.objects.filter(rubric__project=project).values_list("key", flat=True)))
+        raise ValueError(f"criterion: “{criterion}” is not a criterion of this project's rubric; "
+                         f"use one of {', '.join(keys) or '(none: the project has no rubric criteria)'} or leave it out.")
+    if batch_id is not None and not Batch.objects.filter(project=project, pk=batch_id).exists():
+        raise ValueError(f"batch: no batch {batch_id} in this project.")
+    return criterion
