@@ -12,8 +12,11 @@ from annotation.quality.units import scope_check
 
 from .common import InvalidInput, ProjectScopedMixin, id_field
 
-INTERVAL = serializers.ListField(child=serializers.FloatField(), min_length=2, max_length=2, allow_null=True,
-                                 help_text="Bootstrap 95 % interval [low, high] over tasks; null when undefined.")
+
+
+def interval(help_text="Bootstrap 95 % interval [low, high] over tasks; null when undefined.") -> serializers.ListField:
+    return serializers.ListField(child=serializers.FloatField(), min_length=2, max_length=2, allow_null=True,
+                                 help_text=help_text)
 
 
 class QualityScopeIn(serializers.Serializer):
@@ -23,10 +26,10 @@ class QualityScopeIn(serializers.Serializer):
 
 
 class AgreementCiOut(serializers.Serializer):
-    percent_agreement = INTERVAL
-    krippendorff_alpha = INTERVAL
-    krippendorff_alpha_interval = INTERVAL
-    fleiss_kappa = INTERVAL
+    percent_agreement = interval()
+    krippendorff_alpha = interval()
+    krippendorff_alpha_interval = interval()
+    fleiss_kappa = interval()
 
 
 class AgreementOut(serializers.Serializer):
@@ -54,7 +57,7 @@ class AnnotatorOut(serializers.Serializer):
     tie_rate = serializers.FloatField(allow_null=True)
     gold_answers = serializers.IntegerField()
     gold_accuracy = serializers.FloatField(allow_null=True)
-    gold_ci = INTERVAL
+    gold_ci = interval("Wilson 95 % interval of the gold accuracy; null without gold answers.")
     agreement_with_majority = serializers.FloatField(allow_null=True, help_text="With the leave-one-out majority.")
     majority_units = serializers.IntegerField()
     agreement_with_model = serializers.FloatField(
@@ -68,7 +71,7 @@ class AnnotatorOut(serializers.Serializer):
 class LeaderboardModelOut(serializers.Serializer):
     model = serializers.CharField()
     rating = serializers.FloatField(help_text="Elo scale: 1000 + 400·log10 of the Bradley–Terry odds.")
-    ci = INTERVAL
+    ci = interval("Bootstrap 95 % interval of the rating over resampled battles.")
     strength = serializers.FloatField(help_text="Bradley–Terry log-strength, mean 0.")
     battles = serializers.IntegerField()
     wins = serializers.IntegerField()

@@ -72,10 +72,10 @@ def project_stamp(*, project: Project) -> str:
     """Changes whenever a number on the quality pages could: a judgement added, revised or (un)marked
     gold-correct, or an assignment skipped. Two aggregate queries."""
     j = Judgement.objects.filter(task__project=project).aggregate(
-        n=Count("id"), last=Max("id"), revisions=Sum("revision"),
+        n=Count("id"), last=Max("id"), at=Max("created_at"), revisions=Sum("revision"),
         gold=Count("id", filter=Q(gold_correct__isnull=False)), correct=Count("id", filter=Q(gold_correct=True)))
     skips = Assignment.objects.filter(project=project, status=Assignment.Status.SKIPPED).count()
-    return f"{j['n']}.{j['last']}.{j['revisions']}.{j['gold']}.{j['correct']}.{skips}"
+    return f"{j['n']}.{j['last']}.{j['at'] and j['at'].timestamp()}.{j['revisions']}.{j['gold']}.{j['correct']}.{skips}"
 
 
 def cached(*, project: Project, name: str, params: tuple, compute: Callable[[], object]):
