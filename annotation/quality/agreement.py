@@ -3,8 +3,6 @@
 Only units that two or more annotators labelled say anything about agreement; the others are left
 out of every number (so Fleiss' κ asks that all *those* units have the same number of labels).
 """
-from collections import defaultdict
-
 import numpy as np
 
 from annotation.models import Project
@@ -53,17 +51,3 @@ def agreement_compute(*, project: Project, criterion: str = "", batch_id: int | 
 
     return cached(project=project, name="agreement", params=(criterion, batch_id), compute=compute)
 
-
-def agreement_by_day(*, project: Project) -> list[dict]:
-    """Raw agreement of the overall choice per day a unit got its last label: [{"day", "percent_agreement", "n_units"}]."""
-    def compute():
-        units = units_build(rows=judgement_rows(project=project))
-        by_day = defaultdict(list)
-        for labels in units.labels:
-            if len(labels) >= 2:
-                by_day[max(day for *_, day in labels)].append([choice for _, choice, _, _ in labels])
-        return [{"day": day, "n_units": len(groups),
-                 "percent_agreement": metrics.percent_agreement(metrics.value_counts(groups, metrics.CHOICES))}
-                for day, groups in sorted(by_day.items())]
-
-    return cached(project=project, name="agreement_by_day", params=(), compute=compute)

@@ -2,7 +2,7 @@
 service stands behind the page (e.g. annotate-submit -> annotate_submit -> judgement_submit)."""
 from django.urls import path
 
-from . import gold, projects, workspace
+from . import gold, projects, quality, workspace
 
 urlpatterns = [
     path("", projects.home, name="home"),
@@ -22,4 +22,8 @@ urlpatterns = [
     # project admins' gold pages
     path("projects/<id:project_id>/gold/", gold.gold_tasks, name="gold-tasks"),
     path("projects/<id:project_id>/gold/<id:task_id>/", gold.gold_task, name="gold-task"),
+    # quality (the dashboard is rewardtrain/web/quality.py: it draws the charts)
+    path("projects/<id:project_id>/quality/agreement/", quality.quality_agreement, name="quality-agreement"),
+    path("projects/<id:project_id>/quality/annotators/", quality.quality_annotators, name="quality-annotators"),
+    path("projects/<id:project_id>/leaderboard/", quality.leaderboard, name="leaderboard"),
 ]
