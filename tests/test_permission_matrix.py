@@ -123,6 +123,11 @@ ENDPOINTS = [
     ("post", "/api/v1/models/{model}/promote/", None, None, ML_WRITE),
     ("get", "/api/v1/models/{model}/download/", None, None, DATA_READ),
     ("get", P + "/training-policy/", None, None, DATA_READ),
+    # Quality (annotation/api/quality.py): admins and ML engineers read, annotators do not.
+    ("get", P + "/quality/agreement/", None, None, DATA_READ),
+    ("get", P + "/quality/agreement/?criterion=helpfulness", None, None, DATA_READ),
+    ("get", P + "/quality/annotators/", None, None, DATA_READ),
+    ("get", P + "/leaderboard/", None, None, DATA_READ),
     ("patch", P + "/training-policy/", {"retrain_every": 100, "auto_promote": True}, "json", ML_WRITE),
     # The annotator API (annotation/api/annotate.py, gold.py, auth.py).
     ("post", P + "/next-task/", None, None, {"annotator": 200, "other_admin": 404, "ml": 403, "admin": 200}),

@@ -96,6 +96,8 @@ def scope_check(*, project: Project, criterion: str = "", batch_id: int | None =
     criterion = (criterion or "").strip()
     if criterion.lower() == "overall":
         criterion = ""
+    if "\x00" in criterion:  # no key holds one, and PostgreSQL refuses it in a query
+        raise ValueError("criterion: must not contain NUL characters.")
     if criterion and not Criterion.objects.filter(rubric__project=project, key=criterion).exists():
         keys = sorted(set(Criterion.objects.filter(rubric__project=project).values_list("key", flat=True)))
         raise ValueError(f"criterion: “{criterion}” is not a criterion of this project's rubric; "
