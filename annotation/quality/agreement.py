@@ -8,7 +8,7 @@ import numpy as np
 from annotation.models import Project
 
 from . import metrics
-from .units import cached, judgement_rows, units_build
+from .units import cached, computed, judgement_rows, units_build
 
 LEVELS = {"krippendorff_alpha": "nominal", "krippendorff_alpha_interval": "interval"}
 
@@ -45,9 +45,11 @@ def agreement_compute(*, project: Project, criterion: str = "", batch_id: int | 
     """{"n_tasks", "n_units", "percent_agreement", "krippendorff_alpha" (nominal on A/B/tie/both bad),
     "krippendorff_alpha_interval" (on the signed strength), "fleiss_kappa", "ci": {name: [low, high]}},
     cached until the project's judgements change."""
-    def compute():
-        units = units_build(rows=judgement_rows(project=project, batch_id=batch_id), criterion=criterion)
-        return {"criterion": criterion, "batch": batch_id, **agreement_of_units(units)}
+    return cached(project=project, name="agreement", params=(criterion, batch_id))
 
-    return cached(project=project, name="agreement", params=(criterion, batch_id), compute=compute)
+
+@computed("agreement")
+def _compute(project: Project, criterion: str, batch_id: int | None) -> dict:
+    units = units_build(rows=judgement_rows(project=project, batch_id=batch_id), criterion=criterion)
+    return {"criterion": criterion, "batch": batch_id, **agreement_of_units(units)}
 

@@ -18,7 +18,7 @@ from django.db.models import Count
 from annotation.models import Assignment, Judgement, Project
 
 from . import metrics
-from .units import cached, judgement_rows, units_build
+from .units import cached, computed, judgement_rows, units_build
 
 # Flags: name -> the rule, with the evidence it needs, as the pages state it.
 FLAGS = {
@@ -81,9 +81,10 @@ def first_shown_wins(*, display_order, ranking, both_bad: bool) -> bool | None:
 
 def annotator_stats_list(*, project: Project) -> list[dict]:
     """Per annotator who judged or skipped in the project, by username; cached until judgements change."""
-    return cached(project=project, name="annotators", params=(), compute=lambda: _compute(project))
+    return cached(project=project, name="annotators")
 
 
+@computed("annotators")
 def _compute(project: Project) -> list[dict]:
     per = defaultdict(lambda: {"durations": [], "ties": 0, "n": 0, "gold": 0, "correct": 0, "first": 0, "decisive": 0})
     for annotator_id, duration_ms, display_order, ranking, both_bad, gold_correct in (

@@ -8,13 +8,14 @@ from django.db.models.functions import TruncDate
 from annotation.models import Judgement, Project
 
 from . import metrics
-from .units import cached, judgement_rows, units_build
+from .units import cached, computed, judgement_rows, units_build
 
 
 def dashboard_data(*, project: Project) -> dict:
-    return cached(project=project, name="dashboard", params=(), compute=lambda: _compute(project))
+    return cached(project=project, name="dashboard")
 
 
+@computed("dashboard")
 def _compute(project: Project) -> dict:
     per_day = list(Judgement.objects.filter(task__project=project).annotate(day=TruncDate("created_at"))
                    .values_list("day").annotate(n=Count("id")).values_list("day", "n").order_by("day"))

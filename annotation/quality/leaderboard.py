@@ -9,15 +9,16 @@ from django.db.models import Count
 from annotation.models import PreferencePair, Project
 
 from . import metrics
-from .units import cached
+from .units import cached, computed
 
 
 def leaderboard_compute(*, project: Project, criterion: str = "") -> dict:
     """{"criterion", "battles", "models": [{"model", "rating", "ci", "strength", "battles", "wins",
     "losses", "ties"}] best first, "win_rate": {model: {opponent: share or None}}}; cached."""
-    return cached(project=project, name="leaderboard", params=(criterion,), compute=lambda: _compute(project, criterion))
+    return cached(project=project, name="leaderboard", params=(criterion,))
 
 
+@computed("leaderboard")
 def _compute(project: Project, criterion: str) -> dict:
     rows = (PreferencePair.objects.filter(project=project, source=PreferencePair.Source.HUMAN, criterion=criterion)
             .exclude(chosen__source_model="").exclude(rejected__source_model="")

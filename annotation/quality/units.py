@@ -6,17 +6,20 @@ with the lower id won), "B", "tie" or "both_bad" — and a signed strength for i
 when A won, −margin when B won, 0 for a tie or both bad, where margin is the pair's margin as
 snapshots store it ((strength index + 1) × rank distance; 1 × rank distance without a strength).
 """
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import combinations
 
+from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
 from django.db.models import Count, Max, Q, Sum
 
 from annotation.models import Assignment, Judgement, Project
 
-CACHE_SECONDS = 24 * 3600  # the key changes with every new, revised or re-scored judgement anyway
+CACHE_SECONDS = 7 * 24 * 3600  # every read checks the stamp: an old entry is never served as current
 
 
 @dataclass
@@ -78,14 +81,59 @@ def project_stamp(*, project: Project) -> str:
     return f"{j['n']}.{j['last']}.{j['at'] and j['at'].timestamp()}.{j['revisions']}.{j['gold']}.{j['correct']}.{skips}"
 
 
-def cached(*, project: Project, name: str, params: tuple, compute: Callable[[], object]):
-    """`compute()` once per state of the project's judgements (see `project_stamp`), kept in the cache."""
-    key = f"quality:v1:{project.pk}:{name}:{':'.join(map(str, params))}:{project_stamp(project=project)}"
-    value = cache.get(key)
-    if value is None:
-        value = compute()
-        cache.set(key, value, CACHE_SECONDS)
+COMPUTERS: dict[str, Callable] = {}  # name -> compute(project, *params), registered by the selectors
+
+
+def computed(name: str):
+    """Registers a selector's compute function under `name`, so that a worker can refresh it by name."""
+    def register(fn):
+        COMPUTERS[name] = fn
+        return fn
+    return register
+
+
+def _key(project_id: int, name: str, params: tuple) -> str:
+    return f"quality:v2:{project_id}:{name}:{':'.join(map(str, params))}"
+
+
+def _store(project: Project, name: str, params: tuple) -> object:
+    stamp = project_stamp(project=project)  # read first: judgements arriving meanwhile trigger the next refresh
+    value = COMPUTERS[name](project, *params)
+    cache.set(_key(project.pk, name, params), {"stamp": stamp, "value": value, "at": time.time()}, CACHE_SECONDS)
     return value
+
+
+def cached(*, project: Project, name: str, params: tuple = ()):
+    """The registered `name` computed for this state of the project's judgements (see `project_stamp`).
+
+    Stale-while-revalidate: when judgements arrived since the stored numbers were computed, and those
+    are younger than VERDICT_QUALITY_STALE_SECONDS, the page gets them at once and a worker recomputes
+    (one refresh at a time per number); older numbers, or none, are computed in the request. So a page
+    view on a busy project costs two aggregate queries and a cache read, not a recomputation."""
+    key = _key(project.pk, name, params)
+    entry = cache.get(key)
+    if entry is not None and entry["stamp"] == project_stamp(project=project):
+        return entry["value"]
+    if entry is not None and time.time() - entry["at"] < settings.VERDICT_QUALITY_STALE_SECONDS:
+        if cache.add(f"{key}:refreshing", 1, timeout=settings.VERDICT_QUALITY_STALE_SECONDS):
+            from annotation.tasks import quality_refresh  # the adapter, imported late as services do
+
+            transaction.on_commit(lambda: quality_refresh.delay(project.pk, name, list(params)))
+        return entry["value"]
+    return _store(project, name, params)
+
+
+def quality_refresh(*, project_id: int, name: str, params: list) -> None:
+    """Recomputes one cached number (the Celery task `quality_refresh` calls this); safe to run twice."""
+    from . import agreement, annotators, dashboard, leaderboard  # noqa: F401 (they register their computers)
+
+    params = tuple(params)
+    try:
+        project = Project.objects.filter(pk=project_id).first()
+        if project is not None and name in COMPUTERS:
+            _store(project, name, params)
+    finally:
+        cache.delete(f"{_key(project_id, name, params)}:refreshing")
 
 
 def scope_check(*, project: Project, criterion: str = "", batch_id: int | None = None) -> str:

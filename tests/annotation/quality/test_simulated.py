@@ -143,14 +143,33 @@ def test_leaderboard_ranks_the_strong_model_first(world):
     assert strong["ci"][0] <= strong["rating"] <= strong["ci"][1]
 
 
-def test_new_judgements_invalidate_the_cached_numbers(world):
-    before = get(world, "quality/agreement/")
+def add_disagreeing_judgement(world):
     extra = factories.member(world["project"], "annotator")
     task = world["tasks"][0]
     weak = [r for r in task.slots.values_list("response_id", flat=True) if r != world["strong"][task.pk]][0]
     factories.judgement(task, extra, [[weak], [world["strong"][task.pk]]])
+
+
+def test_new_judgements_invalidate_the_cached_numbers(world, settings):
+    settings.VERDICT_QUALITY_STALE_SECONDS = 0  # no stale numbers: recomputed in the request
+    before = get(world, "quality/agreement/")
+    add_disagreeing_judgement(world)
     after = get(world, "quality/agreement/")
     assert after["n_labels"] == before["n_labels"] + 1
+
+
+def test_recent_numbers_are_served_while_a_worker_recomputes(world, django_capture_on_commit_callbacks):
+    before = get(world, "quality/annotators/")
+    add_disagreeing_judgement(world)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        stale = get(world, "quality/annotators/")
+    assert stale == before and len(callbacks) == 1  # the old table at once, one refresh queued
+    with django_capture_on_commit_callbacks(execute=False) as again:
+        get(world, "quality/annotators/")
+    assert again == []  # a refresh is already on its way: not queued twice
+    callbacks[0]()  # the worker's run (eager Celery in tests)
+    fresh = get(world, "quality/annotators/")
+    assert len(fresh) == len(before) + 1
 
 
 def test_bad_scope_is_a_specific_400(world):
