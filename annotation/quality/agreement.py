@@ -50,6 +50,6 @@ def agreement_compute(*, project: Project, criterion: str = "", batch_id: int | 
 
 @computed("agreement")
 def _compute(project: Project, criterion: str, batch_id: int | None) -> dict:
-    units = units_build(rows=judgement_rows(project=project, batch_id=batch_id), criterion=criterion)
+    units = units_build(rows=judgement_rows(project=project, criterion=criterion, batch_id=batch_id))
     return {"criterion": criterion, "batch": batch_id, **agreement_of_units(units)}
 

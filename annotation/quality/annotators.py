@@ -9,13 +9,15 @@ Agreement with the active reward model is not computed here: `annotation` never 
 `rewardtrain`, and scoring every judged task with a model on a page view would be slow. The column
 is null and the pages say why.
 """
+import json
 import statistics
 from collections import Counter, defaultdict
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count
+from django.db.models import Count, TextField
+from django.db.models.functions import Cast
 
-from annotation.models import Assignment, Judgement, Project
+from annotation.models import Assignment, Project
 
 from . import metrics
 from .units import cached, computed, judgement_rows, units_build
@@ -87,9 +89,12 @@ def annotator_stats_list(*, project: Project) -> list[dict]:
 @computed("annotators")
 def _compute(project: Project) -> list[dict]:
     per = defaultdict(lambda: {"durations": [], "ties": 0, "n": 0, "gold": 0, "correct": 0, "first": 0, "decisive": 0})
-    for annotator_id, duration_ms, display_order, ranking, both_bad, gold_correct in (
-            Judgement.objects.filter(task__project=project).values_list(
-                "annotator_id", "duration_ms", "display_order", "ranking", "both_bad", "gold_correct")):
+    rows = [(task_id, annotator_id, json.loads(ranking), both_bad, strength, day, duration_ms, display_order,
+             gold_correct) for task_id, annotator_id, ranking, both_bad, strength, day, duration_ms, display_order,
+            gold_correct in judgement_rows(project=project, extra=(
+                "duration_ms", Cast("display_order", TextField()), "gold_correct"))]
+    for _, annotator_id, ranking, both_bad, _, _, duration_ms, display_order, gold_correct in rows:
+        display_order = json.loads(display_order)
         s = per[annotator_id]
         s["n"] += 1
         if duration_ms is not None:
@@ -105,9 +110,9 @@ def _compute(project: Project) -> list[dict]:
     skips = dict(Assignment.objects.filter(project=project, status=Assignment.Status.SKIPPED)
                  .values_list("annotator_id").annotate(n=Count("id"))
                  .values_list("annotator_id", "n"))
-    majority = _majority_agreement(units_build(rows=judgement_rows(project=project)))
+    majority = _majority_agreement(units_build(rows=rows))
     names = dict(get_user_model().objects.filter(pk__in=set(per) | set(skips)).values_list("pk", "username"))
-    rows = []
+    table = []
     for annotator_id, username in sorted(names.items(), key=lambda item: item[1]):
         s, skipped = per[annotator_id], skips.get(annotator_id, 0)
         agreed, compared = majority.get(annotator_id, (0, 0))
@@ -124,8 +129,8 @@ def _compute(project: Project) -> list[dict]:
             "position_bias_n": s["decisive"], "position_bias_p": metrics.binomial_p(s["first"], s["decisive"]),
         }
         row["flags"] = _flags(row)
-        rows.append(row)
-    return rows
+        table.append(row)
+    return table
 
 
 def position_bias_project(*, rows: list[dict]) -> dict:

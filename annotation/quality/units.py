@@ -6,6 +6,7 @@ with the lower id won), "B", "tie" or "both_bad" — and a signed strength for i
 when A won, −margin when B won, 0 for a tie or both bad, where margin is the pair's margin as
 snapshots store it ((strength index + 1) × rank distance; 1 × rank distance without a strength).
 """
+import json
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -15,7 +16,9 @@ from itertools import combinations
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Count, Max, Q, Sum
+from django.db.models import Count, F, IntegerField, Max, Q, Sum, TextField, Value
+from django.db.models.fields.json import KeyTransform
+from django.db.models.functions import Cast, TruncDate
 
 from annotation.models import Assignment, Judgement, Project
 
@@ -47,33 +50,56 @@ def choice_labels(*, ranking, both_bad: bool, strength: int | None) -> dict[tupl
     return out
 
 
-def judgement_rows(*, project: Project, batch_id: int | None = None):
-    """The project's judgements with what quality needs, by task then id (one query)."""
+def judgement_rows(*, project: Project, criterion: str = "", batch_id: int | None = None, extra: tuple = ()):
+    """(task id, annotator id, ranking as JSON text, both bad, strength, day, *extra fields) of the
+    project's judgements by task then id, one query. For a criterion: that criterion's ranking, never
+    both bad nor a strength, and only the judgements that answered it. JSON comes as text, parsed
+    where needed: Django's per-row JSON and datetime conversion is the slow part on 300k rows."""
     qs = Judgement.objects.filter(task__project=project)
     if batch_id is not None:
         qs = qs.filter(task__batch_id=batch_id)
+    if criterion:
+        qs = qs.filter(criteria__has_key=criterion)
+        ranking, both_bad, strength = KeyTransform(criterion, "criteria"), Value(False), Value(None, IntegerField())
+    else:
+        ranking, both_bad, strength = F("ranking"), F("both_bad"), F("strength")
     return qs.order_by("task_id", "id").values_list(
-        "task_id", "annotator_id", "ranking", "both_bad", "strength", "criteria", "created_at")
+        "task_id", "annotator_id", Cast(ranking, TextField()), both_bad, strength, TruncDate("created_at"), *extra)
 
 
-def units_build(*, rows, criterion: str = "") -> Units:
-    """Units of `criterion` from `judgement_rows`; a criterion a judgement did not answer gives no label."""
+def units_build(*, rows) -> Units:
+    """Units from `judgement_rows` (rankings as JSON text or already parsed)."""
     by_unit: dict[tuple, list] = defaultdict(list)
-    for task_id, annotator_id, ranking, both_bad, strength, criteria, created_at in rows:
-        if criterion:
-            ranking = (criteria or {}).get(criterion)
-            if ranking is None:
-                continue
-            both_bad, strength = False, None
+    for task_id, annotator_id, ranking, both_bad, strength, day, *_ in rows:
+        if isinstance(ranking, str):
+            ranking = json.loads(ranking)
         for (a, b), (choice, value) in choice_labels(ranking=ranking, both_bad=both_bad, strength=strength).items():
-            by_unit[(task_id, a, b)].append((annotator_id, choice, value, created_at.date()))
+            by_unit[(task_id, a, b)].append((annotator_id, choice, value, day))
     keys = sorted(by_unit)
     return Units(keys=keys, labels=[by_unit[k] for k in keys])
 
 
 def project_stamp(*, project: Project) -> str:
     """Changes whenever a number on the quality pages could: a judgement added, revised or (un)marked
-    gold-correct, or an assignment skipped. Two aggregate queries."""
+    gold-correct, or an assignment skipped. Two aggregate queries (~0.1–0.3 s on 300k judgements), so
+    the stamp itself is kept VERDICT_QUALITY_STAMP_SECONDS: numbers may lag that much behind."""
+    if settings.VERDICT_QUALITY_STAMP_SECONDS > 0 and (stamp := cache.get(_stamp_key(project.pk))) is not None:
+        return stamp
+    return _stamp_compute(project)
+
+
+def _stamp_key(project_id: int) -> str:
+    return f"quality:v2:{project_id}:stamp"
+
+
+def _stamp_compute(project: Project) -> str:
+    stamp = _stamp_query(project)
+    if settings.VERDICT_QUALITY_STAMP_SECONDS > 0:
+        cache.set(_stamp_key(project.pk), stamp, settings.VERDICT_QUALITY_STAMP_SECONDS)
+    return stamp
+
+
+def _stamp_query(project: Project) -> str:
     j = Judgement.objects.filter(task__project=project).aggregate(
         n=Count("id"), last=Max("id"), at=Max("created_at"), revisions=Sum("revision"),
         gold=Count("id", filter=Q(gold_correct__isnull=False)), correct=Count("id", filter=Q(gold_correct=True)))
@@ -97,8 +123,10 @@ def _key(project_id: int, name: str, params: tuple) -> str:
 
 
 def _store(project: Project, name: str, params: tuple) -> object:
-    stamp = project_stamp(project=project)  # read first: judgements arriving meanwhile trigger the next refresh
+    stamp = _stamp_query(project)  # read first: judgements arriving meanwhile trigger the next refresh
     value = COMPUTERS[name](project, *params)
+    if settings.VERDICT_QUALITY_STAMP_SECONDS > 0:  # the interval counts from the numbers just computed
+        cache.set(_stamp_key(project.pk), stamp, settings.VERDICT_QUALITY_STAMP_SECONDS)
     cache.set(_key(project.pk, name, params), {"stamp": stamp, "value": value, "at": time.time()}, CACHE_SECONDS)
     return value
 

@@ -152,13 +152,15 @@ def add_disagreeing_judgement(world):
 
 def test_new_judgements_invalidate_the_cached_numbers(world, settings):
     settings.VERDICT_QUALITY_STALE_SECONDS = 0  # no stale numbers: recomputed in the request
+    settings.VERDICT_QUALITY_STAMP_SECONDS = 0  # and the judgements checked on every view
     before = get(world, "quality/agreement/")
     add_disagreeing_judgement(world)
     after = get(world, "quality/agreement/")
     assert after["n_labels"] == before["n_labels"] + 1
 
 
-def test_recent_numbers_are_served_while_a_worker_recomputes(world, django_capture_on_commit_callbacks):
+def test_recent_numbers_are_served_while_a_worker_recomputes(world, settings, django_capture_on_commit_callbacks):
+    settings.VERDICT_QUALITY_STAMP_SECONDS = 0
     before = get(world, "quality/annotators/")
     add_disagreeing_judgement(world)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -170,6 +172,18 @@ def test_recent_numbers_are_served_while_a_worker_recomputes(world, django_captu
     callbacks[0]()  # the worker's run (eager Celery in tests)
     fresh = get(world, "quality/annotators/")
     assert len(fresh) == len(before) + 1
+
+
+def test_changes_are_noticed_after_the_stamp_interval(world, settings):
+    settings.VERDICT_QUALITY_STALE_SECONDS = 0
+    settings.VERDICT_QUALITY_STAMP_SECONDS = 120  # (10 s by default; long enough for a loaded test machine)
+    before = get(world, "quality/agreement/")  # the stamp is now kept
+    add_disagreeing_judgement(world)
+    assert get(world, "quality/agreement/") == before  # within the interval: the same numbers
+    from django.core.cache import cache
+
+    cache.delete(f"quality:v2:{world['project'].pk}:stamp")  # the interval passed
+    assert get(world, "quality/agreement/")["n_labels"] == before["n_labels"] + 1
 
 
 def test_bad_scope_is_a_specific_400(world):
