@@ -14,7 +14,7 @@ LEVELS = {"krippendorff_alpha": "nominal", "krippendorff_alpha_interval": "inter
 
 
 def agreement_of_units(units) -> dict:
-    """The numbers for already built units (also used per day by the dashboard)."""
+    """The numbers, and their bootstrap intervals, for already built units."""
     multi = [i for i, labels in enumerate(units.labels) if len(labels) >= 2]
     keys = [units.keys[i] for i in multi]
     choices = [[choice for _, choice, _, _ in units.labels[i]] for i in multi]
@@ -22,22 +22,19 @@ def agreement_of_units(units) -> dict:
     nominal = metrics.value_counts(choices, metrics.CHOICES)
     domain = sorted({v for vs in values for v in vs})
     interval = metrics.value_counts(values, domain)
-    statistics = {
-        "percent_agreement": lambda idx: metrics.percent_agreement(nominal[idx]),
-        "krippendorff_alpha": lambda idx: metrics.alpha(nominal[idx], metrics.CHOICES, "nominal"),
-        "krippendorff_alpha_interval": lambda idx: metrics.alpha(interval[idx], domain, "interval"),
-        "fleiss_kappa": lambda idx: metrics.fleiss_kappa(nominal[idx]),
-    }
-    everything = np.arange(len(multi))
-    result = {"n_tasks": len({k[0] for k in keys}), "n_units": len(multi),
-              "n_labels": int(nominal.sum()),
-              "label_counts": dict(zip(metrics.CHOICES, map(int, nominal.sum(axis=0)))) if len(multi) else
-              dict.fromkeys(metrics.CHOICES, 0)}
+    result = {"n_tasks": len({k[0] for k in keys}), "n_units": len(multi), "n_labels": int(nominal.sum()),
+              "label_counts": dict(zip(metrics.CHOICES, (int(n) for n in nominal.sum(axis=0))))
+              if len(multi) else dict.fromkeys(metrics.CHOICES, 0),
+              "percent_agreement": metrics.percent_agreement(nominal),
+              "krippendorff_alpha": metrics.alpha(nominal, metrics.CHOICES, "nominal"),
+              "krippendorff_alpha_interval": metrics.alpha(interval, domain, "interval"),
+              "fleiss_kappa": metrics.fleiss_kappa(nominal)}
     blocks = metrics.task_blocks([k[0] for k in keys])
-    result["ci"] = {}
-    for name, statistic in statistics.items():
-        result[name] = value = statistic(everything)
-        result["ci"][name] = None if value is None else metrics.bootstrap_ci(blocks, statistic)
+    on_choice, on_strength = metrics.agreement_bootstrap(blocks, [
+        metrics.Agreement(nominal, metrics.CHOICES, "nominal"), metrics.Agreement(interval, domain, "interval")])
+    intervals = {"percent_agreement": on_choice.get("percent_agreement"), "krippendorff_alpha": on_choice.get("alpha"),
+                 "krippendorff_alpha_interval": on_strength.get("alpha"), "fleiss_kappa": on_choice.get("fleiss_kappa")}
+    result["ci"] = {name: None if result[name] is None else intervals[name] for name in intervals}
     return result
 
 

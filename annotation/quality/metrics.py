@@ -71,26 +71,66 @@ def task_blocks(task_of_unit: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     return starts, lengths
 
 
-def bootstrap_ci(blocks: tuple[np.ndarray, np.ndarray], statistic: Callable[[np.ndarray], float | None], *,
-                 rounds: int = BOOTSTRAP_ROUNDS, seed: int = 0) -> tuple[float, float] | None:
-    """95 % percentile interval of `statistic(unit_indices)` over tasks resampled with replacement."""
+class Agreement:
+    """The agreement statistics as weighted sums over units, so that a bootstrap resample (a weight per
+    unit: how often its task was drawn) costs one matrix–vector product instead of a recomputation.
+
+    With weights w: raw agreement = Σ w·agreeing pairs / Σ w·pairs; Krippendorff's coincidences
+    o = Σ w·O_u with O_u = (c cᵀ − diag c) / (m − 1), α = 1 − (n − 1)·Σ o δ / Σ n_c n_k δ
+    (δ: 0/1 nominal, squared difference interval; n_c = Σ w·c); Fleiss' κ from P̄ = Σ w·agreeing
+    pairs / Σ w·pairs (every unit has m labels) and p_k = n_c / n. At w = 1 these are the plain statistics (a test checks α against the
+    `krippendorff` package)."""
+
+    def __init__(self, counts: np.ndarray, domain: Sequence, level: str):
+        counts = np.asarray(counts, dtype=float)
+        m = counts.sum(axis=1)
+        self.k = counts.shape[1]
+        self.equal_m = len(m) > 0 and m[0] >= 2 and bool((m == m[0]).all())
+        values = np.asarray(domain, dtype=float) if level == "interval" else None
+        self.delta = ((values[:, None] - values[None, :]) ** 2 if level == "interval"
+                      else 1.0 - np.eye(self.k))
+        # Σ_ck O_u δ: a unit's observed disagreement, c δ cᵀ / (m − 1) (δ is 0 on the diagonal); the
+        # coincidence matrix's margins are the label counts themselves, so they need no columns of their own.
+        with np.errstate(invalid="ignore", divide="ignore"):
+            observed = np.einsum("uk,kl,ul->u", counts, self.delta, counts) / np.where(m > 1, m - 1, np.inf)
+        agree = (counts * (counts - 1)).sum(axis=1)
+        self.features = np.column_stack([agree, m * (m - 1), m, observed, counts])
+
+    def statistics(self, sums: np.ndarray) -> dict[str, float | None]:
+        agree, pairs, labels, observed, n_c = sums[0], sums[1], sums[2], sums[3], sums[4:]
+        out = {"percent_agreement": float(agree / pairs) if pairs else None}
+        expected = n_c @ self.delta @ n_c
+        out["alpha"] = float(1 - (labels - 1) * observed / expected) if expected > 0 else None
+        kappa = None
+        if self.equal_m and labels:
+            p_e = ((n_c / labels) ** 2).sum()
+            kappa = None if p_e == 1 else float((agree / pairs - p_e) / (1 - p_e))
+        out["fleiss_kappa"] = kappa
+        return out
+
+
+def agreement_bootstrap(blocks: tuple[np.ndarray, np.ndarray], agreements: Sequence[Agreement], *,
+                        rounds: int = BOOTSTRAP_ROUNDS, seed: int = 0) -> list[dict[str, tuple[float, float] | None]]:
+    """95 % percentile intervals of each `Agreement`'s statistics over tasks resampled with replacement
+    (seeded; the same resamples for all of them)."""
     starts, lengths = blocks
+    names = ("percent_agreement", "alpha", "fleiss_kappa")
     if len(starts) < 2:
-        return None
+        return [dict.fromkeys(names) for _ in agreements]
     rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(rounds):
-        pick = rng.integers(0, len(starts), len(starts))
-        s, l = starts[pick], lengths[pick]
-        offsets = np.repeat(np.cumsum(l) - l, l)
-        index = np.repeat(s, l) + (np.arange(l.sum()) - offsets)
-        value = statistic(index)
-        if value is not None:
-            values.append(value)
-    if len(values) < rounds / 2:  # mostly undefined: an interval would mislead
-        return None
-    low, high = np.percentile(values, [2.5, 97.5])
-    return float(low), float(high)
+    per_task = [np.add.reduceat(a.features, starts, axis=0) for a in agreements]  # a task's units move together
+    draws = [{name: [] for name in names} for _ in agreements]
+    for chunk in range(0, rounds, 50):  # how often each task is drawn, 50 rounds at a time: one product each
+        times = rng.multinomial(len(starts), np.full(len(starts), 1 / len(starts)), size=min(50, rounds - chunk))
+        times = times.astype(float)
+        for agreement, features, found in zip(agreements, per_task, draws):
+            for sums in times @ features:
+                for name, value in agreement.statistics(sums).items():
+                    if value is not None:
+                        found[name].append(value)
+    return [{name: (None if len(values) < rounds / 2  # mostly undefined: an interval would mislead
+                    else tuple(float(v) for v in np.percentile(values, [2.5, 97.5])))
+             for name, values in found.items()} for found in draws]
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float] | None:

@@ -56,13 +56,33 @@ def test_alpha_is_undefined_without_variation():
                          "nominal") is None
 
 
+def test_weighted_sums_at_unit_weights_are_the_plain_statistics():
+    # The bootstrap's linear form must give the package's α and our κ and raw agreement on the data itself.
+    rng = np.random.default_rng(3)
+    units = [list(rng.choice(metrics.CHOICES, size=3, p=[0.5, 0.3, 0.15, 0.05])) for _ in range(60)]
+    c = metrics.value_counts(units, metrics.CHOICES)
+    plain = metrics.Agreement(c, metrics.CHOICES, "nominal").statistics(np.ones(len(c)) @ metrics.Agreement(
+        c, metrics.CHOICES, "nominal").features)
+    assert plain["alpha"] == pytest.approx(metrics.alpha(c, metrics.CHOICES, "nominal"))
+    assert plain["fleiss_kappa"] == pytest.approx(metrics.fleiss_kappa(c))
+    assert plain["percent_agreement"] == pytest.approx(metrics.percent_agreement(c))
+    values = [list(rng.choice([-2.0, -1.0, 0.0, 1.0, 2.0], size=int(rng.integers(2, 5)))) for _ in range(60)]
+    domain = [-2.0, -1.0, 0.0, 1.0, 2.0]
+    v = metrics.value_counts(values, domain)
+    interval = metrics.Agreement(v, domain, "interval")
+    assert interval.statistics(np.ones(len(v)) @ interval.features)["alpha"] == pytest.approx(
+        metrics.alpha(v, domain, "interval"))
+    assert interval.statistics(np.ones(len(v)) @ interval.features)["fleiss_kappa"] is None  # unequal counts
+
+
 def test_bootstrap_is_seeded_and_brackets_the_estimate():
     units = [["A", "A"]] * 30 + [["A", "B"]] * 10
     c = metrics.value_counts(units, metrics.CHOICES)
     blocks = metrics.task_blocks(list(range(len(units))))
-    ci = metrics.bootstrap_ci(blocks, lambda idx: metrics.percent_agreement(c[idx]))
-    assert ci == metrics.bootstrap_ci(blocks, lambda idx: metrics.percent_agreement(c[idx]))
-    assert ci[0] < 0.75 < ci[1] and 0.5 < ci[0] and ci[1] <= 1
+    [ci] = metrics.agreement_bootstrap(blocks, [metrics.Agreement(c, metrics.CHOICES, "nominal")])
+    assert [ci] == metrics.agreement_bootstrap(blocks, [metrics.Agreement(c, metrics.CHOICES, "nominal")])
+    low, high = ci["percent_agreement"]
+    assert low < 0.75 < high and 0.5 < low and high <= 1
 
 
 def test_bootstrap_moves_a_tasks_units_together():
