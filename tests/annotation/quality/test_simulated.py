@@ -191,3 +191,30 @@ def test_bad_scope_is_a_specific_400(world):
     assert response.status_code == 400 and "criterion" in response.json()["error"]["message"]
     response = world["client"].get(f"/api/v1/projects/{world['project'].pk}/quality/agreement/?batch=999999")
     assert response.status_code == 400 and "no batch 999999" in response.json()["error"]["message"]
+
+
+def test_k_way_rankings_compare_through_their_pairs(project):
+    """Two annotators rank three responses x < y < z (ids): one says x > y > z, the other x > {y, z} tied.
+    Units (x, y): A, A — agree; (x, z): A, A — agree; (y, z): A, tie — disagree. Raw agreement 2/3."""
+    project.mode, project.overlap = "ranking", 2
+    project.save()
+    t = factories.task(project, n_responses=3)
+    x, y, z = sorted(t.slots.values_list("response_id", flat=True))
+    factories.judgement(t, factories.member(project, "annotator"), [[x], [y], [z]], strength=1)
+    factories.judgement(t, factories.member(project, "annotator"), [[x], [y, z]], strength=1)
+    client = APIClient()
+    client.force_authenticate(factories.member(project, "ml"))
+    data = client.get(f"/api/v1/projects/{project.pk}/quality/agreement/").json()
+    assert data["n_tasks"] == 1 and data["n_units"] == 3 and data["n_labels"] == 6
+    assert data["percent_agreement"] == pytest.approx(2 / 3)
+    assert data["label_counts"] == {"A": 5, "B": 0, "tie": 1, "both_bad": 0}
+    # Nominal: n = 6, n_A = 5, n_tie = 1; disagreeing coincidences 2 (unit y,z) → Do = 2/6;
+    # De = (6² − 5² − 1²) / (6 · 5) = 10/30 → α = 1 − (2/6)/(10/30) = 0.
+    assert data["krippendorff_alpha"] == pytest.approx(0.0)
+    # Interval, signed strengths (strength 1 → 2 per place): (x,y) 2, 2; (x,z) 4, 2; (y,z) 2, 0.
+    # Do = (2·(4−2)² + 2·(2−0)²) / 6 = 16/6; values 2 ×4, 4 ×1, 0 ×1:
+    # De = 2·(4·1·4 + 4·1·4 + 1·1·16) / (6 · 5) = 96/30 → α = 1 − (16/6)/(96/30) = 1/6.
+    assert data["krippendorff_alpha_interval"] == pytest.approx(1 / 6)
+    # Fleiss (every unit has two answers): P̄ = 2/3, P̄e = (5/6)² + (1/6)² = 26/36 → κ = (24 − 26)/(36 − 26) = −0.2
+    assert data["fleiss_kappa"] == pytest.approx(-0.2)
+    assert data["ci"]["percent_agreement"] is None  # one task: no bootstrap over tasks
