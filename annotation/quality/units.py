@@ -11,6 +11,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from itertools import combinations
 
 from django.conf import settings
@@ -181,3 +182,13 @@ def scope_check(*, project: Project, criterion: str = "", batch_id: int | None =
     if batch_id is not None and not Batch.objects.filter(project=project, pk=batch_id).exists():
         raise ValueError(f"batch: no batch {batch_id} in this project.")
     return criterion
+
+
+def numbers_as_of(*, project: Project, name: str, params: tuple = ()) -> dict | None:
+    """When the stored `name` numbers were computed, and whether judgements arrived since (the pages
+    say so, as a refresh is then on its way); None when nothing is stored."""
+    entry = cache.get(_key(project.pk, name, params))
+    if entry is None:
+        return None
+    return {"at": datetime.fromtimestamp(entry["at"], tz=timezone.utc),
+            "current": entry["stamp"] == project_stamp(project=project)}

@@ -13,7 +13,7 @@ from annotation.permissions import DATA_ROLES, project_role_required
 from annotation.quality.agreement import agreement_compute
 from annotation.quality.annotators import FLAGS, annotator_stats_list
 from annotation.quality.leaderboard import leaderboard_compute
-from annotation.quality.units import scope_check
+from annotation.quality.units import numbers_as_of, scope_check
 
 # column key -> heading; every column of the table sorts, numbers with None last
 ANNOTATOR_COLUMNS = {
@@ -45,7 +45,8 @@ def quality_agreement(request, project_id):
     criterion, batch_id = _scope(request, project)
     return render(request, "annotation/quality/agreement.html", {
         "project": project, "criterion": criterion, "batch_id": batch_id, **_choices(project),
-        "agreement": agreement_compute(project=project, criterion=criterion, batch_id=batch_id)})
+        "agreement": agreement_compute(project=project, criterion=criterion, batch_id=batch_id),
+        "as_of": numbers_as_of(project=project, name="agreement", params=(criterion, batch_id))})
 
 
 def _sorted(rows: list[dict], key: str, descending: bool) -> list[dict]:
@@ -68,6 +69,7 @@ def quality_annotators(request, project_id):
         key, sort = "username", "username"
     return render(request, "annotation/quality/annotators.html", {
         "project": project, "rows": _sorted(rows, key, sort.startswith("-")), "sort": sort, "flags": FLAGS,
+        "as_of": numbers_as_of(project=project, name="annotators"),
         "columns": [(k, label, f"-{k}" if sort == k else k) for k, label in ANNOTATOR_COLUMNS.items()]})
 
 
@@ -102,4 +104,5 @@ def leaderboard(request, project_id):
     board = leaderboard_compute(project=project, criterion=criterion)
     return render(request, "annotation/quality/leaderboard.html", {
         "project": project, "criterion": criterion, **_choices(project), "board": board,
-        "names": [m["model"] for m in board["models"]]})
+        "names": [m["model"] for m in board["models"]],
+        "as_of": numbers_as_of(project=project, name="leaderboard", params=(criterion,))})

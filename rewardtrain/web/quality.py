@@ -6,6 +6,7 @@ from django.shortcuts import render
 from annotation.permissions import DATA_ROLES, project_role_required
 from annotation.quality.annotators import annotator_stats_list, position_bias_project
 from annotation.quality.dashboard import dashboard_data
+from annotation.quality.units import numbers_as_of
 
 from . import charts
 
@@ -42,4 +43,4 @@ def quality_dashboard(request, project_id):
     ]
     return render(request, "rewardtrain/quality_dashboard.html", {
         "project": project, "plots": plots, "bias": bias,
-        "flagged": [r for r in annotators if r["flags"]]})
+        "flagged": [r for r in annotators if r["flags"]], "as_of": numbers_as_of(project=project, name="dashboard")})

@@ -106,3 +106,12 @@ def test_project_page_links_to_quality(client, project, project_admin):
     client.force_login(project_admin)
     assert reverse("quality-dashboard", args=[project.pk]) in client.get(
         reverse("project-detail", args=[project.pk])).content.decode()
+
+
+def test_pages_say_when_numbers_are_being_recomputed(client, judged, project_admin, settings):
+    settings.VERDICT_QUALITY_STAMP_SECONDS = 0
+    client.force_login(project_admin)
+    url = reverse("quality-annotators", args=[judged.pk])
+    assert "Computed " in (page := client.get(url).content.decode()) and "being recomputed" not in page
+    factories.judged_pair(judged)  # a new judgement: the page shows the stored table and says so
+    assert "being recomputed" in client.get(url).content.decode()
