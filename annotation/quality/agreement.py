@@ -3,14 +3,11 @@
 Only units that two or more annotators labelled say anything about agreement; the others are left
 out of every number (so Fleiss' κ asks that all *those* units have the same number of labels).
 """
-import numpy as np
-
 from annotation.models import Project
 
 from . import metrics
 from .units import cached, computed, judgement_rows, units_build
 
-LEVELS = {"krippendorff_alpha": "nominal", "krippendorff_alpha_interval": "interval"}
 
 
 def agreement_of_units(units) -> dict:

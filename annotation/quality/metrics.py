@@ -6,7 +6,7 @@ A unit's labels are counted per category (`value_counts`, units × categories), 
 Bootstrap intervals resample *tasks* (a K-way task's C(K, 2) units move together), seeded, so the
 same data always gives the same interval.
 """
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import krippendorff
 import numpy as np
