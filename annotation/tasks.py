@@ -8,6 +8,7 @@ import socket
 from celery import shared_task
 from django.db import connection
 
+from annotation.quality import units as quality_units
 from annotation.services import queue
 
 
@@ -23,3 +24,8 @@ def health_check() -> dict:
 @shared_task(name="annotation.tasks.expire_leases")
 def expire_leases() -> int:
     return queue.leases_expire()
+
+
+@shared_task(name="annotation.tasks.quality_refresh")
+def quality_refresh(project_id: int, name: str, params: list) -> None:
+    quality_units.quality_refresh(project_id=project_id, name=name, params=params)

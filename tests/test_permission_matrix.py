@@ -143,6 +143,11 @@ ENDPOINTS = [
     ("post", "/api/v1/models/{model}/promote/", None, None, ML_WRITE),
     ("get", "/api/v1/models/{model}/download/", None, None, DATA_READ),
     ("get", P + "/training-policy/", None, None, DATA_READ),
+    # Quality (annotation/api/quality.py): admins and ML engineers read, annotators do not.
+    ("get", P + "/quality/agreement/", None, None, DATA_READ),
+    ("get", P + "/quality/agreement/?criterion=helpfulness", None, None, DATA_READ),
+    ("get", P + "/quality/annotators/", None, None, DATA_READ),
+    ("get", P + "/leaderboard/", None, None, DATA_READ),
     ("patch", P + "/training-policy/", {"retrain_every": 100, "auto_promote": True}, "json", ML_WRITE),
     # Active learning (rewardtrain/api/acquisitions.py).
     ("get", P + "/acquisitions/", None, None, DATA_READ),

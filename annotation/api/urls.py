@@ -1,7 +1,7 @@
 """Every URL of the annotation API (under /api/v1/), one line each; the paths are a public contract."""
 from django.urls import path
 
-from . import adjudication, annotate, auth, batches, gold, judgements, members, pairs, projects, rubrics, tasks
+from . import adjudication, annotate, auth, batches, gold, judgements, members, pairs, projects, quality, rubrics, tasks
 
 urlpatterns = [
     path("auth/token/", auth.TokenApi.as_view(), name="api-token"),
@@ -20,6 +20,11 @@ urlpatterns = [
          name="api-judgement-detail"),
     path("projects/<id:project_id>/pairs/", pairs.PairListApi.as_view(), name="api-pairs"),
     path("projects/<id:project_id>/pairs/<id:pair_id>/", pairs.PairDetailApi.as_view(), name="api-pair"),
+    # quality (annotation/quality)
+    path("projects/<id:project_id>/quality/agreement/", quality.AgreementApi.as_view(), name="api-quality-agreement"),
+    path("projects/<id:project_id>/quality/annotators/", quality.AnnotatorStatsApi.as_view(),
+         name="api-quality-annotators"),
+    path("projects/<id:project_id>/leaderboard/", quality.LeaderboardApi.as_view(), name="api-leaderboard"),
     # annotating
     path("projects/<id:project_id>/next-task/", annotate.NextTaskApi.as_view(), name="api-next-task"),
     path("assignments/<id:assignment_id>/judgement/", annotate.JudgementSubmitApi.as_view(), name="api-judgement"),

@@ -2,7 +2,7 @@
 service stands behind the page (e.g. annotate-submit -> annotate_submit -> judgement_submit)."""
 from django.urls import path
 
-from . import adjudication, gold, manage, projects, workspace
+from . import adjudication, gold, manage, projects, quality, workspace
 
 urlpatterns = [
     path("", projects.home, name="home"),
@@ -39,4 +39,8 @@ urlpatterns = [
     path("projects/<id:project_id>/disputed/", adjudication.disputed_list, name="disputed"),
     path("projects/<id:project_id>/tasks/<id:task_id>/adjudicate/", adjudication.task_adjudicate,
          name="task-adjudicate"),
+    # quality (the dashboard is rewardtrain/web/quality.py: it draws the charts)
+    path("projects/<id:project_id>/quality/agreement/", quality.quality_agreement, name="quality-agreement"),
+    path("projects/<id:project_id>/quality/annotators/", quality.quality_annotators, name="quality-annotators"),
+    path("projects/<id:project_id>/leaderboard/", quality.leaderboard, name="leaderboard"),
 ]

@@ -211,6 +211,11 @@ AXES_VERBOSE = False
 VERDICT_RENDER_MAX_CHARS = int(os.environ.get("VERDICT_RENDER_MAX_CHARS", "100000"))
 VERDICT_RENDER_MAX_DEPTH = int(os.environ.get("VERDICT_RENDER_MAX_DEPTH", "16"))
 VERDICT_RENDER_TIME_LIMIT = float(os.environ.get("VERDICT_RENDER_TIME_LIMIT", "0.5"))  # seconds per text or diff
+# Quality numbers (annotation.quality): after new judgements, numbers computed less than this many seconds
+# ago are still shown while a worker recomputes them; older ones are recomputed in the request. Whether
+# judgements changed is checked at most every VERDICT_QUALITY_STAMP_SECONDS (0: on every page view).
+VERDICT_QUALITY_STALE_SECONDS = float(os.environ.get("VERDICT_QUALITY_STALE_SECONDS", "86400"))
+VERDICT_QUALITY_STAMP_SECONDS = float(os.environ.get("VERDICT_QUALITY_STAMP_SECONDS", "10"))
 VERDICT_DIFF_MAX_WORDS = int(os.environ.get("VERDICT_DIFF_MAX_WORDS", "5000"))
 
 # Celery: Redis in production; with no broker configured, a filesystem "broker" needs no server.

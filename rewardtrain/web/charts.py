@@ -174,3 +174,28 @@ def reliability_chart(*, bins: Sequence[dict], title: str = "Reliability: predic
                      f'r="{radius:.1f}" fill="{PALETTE[0]}" fill-opacity="0.7"><title>{b["n"]} rows: predicted '
                      f'{b["confidence"]:.2f}, observed {b["accuracy"]:.2f}</title></circle>')
     return _svg(parts, width=width, height=height, title=title)
+
+
+def bar_chart(*, bars: Sequence[tuple[str, float]], title: str, y_label: str, x_label: str = "",
+              width: int = 640, height: int = 260, reference: float | None = None,
+              value_format: str = "{:g}", empty: str = "No data yet.") -> SafeString:
+    """Vertical bars [(label, value)], each labelled below and titled with its value on hover; an optional
+    dashed `reference` line (e.g. 0.5 for position bias)."""
+    if not bars:
+        return _empty(title=title, width=width, height=height, message=empty)
+    top = max([v for _, v in bars] + [reference or 0])
+    frame = _Frame(x_ticks=[0, len(bars)], y_ticks=nice_ticks(0, top or 1), width=width, height=height)
+    every = max(1, math.ceil(len(bars) / 16))  # at most ~16 labels fit under the axis
+    labels = [(i + 0.5, label[:14]) for i, (label, _) in enumerate(bars) if i % every == 0]
+    parts = frame.axes(title=title, x_label=x_label, y_label=y_label, x_tick_labels=labels)
+    step = frame.plot_w / len(bars)
+    for i, (label, value) in enumerate(bars):
+        y = frame.py(value)
+        parts.append(f'<rect x="{frame.px(i) + step * 0.15:.1f}" y="{y:.1f}" width="{step * 0.7:.1f}" '
+                     f'height="{frame.py(frame.y0) - y:.1f}" fill="{PALETTE[0]}"><title>{html.escape(label)}: '
+                     f'{html.escape(value_format.format(value))}</title></rect>')
+    if reference is not None:
+        y = frame.py(reference)
+        parts.append(f'<line x1="{frame.left}" x2="{frame.left + frame.plot_w}" y1="{y:.1f}" y2="{y:.1f}" '
+                     f'class="chart-diagonal"/>')
+    return _svg(parts, width=width, height=height, title=title)

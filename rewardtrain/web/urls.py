@@ -1,9 +1,10 @@
 """Every page URL of rewardtrain (under /train/), one line each."""
 from django.urls import path
 
-from . import acquisitions, registry, snapshots, training
+from . import acquisitions, quality, registry, snapshots, training
 
 urlpatterns = [
+    path("projects/<id:project_id>/quality/", quality.quality_dashboard, name="quality-dashboard"),
     path("projects/<id:project_id>/snapshots/", snapshots.snapshot_list, name="snapshots"),
     path("projects/<id:project_id>/snapshots/new/", snapshots.snapshot_new, name="snapshot-new"),
     path("projects/<id:project_id>/snapshots/<id:snapshot_id>/verify/", snapshots.snapshot_verify,
