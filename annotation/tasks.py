@@ -9,6 +9,8 @@ from celery import shared_task
 from django.db import connection
 
 from annotation.services import queue
+from annotation.services.imports.jobs import import_job_execute as _import_job_execute
+from annotation.services.imports.jobs import import_jobs_fail_stale as _import_jobs_fail_stale
 
 
 @shared_task(name="annotation.tasks.health_check")
@@ -23,3 +25,15 @@ def health_check() -> dict:
 @shared_task(name="annotation.tasks.expire_leases")
 def expire_leases() -> int:
     return queue.leases_expire()
+
+
+@shared_task(name="annotation.tasks.import_job_execute")
+def import_job_execute(job_id: int) -> str:
+    """Imports one uploaded file (all or nothing). A second delivery finds the job taken and exits."""
+    return _import_job_execute(job_id=job_id)
+
+
+@shared_task(name="annotation.tasks.import_jobs_fail_stale")
+def import_jobs_fail_stale() -> list[int]:
+    """Beat, every 5 minutes: import jobs whose worker stopped reporting progress are marked failed."""
+    return _import_jobs_fail_stale()

@@ -1,7 +1,7 @@
 """Every URL of the annotation API (under /api/v1/), one line each; the paths are a public contract."""
 from django.urls import path
 
-from . import annotate, auth, batches, gold, judgements, pairs, projects, rubrics, tasks
+from . import annotate, auth, batches, gold, imports, judgements, pairs, projects, rubrics, tasks
 
 urlpatterns = [
     path("auth/token/", auth.TokenApi.as_view(), name="api-token"),
@@ -10,6 +10,7 @@ urlpatterns = [
     path("projects/<id:project_id>/", projects.ProjectDetailApi.as_view(), name="api-project"),
     path("projects/<id:project_id>/rubrics/", rubrics.RubricListCreateApi.as_view(), name="api-rubrics"),
     path("projects/<id:project_id>/batches/", batches.BatchListUploadApi.as_view(), name="api-batches"),
+    path("import-jobs/<id:job_id>/", imports.ImportJobDetailApi.as_view(), name="api-import-job"),
     path("projects/<id:project_id>/tasks/", tasks.TaskListApi.as_view(), name="api-tasks"),
     path("projects/<id:project_id>/tasks/<id:task_id>/", tasks.TaskDetailApi.as_view(), name="api-task"),
     path("projects/<id:project_id>/judgements/", judgements.JudgementListApi.as_view(), name="api-judgements"),

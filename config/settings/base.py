@@ -157,9 +157,13 @@ STORAGES = {
 # Request bodies: 413 past VERDICT_REQUEST_MAX_BYTES (every endpoint, anonymous ones too), or past
 # VERDICT_UPLOAD_MAX_BYTES on the two import endpoints (the import page and POST .../batches/).
 VERDICT_REQUEST_MAX_BYTES = int(os.environ.get("VERDICT_REQUEST_MAX_BYTES", str(1024 * 1024)))
-# Web and API imports still run inside the request (about 1,000 lines/s): keep uploads to what a web
-# worker finishes within its timeout; larger files go through `manage.py import_tasks`/`import_pairs`.
+# An upload over VERDICT_IMPORT_INLINE_MAX_BYTES is not imported inside the request (about 1,000
+# lines/s) but saved to storage and imported by a worker as an import job, with progress; smaller ones
+# are imported at once. Files over VERDICT_UPLOAD_MAX_BYTES go through `manage.py import_tasks`/`import_pairs`.
 VERDICT_UPLOAD_MAX_BYTES = int(os.environ.get("VERDICT_UPLOAD_MAX_BYTES", str(20 * 1024 * 1024)))
+VERDICT_IMPORT_INLINE_MAX_BYTES = int(os.environ.get("VERDICT_IMPORT_INLINE_MAX_BYTES", str(1024 * 1024)))
+# An import job that reported no progress for this long lost its worker: the beat marks it failed.
+VERDICT_IMPORT_JOB_STALE_SECONDS = int(os.environ.get("VERDICT_IMPORT_JOB_STALE_SECONDS", "600"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
@@ -251,6 +255,7 @@ CELERY_BEAT_SCHEDULE = {
                          "schedule": timedelta(seconds=VERDICT_RETRAIN_CHECK_SECONDS)},
     "fail-stale-snapshot-jobs": {"task": "rewardtrain.tasks.snapshot_jobs_fail_stale",
                                  "schedule": timedelta(minutes=10)},
+    "fail-stale-import-jobs": {"task": "annotation.tasks.import_jobs_fail_stale", "schedule": timedelta(minutes=5)},
 }
 # Training runs (rewardtrain.training). A worker beats every HEARTBEAT seconds; a run whose last beat
 # is older than STALE seconds is taken to have lost its worker: the minute reaper re-queues it to

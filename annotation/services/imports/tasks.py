@@ -67,7 +67,8 @@ def _write_tasks(project: Project, batch: Batch, rows: list[dict], result: Impor
     result.created += len(fresh)
 
 
-def tasks_import(*, project: Project, fileobj, filename: str, user=None, batch_name: str | None = None) -> ImportResult:
+def tasks_import(*, project: Project, fileobj, filename: str, user=None, batch_name: str | None = None,
+                 progress=None) -> ImportResult:
     """Tasks to annotate: {"prompt": str | messages, "responses": [str | {"text", "model"}], "id"?, "metadata"?}."""
     return import_run(project=project, fileobj=fileobj, filename=filename, user=user, batch_name=batch_name,
-                      parse=partial(_task_row, mode=project.mode), write=_write_tasks)
+                      parse=partial(_task_row, mode=project.mode), write=_write_tasks, progress=progress)
