@@ -81,13 +81,24 @@ def _start(args, env: dict, logs: Path) -> list[subprocess.Popen]:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{args.port}/accounts/login/", timeout=2)
+            urllib.request.urlopen(f"http://127.0.0.1:{args.port}/accounts/login/", timeout=10)
             break
-        except (urllib.error.URLError, ConnectionError):
+        except OSError:  # refused, reset or timed out while gunicorn boots
             time.sleep(0.5)
     else:
+        _stop([web, worker])
         raise SystemExit(f"gunicorn did not answer within 120 s; see {logs / 'web.log'}")
     return [web, worker]
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        os.killpg(proc.pid, signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _poll(api: Api, path: str, seconds: float, show=None) -> dict:
@@ -160,13 +171,7 @@ def main() -> None:
         blob = step("model: download zip", lambda: api.call("GET", f"/models/{model['id']}/download/", raw=True))
         scores = step("zip: load + score", lambda: _score_zip(blob))
     finally:
-        for proc in procs:
-            os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+        _stop(procs)
     print(json.dumps({"timings_s": timings, "zip_bytes": len(blob), "scores": scores, "steps": args.steps,
                       "report": {k: report[k] for k in ("n", "accuracy", "ece", "length_correlation")},
                       "logs": str(logs)}, indent=1))
