@@ -180,7 +180,7 @@ VERDICT_IMPORT_MAX_LINES = int(os.environ.get("VERDICT_IMPORT_MAX_LINES", "20000
 # (shared by the processes of one host); locmem:// only for a single process.
 CACHE_URL = os.environ.get("CACHE_URL", "")
 if CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+    CACHES = {"default": {"BACKEND": "config.cache.RedisCache", "LOCATION": CACHE_URL}}  # Django's, one client per pool
 elif CACHE_URL.startswith("locmem://"):
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 elif CACHE_URL in ("", "file://") or CACHE_URL.startswith("file://"):
