@@ -5,11 +5,12 @@ Redis cache as gunicorn, without the socket), with each hardening piece switched
     .venv/bin/python benchmarks/profile_annotation.py [--pairs 300] [--repeats 2] [--profile]
 
 After each request the database connection is released as a server does (`close_old_connections`:
-back to the pool, or kept when persistent). Setup: a fresh database (verdict_h6_prof), a pairwise project of 4,000 tasks, 40 annotators with API
-tokens; CACHE_URL must point at Redis (as in production). Each variant runs in its own process (the
-pool and the middleware are fixed at start-up), warms up on 30 pairs, then times `--pairs` pairs and
-prints CPU ms of this process (Django + DRF + client libraries; PostgreSQL's and Redis's own CPU is not
-in it) and wall ms per pair. `--profile` also prints the baseline's cProfile, top 25 by own time.
+back to the pool, or kept when persistent). Setup: a fresh database (verdict_h6_prof), a pairwise
+project of 8,000 tasks, 40 annotators with API tokens; CACHE_URL must point at Redis (as in
+production). Each variant runs in its own process (the pool and the middleware are fixed at start-up),
+warms up on 30 pairs, then times `--pairs` pairs and prints CPU ms of this process (Django + DRF +
+client libraries; PostgreSQL's and Redis's own CPU is not in it) and wall ms per pair. `--profile`
+adds one profiled baseline run (cProfile on CPU time, top functions, saved under /tmp/imports/).
 """
 import argparse
 import json
@@ -50,7 +51,7 @@ def seed() -> None:
 
     project = project_create(name="profile")
     rows = "".join(json.dumps({"prompt": f"Question {i}?", "responses": [f"yes {i}", f"no {i}"]}) + "\n"
-                   for i in range(4000)).encode()
+                   for i in range(8000)).encode()
     tasks_import(project=project, fileobj=io.BytesIO(rows), filename="tasks.jsonl")
     for i in range(40):
         user = get_user_model().objects.create(username=f"annotator{i}")
@@ -135,7 +136,7 @@ def main() -> None:
         runs.append((next(iter(VARIANTS)), True))
     results: dict[str, list] = {}
     for name, profiled in runs:
-        # 40 annotators x 4,000 tasks leave plenty unjudged for every run; nothing is reseeded.
+        # 8,000 tasks cover 8 variants x 3 repeats x (30 + 300) pairs; nothing is reseeded.
         cmd = [sys.executable, __file__, "--variant", name, "--pairs", str(args.pairs)] + (["--profile"] * profiled)
         out = subprocess.run(cmd, cwd=ROOT, env={**os.environ, **VARIANTS[name][1]}, capture_output=True, text=True)
         if out.returncode:
