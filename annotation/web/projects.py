@@ -9,7 +9,8 @@ from annotation.models import ImportJob
 from annotation.permissions import DATA_ROLES, MANAGE_ROLES, Role, project_role_required, user_roles
 from annotation.selectors.projects import project_cards, project_stats
 from annotation.services.imports.common import ImportFailed
-from annotation.services.imports.jobs import FINISHED, import_inline, import_job_create, import_job_live, import_jobs_recent
+from annotation.services.imports.jobs import (FINISHED, import_inline, import_job_create, import_job_get,
+                                             import_jobs_recent)
 from annotation.services.imports.pairs import pairs_import
 from annotation.services.imports.tasks import tasks_import
 
@@ -87,11 +88,12 @@ def project_import(request, project_id):
 @project_role_required(*MANAGE_ROLES)
 def import_job(request, project_id, job_id):
     """A large import's progress (the page polls itself while it runs), then its result or its errors."""
-    job = ImportJob.objects.filter(project=request.project, pk=job_id).select_related("batch", "created_by").first()
-    if job is None:
+    try:
+        job = import_job_get(project=request.project, job_id=job_id)
+    except ImportJob.DoesNotExist:
         raise Http404("No such import job in this project.")
     return render(request, "annotation/import_job.html", {
-        "project": request.project, "job": import_job_live(job), "finished": job.status in FINISHED})
+        "project": request.project, "job": job, "finished": job.status in FINISHED})
 
 
 project_import.max_body_setting = "VERDICT_UPLOAD_MAX_BYTES"  # config.security.BodyLimitMiddleware

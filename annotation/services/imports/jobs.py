@@ -89,6 +89,11 @@ def import_job_live(job: ImportJob) -> ImportJob:
     return job
 
 
+def import_job_get(*, project: Project, job_id: int) -> ImportJob:
+    """One job of the project with its live progress (ImportJob.DoesNotExist for another project's)."""
+    return import_job_live(ImportJob.objects.select_related("batch", "created_by").get(project=project, pk=job_id))
+
+
 def import_jobs_recent(*, project: Project, limit: int = 5) -> list[ImportJob]:
     """The import page's job list: the latest jobs of the project, newest first, with live progress."""
     jobs = ImportJob.objects.filter(project=project).select_related("batch", "created_by").order_by("-created_at", "-id")
