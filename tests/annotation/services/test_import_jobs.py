@@ -168,3 +168,36 @@ def test_the_reaper_fails_jobs_whose_worker_stopped_reporting(project, settings)
     assert lost.status == "failed" and "worker lost" in lost.errors[0] and not lost.file
     assert ImportJob.objects.get(pk=alive.pk).status == "running"
     assert ImportJob.objects.get(pk=young.pk).status == "running"
+
+
+def test_a_job_given_up_by_the_reaper_while_it_ran_keeps_nothing(transactional_db, settings, monkeypatch):
+    """The reaper marks a slow job failed mid-import, from its own connection as the beat would: the
+    worker's rows roll back and the job stays failed."""
+    import threading
+
+    from django.db import connection
+
+    from annotation.services.imports import jobs
+
+    project = factories.ProjectFactory()
+
+    settings.VERDICT_IMPORT_BATCH_SIZE = 10
+    report = jobs._progress_put
+
+    def reaper_strikes(job_id, rows_done, rows_total):
+        report(job_id, rows_done, rows_total)
+        if rows_done == 20:
+            def reap():
+                ImportJob.objects.filter(pk=job_id).update(status="failed", errors=["worker lost"])
+                connection.close()
+
+            beat = threading.Thread(target=reap)
+            beat.start()
+            beat.join()
+
+    monkeypatch.setattr(jobs, "_progress_put", reaper_strikes)
+    # Autocommit here: the eager "worker" runs the job as soon as it is created.
+    job = import_job_create(project=project, kind="tasks", upload=SimpleUploadedFile("x.jsonl", task_rows(50)))
+    job.refresh_from_db()
+    assert (job.status, job.errors, job.batch) == ("failed", ["worker lost"], None)
+    assert (Batch.objects.count(), Task.objects.count()) == (0, 0)
