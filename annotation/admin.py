@@ -2,7 +2,8 @@
 from django.contrib import admin
 from django.db.models import F
 
-from .models import (Adjudication, Assignment, Batch, Criterion, Judgement, Membership, PreferencePair, Project, Prompt,
+from .models import (Adjudication, Assignment, Batch, Criterion, ImportJob, Judgement, Membership, PreferencePair,
+                     Project, Prompt,
                      Response, Rubric, Task, TaskSlot)
 
 
@@ -84,6 +85,16 @@ class BatchAdmin(admin.ModelAdmin):
     list_filter = ["project", "paused"]
     search_fields = ["name", "source"]
     date_hierarchy = "created_at"
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    list_display = ["id", "project", "kind", "filename", "status", "progress", "batch", "created_by", "created_at"]
+    list_filter = ["status", "kind", "project"]
+
+    # Jobs are created by uploads (the import page, the API) and run by workers, never here.
+    def has_add_permission(self, request):
+        return False
 
 
 @admin.register(Prompt)

@@ -158,6 +158,52 @@ class Batch(models.Model):
         return self.name
 
 
+class ImportJob(models.Model):
+    """An upload too large to import inside the request: the file waits in storage and a worker runs the
+    same all-or-nothing import on it. While it runs, live progress is in the cache (the import is one
+    transaction, so its own rows cannot show it); the row holds the outcome."""
+
+    class Kind(models.TextChoices):
+        TASKS = "tasks", "Tasks to annotate"
+        PAIRS = "pairs", "Judged pairs"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="import_jobs")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    pair_format = models.CharField(max_length=8, blank=True, help_text="trl or hh (pairs only).")
+    pool = models.BooleanField(default=False, help_text="Tasks go into the active-learning pool (tasks only).")
+    file = models.FileField(upload_to="imports/%Y/%m/%d/", max_length=500, blank=True,
+                            help_text="The uploaded file in storage; removed once the job has finished.")
+    filename = models.CharField(max_length=500, help_text="The name it was uploaded under (errors quote it).")
+    size = models.PositiveBigIntegerField(default=0, help_text="Bytes uploaded.")
+    batch_name = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    progress = models.FloatField(default=0.0)
+    rows_done = models.PositiveIntegerField(default=0, help_text="Lines read so far.")
+    rows_total = models.PositiveIntegerField(null=True, blank=True, help_text="Lines in the file, once counted.")
+    errors = models.JSONField(default=list, blank=True, help_text='Every problem, as "file:line: field: problem".')
+    result = models.JSONField(default=dict, blank=True, help_text="created, duplicates, lines.")
+    batch = models.ForeignKey(Batch, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(progress__gte=0) & Q(progress__lte=1), name="importjob_progress_0_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Import job {self.pk} ({self.status})"
+
+
 class Prompt(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="prompts")
     text = models.TextField(help_text="Plain text; for chats, the transcript as text.")

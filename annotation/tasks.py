@@ -10,6 +10,8 @@ from django.db import connection
 
 from annotation.quality import units as quality_units
 from annotation.services import queue
+from annotation.services.imports.jobs import import_job_execute as _import_job_execute
+from annotation.services.imports.jobs import import_jobs_fail_stale as _import_jobs_fail_stale
 
 
 @shared_task(name="annotation.tasks.health_check")
@@ -29,3 +31,15 @@ def expire_leases() -> int:
 @shared_task(name="annotation.tasks.quality_refresh")
 def quality_refresh(project_id: int, name: str, params: list) -> None:
     quality_units.quality_refresh(project_id=project_id, name=name, params=params)
+
+
+@shared_task(name="annotation.tasks.import_job_execute")
+def import_job_execute(job_id: int) -> str:
+    """Imports one uploaded file (all or nothing). A second delivery finds the job taken and exits."""
+    return _import_job_execute(job_id=job_id)
+
+
+@shared_task(name="annotation.tasks.import_jobs_fail_stale")
+def import_jobs_fail_stale() -> list[int]:
+    """Beat, every 5 minutes: import jobs whose worker stopped reporting progress are marked failed."""
+    return _import_jobs_fail_stale()

@@ -63,6 +63,72 @@ def test_run_command_setup_works_on_sqlite_with_the_file_broker(tmp_path):
     assert "EMBEDDED-OK" in checked.stdout, checked.stdout + checked.stderr
 
 
+TRAIN_FROM_THE_PAGE = textwrap.dedent("""
+    import time
+    from django.test import Client
+    from django.urls import reverse
+    from annotation.models import Project
+    from rewardtrain.models import ModelVersion, SnapshotJob, TrainingRun
+
+    def wait(query, what, seconds):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            row = query()
+            if row.status in ("succeeded", "failed", "cancelled"):
+                return row
+            time.sleep(1)
+        raise AssertionError(f"{what} still {row.status} after {seconds} s")
+
+    project = Project.objects.get(mode="pairwise")
+    assert project.pairs.count() == 300, project.pairs.count()
+    client = Client()
+    assert client.login(username="demo-ml", password="verdict-demo")
+    cut = client.post(reverse("snapshot-new", args=[project.id]), {"aggregation": "every", "seed": 0, "val_fraction": 0.1})
+    assert cut.status_code == 302, cut.content[:500]
+    job = wait(lambda: SnapshotJob.objects.get(project=project), "snapshot job", 120)
+    assert job.status == "succeeded", job.error
+    snapshot = job.snapshot
+    assert snapshot.train_rows > 200 and snapshot.val_rows > 10, (snapshot.train_rows, snapshot.val_rows)
+    assert f'value="{snapshot.id}"' in client.get(reverse("run-list", args=[project.id])).content.decode()
+    # The Train form as it comes, with the default backbone; max_steps only keeps the test short.
+    started = client.post(reverse("run-new", args=[project.id]),
+                          {"snapshot": snapshot.id, "epochs": 1, "lr": 5e-5, "seed": 0, "max_steps": 4})
+    assert started.status_code == 302, started.content[:500]
+    run = wait(lambda: TrainingRun.objects.get(project=project), "training run", 600)
+    assert run.status == "succeeded", run.error
+    model = ModelVersion.objects.get(run=run)
+    assert model.validation_report["n"] == snapshot.val_rows, model.validation_report
+    promoted = client.post(reverse("model-promote", args=[project.id, model.id]))
+    assert promoted.status_code == 302 and ModelVersion.objects.get(pk=model.pk).status == "active"
+    print("TRAINED-OK")
+""")
+
+
+def test_the_demo_project_trains_from_the_page_at_once(tmp_path):
+    """`make run`'s demo holds judged pairs: snapshot → train (default backbone) → register → promote, on
+    SQLite with the file broker and a real worker, driven through the pages."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "DJANGO_SETTINGS_MODULE",
+                        "CACHE_URL"}}
+    env.update(DEBUG="1", VERDICT_VAR_DIR=str(tmp_path), HF_HUB_OFFLINE="1", ALLOWED_HOSTS="testserver,localhost")
+    manage = [sys.executable, str(ROOT / "manage.py")]
+
+    def run(*args, timeout=300):
+        return subprocess.run(manage + list(args), cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+    assert run("migrate", "--no-input").returncode == 0
+    assert run("seed_demo").returncode == 0
+    worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo",
+                               "-Q", "default,training", "--loglevel", "WARNING"],
+                              cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        checked = run("shell", "-c", TRAIN_FROM_THE_PAGE, timeout=900)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    assert "TRAINED-OK" in checked.stdout, checked.stdout + checked.stderr
+
+
 def test_make_run_announces_the_url_only_when_the_server_answers(tmp_path):
     import signal
     import socket

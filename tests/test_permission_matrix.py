@@ -11,6 +11,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from annotation.services import queue
+from annotation.services.imports.jobs import import_job_create
 from rewardtrain.snapshots.filters import filters_build
 from rewardtrain.snapshots.services import snapshot_create
 from tests import factories
@@ -31,11 +32,13 @@ class World:
     run: object = None
     model: object = None
     acquisition: object = None
+    import_job: object = None
 
 
 @pytest.fixture(autouse=True)
 def media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.VERDICT_IMPORT_INLINE_MAX_BYTES = 10_000
 
 
 @pytest.fixture
@@ -49,8 +52,9 @@ def world(db) -> World:
     factories.task(project)  # something left to claim
     assignment = queue.task_next(project=project, annotator=users["annotator"])
     snapshot = snapshot_create(project=project, filters=filters_build(project=project))
+    import_job = import_job_create(project=project, kind="tasks", upload=task_file(), user=users["admin"])
     return World(project=project, users=users, task=judgement.task, judgement=judgement,
-                 pair=judgement.pairs.first(), snapshot=snapshot, assignment=assignment,
+                 pair=judgement.pairs.first(), snapshot=snapshot, assignment=assignment, import_job=import_job,
                  **training_world(project, users["ml"]))
 
 
@@ -88,8 +92,9 @@ def round_body(w: World):
     return {"strategy": "uncertainty", "size": 1}
 
 
-def task_file():
-    upload = io.BytesIO(b'{"prompt": "New?", "responses": ["yes", "no"]}\n')
+def task_file(rows: int = 1):
+    """A task file; 400 rows (~20 kB) go over VERDICT_IMPORT_INLINE_MAX_BYTES as set below: an import job."""
+    upload = io.BytesIO(b"".join(b'{"prompt": "New %d?", "responses": ["yes", "no"]}\n' % i for i in range(rows)))
     upload.name = "tasks.jsonl"
     return upload
 
@@ -115,6 +120,8 @@ ENDPOINTS = [
     ("post", P + "/rubrics/", {"criteria": [{"key": "style"}]}, "json", ADMIN_ONLY),
     ("get", P + "/batches/", None, None, DATA_READ),
     ("post", P + "/batches/", lambda w: {"file": task_file()}, "multipart", ADMIN_ONLY),
+    ("post", P + "/batches/", lambda w: {"file": task_file(rows=400)}, "multipart", {**ADMIN_ONLY, "admin": 202}),
+    ("get", "/api/v1/import-jobs/{ijob}/", None, None, DATA_READ),
     ("get", P + "/tasks/", None, None, DATA_READ),
     ("get", P + "/tasks/{t}/", None, None, DATA_READ),
     ("patch", P + "/tasks/{t}/", {"priority": 5}, "json", {**DATA_READ}),
@@ -177,7 +184,7 @@ def call(w: World, role: str, method, url, body, fmt):
         token, _ = Token.objects.get_or_create(user=w.users[role])
         client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     url = url.format(p=w.project.pk, s=w.snapshot.pk, t=w.task.pk, j=w.judgement.pk, pair=w.pair.pk,
-                     a=w.assignment.pk, job=w.job.pk, run=w.run.pk, model=w.model.pk,
+                     a=w.assignment.pk, job=w.job.pk, ijob=w.import_job.pk, run=w.run.pk, model=w.model.pk,
                      u=w.users["annotator"].pk, acq=w.acquisition.pk)
     body = body(w) if callable(body) else body
     kwargs = {"format": fmt} if fmt else {}

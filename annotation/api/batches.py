@@ -8,9 +8,11 @@ from annotation.models import Batch
 from annotation.permissions import DATA_ROLES, MANAGE_ROLES
 from annotation.selectors.batches import batches_with_counts
 from annotation.services.imports.common import ImportFailed
+from annotation.services.imports.jobs import import_inline, import_job_create
 from annotation.services.imports.tasks import tasks_import
 
 from .common import IdCursorPagination, ProjectScopedMixin
+from .imports import ImportJobOut
 
 
 class BatchOut(serializers.ModelSerializer):
@@ -43,6 +45,10 @@ class BatchListUploadApi(ProjectScopedMixin, generics.GenericAPIView):
 
     The file is JSONL (optionally gzipped). A file with any bad line is rejected whole, with every
     problem listed in `error.fields.file` as "file:line: field: problem".
+
+    A file over VERDICT_IMPORT_INLINE_MAX_BYTES (1 MiB by default) is imported by a worker instead:
+    the answer is 202 with an import job; poll `GET /api/v1/import-jobs/{id}/` until its status is
+    `succeeded` (with `batch` and `result`) or `failed` (with the same `errors`; nothing written).
     """
 
     read_roles = DATA_ROLES
@@ -57,12 +63,20 @@ class BatchListUploadApi(ProjectScopedMixin, generics.GenericAPIView):
         page = self.paginate_queryset(batches_with_counts(project=self.get_project()))
         return self.get_paginated_response(BatchOut(page, many=True).data)
 
-    @extend_schema(request={"multipart/form-data": BatchUploadIn}, responses={201: BatchUploadOut, 200: BatchUploadOut},
-                   summary="Upload a task file as a new batch (all or nothing)")
+    @extend_schema(request={"multipart/form-data": BatchUploadIn},
+                   responses={201: BatchUploadOut, 200: BatchUploadOut, 202: ImportJobOut},
+                   summary="Upload a task file as a new batch (all or nothing; a large file as a job)")
     def post(self, request, project_id):
         data = BatchUploadIn(data=request.data)
         data.is_valid(raise_exception=True)
         upload = data.validated_data["file"]
+        if not import_inline(size=upload.size):
+            try:
+                job = import_job_create(project=self.get_project(), kind="tasks", upload=upload, user=request.user,
+                                        batch_name=data.validated_data.get("name"), pool=data.validated_data["pool"])
+            except ImportFailed as failed:
+                raise exceptions.ValidationError({"name": failed.errors})
+            return Response(ImportJobOut(job).data, status=status.HTTP_202_ACCEPTED)
         try:
             result = tasks_import(project=self.get_project(), fileobj=upload, filename=upload.name,
                                   user=request.user, batch_name=data.validated_data.get("name"),

@@ -15,7 +15,7 @@ from rest_framework.permissions import SAFE_METHODS, IsAuthenticated
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from annotation.parsing import ascii_int
-from annotation.permissions import MANAGE_ROLES, HasProjectRole, ProjectFromUrl, Role
+from annotation.permissions import DATA_ROLES, MANAGE_ROLES, HasProjectRole, ProjectFromUrl, Role, project_for_user
 from annotation.services.judgements import AssignmentConflict, JudgementInvalid
 
 
@@ -139,6 +139,34 @@ class ProjectScopedMixin(ProjectFromUrl):
         params = serializer_class(data=self.request.query_params)
         params.is_valid(raise_exception=True)
         return params.validated_data
+
+
+class ObjectProjectMixin:
+    """A view of one row outside /projects/ (a job, a run, a model): the row's project decides (404 for
+    non-members, then the role check of the method). Set `model` and `lookup_kwarg`."""
+
+    permission_classes = [IsAuthenticated, HasProjectRole]
+    read_roles: tuple = DATA_ROLES
+    write_roles: tuple = (Role.ML,)
+    model = None
+    lookup_kwarg = ""
+
+    @property
+    def project_roles(self) -> tuple:
+        return self.read_roles if self.request.method in SAFE_METHODS else self.write_roles
+
+    def get_object(self):
+        if not hasattr(self, "_object"):
+            obj = self.model.objects.filter(pk=self.kwargs[self.lookup_kwarg]).first()
+            if obj is None:
+                raise exceptions.NotFound(f"No such {self.model._meta.verbose_name}.")
+            self._project = project_for_user(user=self.request.user, project_id=obj.project_id)
+            self._object = obj
+        return self._object
+
+    def get_project(self):
+        self.get_object()
+        return self._project
 
 
 def ranking_field(**kwargs) -> serializers.ListField:

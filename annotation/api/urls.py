@@ -1,7 +1,8 @@
 """Every URL of the annotation API (under /api/v1/), one line each; the paths are a public contract."""
 from django.urls import path
 
-from . import adjudication, annotate, auth, batches, gold, judgements, members, pairs, projects, quality, rubrics, tasks
+from . import (adjudication, annotate, auth, batches, gold, imports, judgements, members, pairs, projects, quality,
+               rubrics, tasks)
 
 urlpatterns = [
     path("auth/token/", auth.TokenApi.as_view(), name="api-token"),
@@ -13,6 +14,7 @@ urlpatterns = [
     path("projects/<id:project_id>/quality/disputed/", adjudication.DisputedListApi.as_view(), name="api-disputed"),
     path("projects/<id:project_id>/rubrics/", rubrics.RubricListCreateApi.as_view(), name="api-rubrics"),
     path("projects/<id:project_id>/batches/", batches.BatchListUploadApi.as_view(), name="api-batches"),
+    path("import-jobs/<id:job_id>/", imports.ImportJobDetailApi.as_view(), name="api-import-job"),
     path("projects/<id:project_id>/tasks/", tasks.TaskListApi.as_view(), name="api-tasks"),
     path("projects/<id:project_id>/tasks/<id:task_id>/", tasks.TaskDetailApi.as_view(), name="api-task"),
     path("projects/<id:project_id>/judgements/", judgements.JudgementListApi.as_view(), name="api-judgements"),

@@ -1,4 +1,6 @@
-"""The demo: two projects (pairwise and k-way), a rubric, 30 prompts and one account per role.
+"""The demo: two projects (pairwise and k-way), a rubric, 30 prompts and one account per role, and in the
+pairwise project 300 judged pairs (150 prompts, imported from demo_pairs.jsonl), so a newcomer can cut a
+snapshot and train a reward model at once (scripts/make_demo_pairs.py writes that file).
 
 Safe to run any number of times: existing rows are kept and imports skip what is already there.
 """
@@ -11,9 +13,11 @@ from django.db import transaction
 
 from annotation.models import Membership, Project
 from annotation.services import projects
+from annotation.services.imports.pairs import pairs_import
 from annotation.services.imports.tasks import tasks_import
 
 DEMO_FILE = Path(__file__).parents[1] / "demo_data" / "demo_tasks.jsonl"
+DEMO_PAIRS_FILE = DEMO_FILE.with_name("demo_pairs.jsonl")
 DEMO_PASSWORD = "verdict-demo"
 DEMO_ACCOUNTS = [  # username, role in both projects
     ("demo-admin", Membership.Role.ADMIN),
@@ -58,6 +62,10 @@ def demo_seed() -> list[tuple[str, str, str]]:
             projects.rubric_create(project=project, name="Helpful, harmless, honest", criteria=CRITERIA)
         for username, role in DEMO_ACCOUNTS:
             Membership.objects.get_or_create(project=project, user=users[username], role=role)
+        if mode == Project.Mode.PAIRWISE and not project.pairs.exists():
+            with DEMO_PAIRS_FILE.open("rb") as pairs:
+                pairs_import(project=project, fileobj=pairs, filename=DEMO_PAIRS_FILE.name, fmt="trl",
+                             batch_name="demo preferences")
         if project.tasks.exists():
             continue
         data = "".join(json.dumps(r) + "\n" for r in task_rows).encode()

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", projects.home, name="home"),
     path("projects/<id:project_id>/", projects.project_detail, name="project-detail"),
     path("projects/<id:project_id>/import/", projects.project_import, name="project-import"),
+    path("projects/<id:project_id>/imports/<id:job_id>/", projects.import_job, name="import-job"),
     # the annotator workspace
     path("projects/<id:project_id>/annotate/", workspace.annotate, name="annotate"),
     path("projects/<id:project_id>/annotate/<id:assignment_id>/submit/", workspace.annotate_submit,

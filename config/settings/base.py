@@ -157,9 +157,13 @@ STORAGES = {
 # Request bodies: 413 past VERDICT_REQUEST_MAX_BYTES (every endpoint, anonymous ones too), or past
 # VERDICT_UPLOAD_MAX_BYTES on the two import endpoints (the import page and POST .../batches/).
 VERDICT_REQUEST_MAX_BYTES = int(os.environ.get("VERDICT_REQUEST_MAX_BYTES", str(1024 * 1024)))
-# Web and API imports still run inside the request (about 1,000 lines/s): keep uploads to what a web
-# worker finishes within its timeout; larger files go through `manage.py import_tasks`/`import_pairs`.
+# An upload over VERDICT_IMPORT_INLINE_MAX_BYTES is not imported inside the request (about 1,000
+# lines/s) but saved to storage and imported by a worker as an import job, with progress; smaller ones
+# are imported at once. Files over VERDICT_UPLOAD_MAX_BYTES go through `manage.py import_tasks`/`import_pairs`.
 VERDICT_UPLOAD_MAX_BYTES = int(os.environ.get("VERDICT_UPLOAD_MAX_BYTES", str(20 * 1024 * 1024)))
+VERDICT_IMPORT_INLINE_MAX_BYTES = int(os.environ.get("VERDICT_IMPORT_INLINE_MAX_BYTES", str(1024 * 1024)))
+# An import job that reported no progress for this long lost its worker: the beat marks it failed.
+VERDICT_IMPORT_JOB_STALE_SECONDS = int(os.environ.get("VERDICT_IMPORT_JOB_STALE_SECONDS", "600"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
@@ -176,7 +180,7 @@ VERDICT_IMPORT_MAX_LINES = int(os.environ.get("VERDICT_IMPORT_MAX_LINES", "20000
 # (shared by the processes of one host); locmem:// only for a single process.
 CACHE_URL = os.environ.get("CACHE_URL", "")
 if CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+    CACHES = {"default": {"BACKEND": "config.cache.RedisCache", "LOCATION": CACHE_URL}}  # Django's, one client per pool
 elif CACHE_URL.startswith("locmem://"):
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 elif CACHE_URL in ("", "file://") or CACHE_URL.startswith("file://"):
@@ -259,6 +263,7 @@ CELERY_BEAT_SCHEDULE = {
     "acquisition-rounds": {"task": "rewardtrain.tasks.acquisition_rounds_schedule", "schedule": timedelta(hours=1)},
     "fail-stale-acquisition-rounds": {"task": "rewardtrain.tasks.acquisition_rounds_fail_stale",
                                       "schedule": timedelta(minutes=10)},
+    "fail-stale-import-jobs": {"task": "annotation.tasks.import_jobs_fail_stale", "schedule": timedelta(minutes=5)},
 }
 # Training runs (rewardtrain.training). A worker beats every HEARTBEAT seconds; a run whose last beat
 # is older than STALE seconds is taken to have lost its worker: the minute reaper re-queues it to

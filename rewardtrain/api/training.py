@@ -4,13 +4,12 @@ Roles: ML engineers start and cancel runs; project admins read them (and, as wit
 snapshot endpoint, may also cut snapshots). Non-members get 404 everywhere, so ids do not leak.
 """
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, serializers, status
+from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
-from rest_framework.permissions import SAFE_METHODS, IsAuthenticated
 from rest_framework.response import Response
 
-from annotation.api.common import InvalidInput, ProjectScopedMixin, id_field
-from annotation.permissions import DATA_ROLES, HasProjectRole, Role, project_for_user
+from annotation.api.common import InvalidInput, ObjectProjectMixin, ProjectScopedMixin, id_field
+from annotation.permissions import DATA_ROLES, Role
 
 from rewardtrain.ml.acquisition import STRATEGIES
 
@@ -23,33 +22,6 @@ from ..training.policy import (PolicyError, training_policy_new_judgements, trai
 from ..training.services import RunError, training_run_cancel, training_run_create
 
 ML_ONLY = (Role.ML,)
-
-
-class ObjectProjectMixin:
-    """A view of one row outside /projects/: the row's project decides (404 for non-members)."""
-
-    permission_classes = [IsAuthenticated, HasProjectRole]
-    read_roles: tuple = DATA_ROLES
-    write_roles: tuple = ML_ONLY
-    model = None
-    lookup_kwarg = ""
-
-    @property
-    def project_roles(self) -> tuple:
-        return self.read_roles if self.request.method in SAFE_METHODS else self.write_roles
-
-    def get_object(self):
-        if not hasattr(self, "_object"):
-            obj = self.model.objects.filter(pk=self.kwargs[self.lookup_kwarg]).first()
-            if obj is None:
-                raise exceptions.NotFound(f"No such {self.model._meta.verbose_name}.")
-            self._project = project_for_user(user=self.request.user, project_id=obj.project_id)
-            self._object = obj
-        return self._object
-
-    def get_project(self):
-        self.get_object()
-        return self._project
 
 
 class ProjectMlApi(ProjectScopedMixin, GenericAPIView):

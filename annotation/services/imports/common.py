@@ -256,13 +256,8 @@ def rows_fresh(rows: list[dict], queryset, key: str, result: ImportResult) -> di
     return fresh
 
 
-def import_run(*, project: Project, fileobj: BinaryIO, filename: str, user, batch_name: str | None,
-               parse: Callable[[dict], dict],
-               write: Callable[[Project, Batch, list[dict], ImportResult], None]) -> ImportResult:
-    """One all-or-nothing import: `parse` validates each JSON object into a row (RowError names the
-    field), `write` stores a batch of rows while the file is clean. When every row is already in the
-    project, nothing is written and no batch is kept (result.batch is None)."""
-    errors = _Errors(filename=filename, cap=settings.VERDICT_IMPORT_MAX_ERRORS)
+def batch_name_check(batch_name: str | None) -> None:
+    """ImportFailed when a batch name cannot be stored (checked before a file is queued, too)."""
     if batch_name:
         try:
             storable(batch_name, "batch name")
@@ -270,6 +265,37 @@ def import_run(*, project: Project, fileobj: BinaryIO, filename: str, user, batc
             raise ImportFailed([str(exc)])
         if len(batch_name) > BATCH_NAME_MAX:
             raise ImportFailed([f"batch name: must be at most {BATCH_NAME_MAX} characters, got {len(batch_name)}"])
+
+
+def lines_count(fileobj) -> int | None:
+    """Lines in a (gzipped) JSONL file, for a progress bar; None when it cannot be read to the end within
+    the import's limits (the import itself then reports why)."""
+    stream, lines, total = _open_stream(fileobj), 0, 0
+    last = b"\n"
+    try:
+        while chunk := stream.read(1 << 20):
+            lines += chunk.count(b"\n")
+            total += len(chunk)
+            last = chunk[-1:]
+            if total > settings.VERDICT_IMPORT_MAX_EXPANDED_BYTES:
+                return None
+    except (EOFError, gzip.BadGzipFile, zlib.error, OSError):
+        return None
+    finally:
+        fileobj.seek(0)
+    return lines + (last != b"\n")
+
+
+def import_run(*, project: Project, fileobj: BinaryIO, filename: str, user, batch_name: str | None,
+               parse: Callable[[dict], dict],
+               write: Callable[[Project, Batch, list[dict], ImportResult], None],
+               progress: Callable[[int], None] | None = None) -> ImportResult:
+    """One all-or-nothing import: `parse` validates each JSON object into a row (RowError names the
+    field), `write` stores a batch of rows while the file is clean. When every row is already in the
+    project, nothing is written and no batch is kept (result.batch is None). `progress`, if given, is
+    called with the number of lines read every VERDICT_IMPORT_BATCH_SIZE rows (import jobs)."""
+    errors = _Errors(filename=filename, cap=settings.VERDICT_IMPORT_MAX_ERRORS)
+    batch_name_check(batch_name)
     result = ImportResult()
     size = settings.VERDICT_IMPORT_BATCH_SIZE
     with transaction.atomic():
@@ -279,6 +305,8 @@ def import_run(*, project: Project, fileobj: BinaryIO, filename: str, user, batc
         pending: list[dict] = []
         for lineno, obj in _json_lines(fileobj, errors, settings.VERDICT_IMPORT_MAX_LINE_BYTES):
             result.lines += 1
+            if progress is not None and result.lines % size == 0:
+                progress(lineno)
             try:
                 row = parse(obj)
             except RowError as exc:

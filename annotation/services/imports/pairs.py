@@ -93,7 +93,7 @@ def _write_pairs(project: Project, batch: Batch, rows: list[dict], result: Impor
 
 
 def pairs_import(*, project: Project, fileobj, filename: str, fmt: str = "trl", user=None,
-                 batch_name: str | None = None) -> ImportResult:
+                 batch_name: str | None = None, progress=None) -> ImportResult:
     """Judged pairs: TRL's prompt/chosen/rejected(/margin), or HH-RLHF chosen/rejected transcripts."""
     parsers = {"trl": _trl_row, "hh": _hh_row}
     if fmt not in parsers:
@@ -103,4 +103,4 @@ def pairs_import(*, project: Project, fileobj, filename: str, fmt: str = "trl", 
         _write_pairs(project, batch, rows, result, fmt)
 
     return import_run(project=project, fileobj=fileobj, filename=filename, user=user, batch_name=batch_name,
-                parse=parsers[fmt], write=write)
+                      parse=parsers[fmt], write=write, progress=progress)

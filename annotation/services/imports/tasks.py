@@ -70,10 +70,11 @@ def _write_tasks(project: Project, batch: Batch, rows: list[dict], result: Impor
 
 
 def tasks_import(*, project: Project, fileobj, filename: str, user=None, batch_name: str | None = None,
-                 pool: bool = False) -> ImportResult:
+                 pool: bool = False, progress=None) -> ImportResult:
     """Tasks to annotate: {"prompt": str | messages, "responses": [str | {"text", "model"}], "id"?, "metadata"?}.
 
     With ``pool`` the tasks go into the active-learning pool (status POOL): annotators are never
     served them until an acquisition round opens them."""
     return import_run(project=project, fileobj=fileobj, filename=filename, user=user, batch_name=batch_name,
-                      parse=partial(task_row_parse, mode=project.mode), write=partial(_write_tasks, pool=pool))
+                      parse=partial(task_row_parse, mode=project.mode), write=partial(_write_tasks, pool=pool),
+                      progress=progress)
