@@ -21,6 +21,13 @@ class Project(models.Model):
         PAIRWISE = "pairwise", "Pairwise"
         RANKING = "ranking", "K-way ranking"
 
+    class PiiPolicy(models.TextChoices):
+        """What happens to PII (annotation/pii): annotators see masked text under every policy."""
+        OFF = "off", "Off: no detection"
+        FLAG = "flag", "Flag: detect and list for admins, keep the text"
+        MASK_EXPORT = "mask-export", "Mask on export: keep the raw text, mask every snapshot and export"
+        MASK_IMPORT = "mask-import", "Mask on import: store placeholders, never the raw value"
+
     name = models.CharField(max_length=200, unique=True)
     description = models.TextField(blank=True)
     instructions = models.TextField(blank=True, help_text="Markdown shown to annotators.")
@@ -35,6 +42,7 @@ class Project(models.Model):
     overlap = models.PositiveSmallIntegerField(default=1, help_text="Judgements wanted per task.")
     lease_seconds = models.PositiveIntegerField(default=600)
     gold_rate = models.FloatField(default=0.0, help_text="Share of served tasks that are gold (0..1).")
+    pii_policy = models.CharField(max_length=16, choices=PiiPolicy.choices, default=PiiPolicy.OFF)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -342,3 +350,59 @@ class PreferencePair(models.Model):
 
     def __str__(self) -> str:
         return f"Pair {self.pk}"
+
+
+class PiiFinding(models.Model):
+    """A PII value found on import (policies flag, mask-export, mask-import): where, what kind, and the
+    value partly hidden (j***@e***.com). The raw value is never stored here."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="pii_findings")
+    batch = models.ForeignKey(Batch, null=True, blank=True, on_delete=models.CASCADE, related_name="pii_findings")
+    source = models.CharField(max_length=500, blank=True, help_text="The imported file, or how the item arrived.")
+    line = models.PositiveIntegerField(null=True, blank=True)
+    field = models.CharField(max_length=200, help_text='Where in the row, e.g. "responses[1].text".')
+    kind = models.CharField(max_length=16)
+    hidden_value = models.CharField(max_length=200)
+    masked = models.BooleanField(default=False, help_text="Replaced by its placeholder before it was stored.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["project", "kind", "-id"], name="pii_finding_project_kind_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} in {self.field} (line {self.line})"
+
+
+class AuditEvent(models.Model):
+    """One governance action: who, when, what, on which project and object. Append-only: the app has
+    no way to edit or delete a row (read-only admin, no API write), and on PostgreSQL and SQLite a
+    trigger refuses UPDATE and DELETE (migration 0006). Project and user are kept as plain ids (no
+    foreign-key constraint) with their names, so deleting either leaves the trail intact."""
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING,
+                             db_constraint=False, related_name="+")
+    username = models.CharField(max_length=150, blank=True, help_text="Kept when the user is deleted.")
+    action = models.CharField(max_length=64, db_index=True)
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False,
+                                related_name="+")
+    project_name = models.CharField(max_length=200, blank=True)
+    target_type = models.CharField(max_length=64, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["project", "-at"], name="audit_project_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.username or '-'} {self.action}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValidationError("Audit events are append-only: they cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError("Audit events are append-only: they cannot be deleted.")

@@ -91,6 +91,8 @@ LEASEHOLDER = {"annotator": 201, "other_admin": 404, "ml": 404, "admin": 404}
 ENDPOINTS = [
     ("get", "/api/v1/projects/", None, None, {"annotator": 200, "other_admin": 200, "ml": 200, "admin": 200}),
     ("get", P + "/", None, None, MEMBERS_READ),
+    ("get", P + "/pii-policy/", None, None, MEMBERS_READ),
+    ("put", P + "/pii-policy/", {"pii_policy": "flag"}, "json", {**ADMIN_ONLY, "admin": 200}),
     ("get", P + "/rubrics/", None, None, MEMBERS_READ),
     ("post", P + "/rubrics/", {"criteria": [{"key": "style"}]}, "json", ADMIN_ONLY),
     ("get", P + "/batches/", None, None, DATA_READ),

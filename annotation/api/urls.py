@@ -8,6 +8,7 @@ urlpatterns = [
     path("auth/tokens/", auth.TokenMineApi.as_view(), name="api-tokens"),
     path("projects/", projects.ProjectListApi.as_view(), name="api-projects"),
     path("projects/<id:project_id>/", projects.ProjectDetailApi.as_view(), name="api-project"),
+    path("projects/<id:project_id>/pii-policy/", projects.ProjectPiiPolicyApi.as_view(), name="api-project-pii-policy"),
     path("projects/<id:project_id>/rubrics/", rubrics.RubricListCreateApi.as_view(), name="api-rubrics"),
     path("projects/<id:project_id>/batches/", batches.BatchListUploadApi.as_view(), name="api-batches"),
     path("projects/<id:project_id>/tasks/", tasks.TaskListApi.as_view(), name="api-tasks"),

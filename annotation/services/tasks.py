@@ -3,6 +3,7 @@ from django.db import transaction
 
 from annotation.hashing import content_hash, messages_to_text, prompt_hash, task_hash
 from annotation.models import Batch, Project, Prompt, Response, Task, TaskSlot
+from annotation.pii.services import import_scrubber
 
 
 def _prompt_get_or_create(*, project: Project, prompt) -> Prompt:
@@ -22,6 +23,10 @@ def task_create(*, project: Project, prompt, responses: list, batch: Batch | Non
     """One task from a prompt (text or chat messages) and 2+ responses (text or {"text", "model"})."""
     if len(responses) < 2:
         raise ValueError("A task needs at least two responses.")
+    scrubber = import_scrubber(project=project, source="task_create")
+    row = scrubber.row({"prompt": prompt, "responses": responses})  # the PII policy, before any hash
+    prompt, responses = row["prompt"], row["responses"]
+    scrubber.flush(batch)
     prompt_obj = _prompt_get_or_create(project=project, prompt=prompt)
     response_objs = []
     for item in responses:

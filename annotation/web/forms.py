@@ -147,3 +147,11 @@ def answer_as_post(*, judgement, project: Project, criteria) -> dict:
         if (ranking := judgement.criteria.get(criterion.key)) is not None:
             data.update({f"c-{criterion.key}": pick(ranking)} if pairwise else ranks(f"c-{criterion.key}-", ranking))
     return data
+
+
+# --- governance pages (annotation/web/governance.py) ---
+from django import forms as django_forms  # noqa: E402
+
+
+class PiiPolicyForm(django_forms.Form):
+    pii_policy = django_forms.ChoiceField(choices=Project.PiiPolicy.choices, label="PII policy")

@@ -54,7 +54,7 @@ def project_import(request, project_id):
                                            f"in the project; no batch was created.")
                 else:
                     messages.success(request, f"Imported {result.created} new row(s) from {upload.name}; "
-                                              f"skipped {result.duplicates} duplicate(s).")
+                                              f"skipped {result.duplicates} duplicate(s). {result.pii_summary}")
                 return redirect("project-detail", project_id=project_id)
     return render(request, "annotation/import.html", {
         "project": request.project, "errors": errors, "kind": kind,

@@ -2,12 +2,14 @@
 service stands behind the page (e.g. annotate-submit -> annotate_submit -> judgement_submit)."""
 from django.urls import path
 
-from . import gold, projects, workspace
+from . import gold, governance, projects, workspace
 
 urlpatterns = [
     path("", projects.home, name="home"),
     path("projects/<id:project_id>/", projects.project_detail, name="project-detail"),
     path("projects/<id:project_id>/import/", projects.project_import, name="project-import"),
+    # governance: the PII policy and flagged items, webhooks, the audit trail (project admins)
+    path("projects/<id:project_id>/pii/", governance.project_pii, name="project-pii"),
     # the annotator workspace
     path("projects/<id:project_id>/annotate/", workspace.annotate, name="annotate"),
     path("projects/<id:project_id>/annotate/<id:assignment_id>/submit/", workspace.annotate_submit,
