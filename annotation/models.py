@@ -406,3 +406,72 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValidationError("Audit events are append-only: they cannot be deleted.")
+
+
+class Webhook(models.Model):
+    """A project's subscription: events are POSTed as JSON to `url`, signed with `secret`
+    (X-Verdict-Signature: sha256=<hex HMAC-SHA256 of the body>); see annotation/services/webhooks.py."""
+
+    class Event(models.TextChoices):
+        SNAPSHOT_READY = "snapshot.ready", "Snapshot ready"
+        RUN_FINISHED = "run.finished", "Training run finished (succeeded, failed or cancelled)"
+        MODEL_PROMOTED = "model.promoted", "Model promoted"
+        MODEL_ROLLED_BACK = "model.rolled_back", "Model rolled back"
+        ALERT_FIRED = "alert.fired", "Alert fired"
+        BATCH_COMPLETE = "batch.complete", "Batch complete"
+        TEST = "webhook.test", "Test (the “send test” button; always delivered)"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="webhooks")
+    url = models.URLField(max_length=2000)
+    secret = models.CharField(max_length=128)
+    events = models.JSONField(default=list, blank=True, help_text="Event names; empty means every event.")
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.project} → {self.url}"
+
+    def wants(self, event: str) -> bool:
+        if event == self.Event.TEST:  # "send test" tries any webhook, active or not
+            return True
+        return self.active and (not self.events or event in self.events)
+
+
+class WebhookDelivery(models.Model):
+    """One attempt to deliver one event to one webhook; a retry is a new row with the next attempt number
+    and the same event id (X-Verdict-Delivery), so receivers can drop duplicates."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SUCCEEDED = "succeeded", "Delivered"
+        FAILED = "failed", "Failed"
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=64)
+    event_id = models.UUIDField()
+    payload = models.JSONField()
+    attempt = models.PositiveSmallIntegerField(default=1)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    will_retry = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    due_at = models.DateTimeField(null=True, blank=True, help_text="When this attempt is scheduled (back-off).")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [models.UniqueConstraint(fields=["webhook", "event_id", "attempt"],
+                                               name="webhook_delivery_unique_attempt")]
+        indexes = [models.Index(fields=["webhook", "-id"], name="webhook_delivery_recent_idx")]
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.event} #{self.attempt} → {self.webhook.url} ({self.status})"

@@ -23,3 +23,17 @@ def health_check() -> dict:
 @shared_task(name="annotation.tasks.expire_leases")
 def expire_leases() -> int:
     return queue.leases_expire()
+
+
+@shared_task(name="annotation.tasks.webhook_deliver")
+def webhook_deliver(delivery_id: int) -> str:
+    from annotation.services.webhooks import webhook_deliver as deliver
+
+    return deliver(delivery_id=delivery_id)
+
+
+@shared_task(name="annotation.tasks.webhook_deliveries_resend_stale")
+def webhook_deliveries_resend_stale() -> list[int]:
+    from annotation.services.webhooks import webhook_deliveries_resend_stale as resend
+
+    return resend()

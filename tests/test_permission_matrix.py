@@ -30,11 +30,13 @@ class World:
     job: object = None
     run: object = None
     model: object = None
+    webhook: object = None
 
 
 @pytest.fixture(autouse=True)
 def media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.VERDICT_WEBHOOK_ALLOW_PRIVATE = True  # the webhook POST below names a loopback URL
 
 
 @pytest.fixture
@@ -48,8 +50,11 @@ def world(db) -> World:
     factories.task(project)  # something left to claim
     assignment = queue.task_next(project=project, annotator=users["annotator"])
     snapshot = snapshot_create(project=project, filters=filters_build(project=project))
+    from annotation.models import Webhook
+
+    webhook = Webhook.objects.create(project=project, url="http://127.0.0.1:9/hook", secret="s")
     return World(project=project, users=users, task=judgement.task, judgement=judgement,
-                 pair=judgement.pairs.first(), snapshot=snapshot, assignment=assignment,
+                 pair=judgement.pairs.first(), snapshot=snapshot, assignment=assignment, webhook=webhook,
                  **training_world(project, users["ml"]))
 
 
@@ -87,6 +92,7 @@ DATA_READ = {"annotator": 403, "other_admin": 404, "ml": 200, "admin": 200}
 ADMIN_ONLY = {"annotator": 403, "other_admin": 404, "ml": 403, "admin": 201}
 DATA_WRITE = {"annotator": 403, "other_admin": 404, "ml": 201, "admin": 201}
 ML_WRITE = {"annotator": 403, "other_admin": 404, "ml": 200, "admin": 403}
+ADMIN_READ = {"annotator": 403, "other_admin": 404, "ml": 403, "admin": 200}
 LEASEHOLDER = {"annotator": 201, "other_admin": 404, "ml": 404, "admin": 404}
 ENDPOINTS = [
     ("get", "/api/v1/projects/", None, None, {"annotator": 200, "other_admin": 200, "ml": 200, "admin": 200}),
@@ -126,6 +132,14 @@ ENDPOINTS = [
     ("get", "/api/v1/models/{model}/download/", None, None, DATA_READ),
     ("get", P + "/training-policy/", None, None, DATA_READ),
     ("patch", P + "/training-policy/", {"retrain_every": 100, "auto_promote": True}, "json", ML_WRITE),
+    # Governance (annotation/api/governance.py): webhooks and the audit trail, project admins only.
+    ("get", P + "/webhooks/", None, None, ADMIN_READ),
+    ("post", P + "/webhooks/", {"url": "http://127.0.0.1:9/hook"}, "json", ADMIN_ONLY),
+    ("get", P + "/webhooks/{w}/", None, None, ADMIN_READ),
+    ("delete", P + "/webhooks/{w}/", None, None, {**ADMIN_ONLY, "admin": 204}),
+    ("post", P + "/webhooks/{w}/test/", None, None, {**ADMIN_ONLY, "admin": 202}),
+    ("get", P + "/webhooks/{w}/deliveries/", None, None, ADMIN_READ),
+    ("get", P + "/audit-events/", None, None, ADMIN_READ),
     # The annotator API (annotation/api/annotate.py, gold.py, auth.py).
     ("post", P + "/next-task/", None, None, {"annotator": 200, "other_admin": 404, "ml": 403, "admin": 200}),
     ("post", "/api/v1/assignments/{a}/judgement/", ranking_body, "json", LEASEHOLDER),
@@ -141,7 +155,7 @@ def call(w: World, role: str, method, url, body, fmt):
         token, _ = Token.objects.get_or_create(user=w.users[role])
         client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     url = url.format(p=w.project.pk, s=w.snapshot.pk, t=w.task.pk, j=w.judgement.pk, pair=w.pair.pk,
-                     a=w.assignment.pk, job=w.job.pk, run=w.run.pk, model=w.model.pk)
+                     a=w.assignment.pk, job=w.job.pk, run=w.run.pk, model=w.model.pk, w=w.webhook.pk)
     body = body(w) if callable(body) else body
     kwargs = {"format": fmt} if fmt else {}
     return getattr(client, method)(url, body, **kwargs) if body is not None else getattr(client, method)(url)

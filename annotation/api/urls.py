@@ -1,7 +1,7 @@
 """Every URL of the annotation API (under /api/v1/), one line each; the paths are a public contract."""
 from django.urls import path
 
-from . import annotate, auth, batches, gold, judgements, pairs, projects, rubrics, tasks
+from . import annotate, auth, batches, gold, governance, judgements, pairs, projects, rubrics, tasks
 
 urlpatterns = [
     path("auth/token/", auth.TokenApi.as_view(), name="api-token"),
@@ -18,6 +18,14 @@ urlpatterns = [
          name="api-judgement-detail"),
     path("projects/<id:project_id>/pairs/", pairs.PairListApi.as_view(), name="api-pairs"),
     path("projects/<id:project_id>/pairs/<id:pair_id>/", pairs.PairDetailApi.as_view(), name="api-pair"),
+    # governance (project admins): webhooks and the audit trail
+    path("projects/<id:project_id>/webhooks/", governance.WebhookListCreateApi.as_view(), name="api-webhooks"),
+    path("projects/<id:project_id>/webhooks/<id:webhook_id>/", governance.WebhookDetailApi.as_view(), name="api-webhook"),
+    path("projects/<id:project_id>/webhooks/<id:webhook_id>/test/", governance.WebhookTestApi.as_view(),
+         name="api-webhook-test"),
+    path("projects/<id:project_id>/webhooks/<id:webhook_id>/deliveries/", governance.WebhookDeliveryListApi.as_view(),
+         name="api-webhook-deliveries"),
+    path("projects/<id:project_id>/audit-events/", governance.AuditEventListApi.as_view(), name="api-audit-events"),
     # annotating
     path("projects/<id:project_id>/next-task/", annotate.NextTaskApi.as_view(), name="api-next-task"),
     path("assignments/<id:assignment_id>/judgement/", annotate.JudgementSubmitApi.as_view(), name="api-judgement"),

@@ -11,7 +11,7 @@ from django.db import models
 
 from annotation.models import AuditEvent, Project
 
-ACTIONS = ("member.role_added", "member.role_removed", "pii_policy.changed", "snapshot.downloaded",
+ACTIONS = ("member.role_added", "member.role_changed", "member.role_removed", "pii_policy.changed", "snapshot.downloaded",
            "snapshot.exported", "model.downloaded", "model.promoted", "model.rolled_back", "model.archived",
            "webhook.created", "webhook.deleted", "webhook.tested", "adjudication.recorded")
 

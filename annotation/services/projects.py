@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from annotation.models import Criterion, Membership, Project, Rubric, criterion_key_problem
+from annotation.services.audit import audit_record
 
 User = get_user_model()
 
@@ -55,8 +56,9 @@ def _username_validate(username: str) -> None:
         raise ValueError(f"Invalid username {username!r}: {' '.join(exc.messages)}")
 
 
+@transaction.atomic
 def member_add(*, project: Project, username: str, role: str, create_user: bool = False,
-               password: str | None = None) -> tuple[Membership, str | None]:
+               password: str | None = None, by=None) -> tuple[Membership, str | None]:
     """Adds a role; returns the membership and the new user's password when one was created."""
     if role not in Membership.Role.values:
         raise ValueError(f"Unknown role {role!r}; choose one of {', '.join(Membership.Role.values)}.")
@@ -70,7 +72,25 @@ def member_add(*, project: Project, username: str, role: str, create_user: bool 
             raise ValueError(f"No user named {username!r}; pass --create-user to create one.")
         new_password = password or generate_password()
         user = User.objects.create_user(username=username, password=new_password)
-    membership, _ = Membership.objects.get_or_create(project=project, user=user, role=role)
+    membership, created = Membership.objects.get_or_create(project=project, user=user, role=role)
+    if created:
+        audit_record(action="member.role_added", user=by, project=project, target=membership,
+                     detail={"member": user.get_username(), "role": role, "user_created": new_password is not None})
     return membership, new_password
+
+
+def membership_changed_record(*, membership: Membership, before: dict | None, by=None) -> None:
+    """The audit row for a membership added, changed or removed outside member_add (the Django admin):
+    `before` is {"role", "user", "project"} as it was, None for a new one; a deleted one has no pk."""
+    member = membership.user.get_username()
+    if before is None:
+        audit_record(action="member.role_added", user=by, project=membership.project, target=membership,
+                     detail={"member": member, "role": membership.role, "via": "admin"})
+    elif membership.pk is None:
+        audit_record(action="member.role_removed", user=by, project=membership.project, target_type="membership",
+                     detail={"member": member, "role": before["role"], "via": "admin"})
+    elif before != {"role": membership.role, "user": membership.user_id, "project": membership.project_id}:
+        audit_record(action="member.role_changed", user=by, project=membership.project, target=membership,
+                     detail={"member": member, "from": before["role"], "to": membership.role, "via": "admin"})
 
 

@@ -10,6 +10,11 @@ urlpatterns = [
     path("projects/<id:project_id>/import/", projects.project_import, name="project-import"),
     # governance: the PII policy and flagged items, webhooks, the audit trail (project admins)
     path("projects/<id:project_id>/pii/", governance.project_pii, name="project-pii"),
+    path("projects/<id:project_id>/webhooks/", governance.webhooks, name="webhooks"),
+    path("projects/<id:project_id>/webhooks/<id:webhook_id>/delete/", governance.webhook_delete_view,
+         name="webhook-delete"),
+    path("projects/<id:project_id>/webhooks/<id:webhook_id>/test/", governance.webhook_test, name="webhook-test"),
+    path("projects/<id:project_id>/audit/", governance.audit_log, name="audit-log"),
     # the annotator workspace
     path("projects/<id:project_id>/annotate/", workspace.annotate, name="annotate"),
     path("projects/<id:project_id>/annotate/<id:assignment_id>/submit/", workspace.annotate_submit,

@@ -23,7 +23,8 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
-from annotation.models import Project
+from annotation.models import Project, Webhook
+from annotation.services.webhooks import webhook_event
 from annotation.pii.services import snapshot_scrubber
 from rewardtrain.models import DatasetSnapshot
 
@@ -116,6 +117,9 @@ def _snapshot_store(*, project, written: Written, filters, aggregation, seed, va
             )
             snapshot.artifact.name, snapshot.artifact_parquet.name = saved
             snapshot.save()
+            webhook_event(project_id=project.pk, event=Webhook.Event.SNAPSHOT_READY, data={"snapshot": {
+                "id": snapshot.pk, "version": version, "train_rows": snapshot.train_rows, "val_rows": snapshot.val_rows,
+                "sha256": snapshot.sha256, "pii": written.stats.get("pii")}})
             return snapshot
     except (IntegrityError, OSError):
         for name in saved:
