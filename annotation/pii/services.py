@@ -191,3 +191,26 @@ class SnapshotScrubber:
 
 def snapshot_scrubber(*, project: Project) -> SnapshotScrubber:
     return SnapshotScrubber(policy=project.pii_policy)
+
+
+# --- API reads of stored text (tasks, pairs) ------------------------------------------------------
+
+_TEXT_KEYS = {"text", "content"}
+
+
+def reads_masked_for(*, project: Project, user) -> bool:
+    """Under mask-export only project admins read the raw text; the tasks and pairs APIs mask it for
+    everyone else (ML engineers export through them too)."""
+    from annotation.permissions import MANAGE_ROLES, has_role
+
+    return project.pii_policy == Policy.MASK_EXPORT and not has_role(user=user, project=project, roles=MANAGE_ROLES)
+
+
+def masked_out(data):
+    """Serialized API output with the strings under "text" and "content" keys masked."""
+    if isinstance(data, dict):
+        return {k: (pii_mask(v)[0] if k in _TEXT_KEYS and isinstance(v, str) else masked_out(v))
+                for k, v in data.items()}
+    if isinstance(data, list):
+        return [masked_out(v) for v in data]
+    return data

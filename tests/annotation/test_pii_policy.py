@@ -185,3 +185,31 @@ def test_import_command_reports_counts(project, tmp_path):
     out = io.StringIO()
     call_command("import_tasks", str(project.pk), str(path), stdout=out)
     assert "PII (flag): 1 email, 1 phone." in out.getvalue()
+
+
+def test_under_mask_export_the_tasks_and_pairs_apis_mask_for_all_but_admins(project, project_admin, ml_engineer):
+    project.pii_policy = Policy.MASK_EXPORT
+    project.save()
+    import_pairs(project)
+    tasks_import(project=project, fileobj=io.BytesIO(jsonl([{"prompt": f"Mail {EMAIL}", "responses": ["a", "b"]}])),
+                 filename="t.jsonl")
+    ml, admin = APIClient(), APIClient()
+    ml.force_authenticate(ml_engineer)
+    admin.force_authenticate(project_admin)
+    for path in ("pairs/", "tasks/"):
+        url = f"/api/v1/projects/{project.pk}/{path}"
+        seen_by_ml, seen_by_admin = ml.get(url).content.decode(), admin.get(url).content.decode()
+        assert EMAIL not in seen_by_ml and "[EMAIL]" in seen_by_ml
+        assert EMAIL in seen_by_admin
+    pair_id = ml.get(f"/api/v1/projects/{project.pk}/pairs/").json()["results"][0]["id"]
+    assert EMAIL not in ml.get(f"/api/v1/projects/{project.pk}/pairs/{pair_id}/").content.decode()
+
+
+def test_the_snapshot_page_shows_pii_counts(client, project, project_admin):
+    project.pii_policy = Policy.MASK_EXPORT
+    project.save()
+    import_pairs(project)
+    snapshot_create(project=project, filters=filters_build(project=project))
+    client.force_login(project_admin)
+    page = client.get(f"/train/projects/{project.pk}/snapshots/").content.decode()
+    assert "PII (mask-export, masked)" in page and "email 3" in page
