@@ -67,9 +67,12 @@ _SSN_BARE = re.compile(r"(?i)\b(?:ssn|social security(?: number| no\.?)?)\s*(?:#
                        r"((?!000|666|9\d\d)\d{3}(?!00)\d{2}(?!0000)\d{4})\b")
 _IPV4 = re.compile(r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
                    r"(?![\w]|\.\d)")
-_VERSION_BEFORE = re.compile(r"(?i)(?:\bv|version|release|build|ver\.?|firmware|release)\s*$")
+_VERSION_BEFORE = re.compile(r"(?i)\b(?:v|version|release|build|ver\.?|firmware)\s*$")
 _IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{1,4})?"
                    r"(?:/\d{1,3})?(?![\w:]|\.\d)")
+_NANP_SHAPE = re.compile(r"^(?:\+?1[ .-]?)?(?:\(\d{3}\) ?|\d{3}[ .-])\d{3}[ .-]\d{4}$")
+_REFERENCE_CONTEXT = re.compile(r"(?i)\b(?:order|invoice|inv|ref|reference|id|sku|part|case|ticket|account|acct|"
+                                r"po|serial|tracking|confirmation|receipt|customer|item|batch|lot|build)\b[^\n]{0,16}$")
 _PHONE_CONTEXT = re.compile(r"(?i)\b(?:call|phone|tel|telephone|mobile|cell|fax|sms|text|whatsapp|contact|"
                             r"reach|dial|number|ring)\b[^\n]{0,24}$")
 
@@ -168,15 +171,29 @@ def _ssns(text: str):
 
 
 def _phones(text: str, region: str):
-    for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
+    """Numbers libphonenumber finds possible; kept when they are valid for their region, or written the
+    way phone numbers are (+country code, the North American (555) 123-4567 shape) — fictional 555
+    numbers are not "valid" but are still someone's way of writing a phone. A bare run of digits is as
+    likely an order or account number: it counts only after a word such as "call" or "phone"."""
+    valid = None
+    for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.POSSIBLE):
         raw = match.raw_string
         before = text[match.start - 1] if match.start else " "
         if before.isalnum() or before in "-/#_":  # part of a reference such as INV-2024-000123
             continue
-        # A bare run of digits is as likely an order or account number: a phone only next to a phone word.
-        if raw.isdigit() and not _PHONE_CONTEXT.search(text[max(0, match.start - 40):match.start]):
-            continue
-        yield match.start, match.end
+        context = _PHONE_CONTEXT.search(text[max(0, match.start - 40):match.start])
+        if raw.isdigit():
+            keep = bool(context)
+        else:
+            keep = raw.startswith("+") or _NANP_SHAPE.match(raw) or context
+            if not keep:  # otherwise only what libphonenumber's stricter VALID matching (grouping too) finds
+                if valid is None:
+                    valid = {(m.start, m.end) for m in phonenumbers.PhoneNumberMatcher(
+                        text, region, leniency=phonenumbers.Leniency.VALID)}
+                keep = ((match.start, match.end) in valid
+                        and not _REFERENCE_CONTEXT.search(text[max(0, match.start - 30):match.start]))
+        if keep:
+            yield match.start, match.end
 
 
 def _regex(pattern):
