@@ -136,6 +136,7 @@ ENDPOINTS = [
     ("get", P + "/webhooks/", None, None, ADMIN_READ),
     ("post", P + "/webhooks/", {"url": "http://127.0.0.1:9/hook"}, "json", ADMIN_ONLY),
     ("get", P + "/webhooks/{w}/", None, None, ADMIN_READ),
+    ("patch", P + "/webhooks/{w}/", {"active": False}, "json", {**ADMIN_ONLY, "admin": 200}),
     ("delete", P + "/webhooks/{w}/", None, None, {**ADMIN_ONLY, "admin": 204}),
     ("post", P + "/webhooks/{w}/test/", None, None, {**ADMIN_ONLY, "admin": 202}),
     ("get", P + "/webhooks/{w}/deliveries/", None, None, ADMIN_READ),

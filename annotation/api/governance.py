@@ -9,7 +9,7 @@ from annotation.models import AuditEvent, Webhook, WebhookDelivery
 from annotation.permissions import MANAGE_ROLES
 from annotation.selectors.audit import audit_events
 from annotation.services.webhooks import (SUBSCRIBABLE, WebhookError, webhook_create, webhook_delete,
-                                          webhook_send_test)
+                                          webhook_send_test, webhook_update)
 
 from .common import DateRangeIn, IdCursorPagination, InvalidInput, ProjectScopedMixin, validated
 
@@ -24,6 +24,11 @@ class WebhookIn(serializers.Serializer):
     url = serializers.CharField(max_length=2000, help_text="http(s) URL of a public host.")
     events = serializers.ListField(child=serializers.ChoiceField(choices=SUBSCRIBABLE), required=False,
                                    help_text="Events to send; empty or absent means every event.")
+
+
+class WebhookPatchIn(serializers.Serializer):
+    active = serializers.BooleanField(required=False, help_text="false pauses the webhook.")
+    events = serializers.ListField(child=serializers.ChoiceField(choices=SUBSCRIBABLE), required=False)
 
 
 class WebhookDeliveryOut(serializers.ModelSerializer):
@@ -85,6 +90,11 @@ class WebhookDetailApi(_AdminApi):
     @extend_schema(responses=WebhookOut, summary="One webhook")
     def get(self, request, project_id, webhook_id):
         return Response(WebhookOut(self.get_webhook()).data)
+
+    @extend_schema(request=WebhookPatchIn, responses=WebhookOut, summary="Pause or resume a webhook, or change its events")
+    def patch(self, request, project_id, webhook_id):
+        data = validated(WebhookPatchIn, request.data)
+        return Response(WebhookOut(webhook_update(webhook=self.get_webhook(), user=request.user, **data)).data)
 
     @extend_schema(responses={204: None}, summary="Delete a webhook (and its delivery log)")
     def delete(self, request, project_id, webhook_id):

@@ -106,6 +106,23 @@ def webhook_create(*, project: Project, url: str, events=(), user=None) -> Webho
 
 
 @transaction.atomic
+def webhook_update(*, webhook: Webhook, user=None, active: bool | None = None, events=None) -> Webhook:
+    """Pauses or resumes a webhook, or changes its events (an inactive webhook gets no events and
+    retries no more; "send test" still reaches it)."""
+    changed = {}
+    if active is not None and active != webhook.active:
+        webhook.active, changed["active"] = active, active
+    if events is not None:
+        events = _events_check(events)
+        if events != webhook.events:
+            webhook.events, changed["events"] = events, events
+    if changed:
+        webhook.save(update_fields=list(changed))
+        audit_record(action="webhook.updated", user=user, project=webhook.project, target=webhook, detail=changed)
+    return webhook
+
+
+@transaction.atomic
 def webhook_delete(*, webhook: Webhook, user=None) -> None:
     audit_record(action="webhook.deleted", user=user, project=webhook.project, target=webhook,
                  detail={"url": webhook.url})

@@ -14,7 +14,7 @@ from annotation.pii.detectors import KINDS
 from annotation.pii.services import pii_finding_counts, pii_findings, project_set_pii_policy
 from annotation.selectors.audit import audit_events
 from annotation.services.webhooks import (WebhookError, webhook_create, webhook_deliveries, webhook_delete,
-                                          webhook_send_test)
+                                          webhook_send_test, webhook_update)
 
 from . import forms
 
@@ -65,6 +65,15 @@ def webhook_delete_view(request, project_id, webhook_id):
     hook = _webhook(request, webhook_id)
     webhook_delete(webhook=hook, user=request.user)
     messages.success(request, f"Webhook to {hook.url} deleted.")
+    return redirect("webhooks", project_id)
+
+
+@require_POST
+@project_role_required(*MANAGE_ROLES)
+def webhook_toggle(request, project_id, webhook_id):
+    hook = webhook_update(webhook=_webhook(request, webhook_id), user=request.user,
+                          active=not _webhook(request, webhook_id).active)
+    messages.success(request, f"Webhook to {hook.url} {'resumed' if hook.active else 'paused'}.")
     return redirect("webhooks", project_id)
 
 

@@ -14,6 +14,8 @@ urlpatterns = [
     path("projects/<id:project_id>/webhooks/<id:webhook_id>/delete/", governance.webhook_delete_view,
          name="webhook-delete"),
     path("projects/<id:project_id>/webhooks/<id:webhook_id>/test/", governance.webhook_test, name="webhook-test"),
+    path("projects/<id:project_id>/webhooks/<id:webhook_id>/toggle/", governance.webhook_toggle,
+         name="webhook-toggle"),
     path("projects/<id:project_id>/audit/", governance.audit_log, name="audit-log"),
     # the annotator workspace
     path("projects/<id:project_id>/annotate/", workspace.annotate, name="annotate"),

@@ -232,13 +232,16 @@ def test_admin_adds_tests_and_deletes_a_webhook_on_the_page(client, project, pro
     page = client.get(url).content.decode()
     assert "webhook.test" in page and "HTTP 500" in page and "Delivered" in page
     assert [r["signed"] for r in receiver.requests] == [True, True]
+    assert client.post(f"{url}{hook.pk}/toggle/").status_code == 302
+    hook.refresh_from_db()
+    assert hook.active is False and "Resume" in client.get(url).content.decode()
     client.force_login(annotator)
     assert client.get(url).status_code == 403 and client.post(f"{url}{hook.pk}/delete/").status_code == 403
     client.force_login(project_admin)
     assert client.post(f"{url}{hook.pk}/delete/").status_code == 302
     assert not Webhook.objects.exists()
     assert list(AuditEvent.objects.order_by("id").values_list("action", flat=True)) == [
-        "webhook.created", "webhook.tested", "webhook.deleted"]
+        "webhook.created", "webhook.tested", "webhook.updated", "webhook.deleted"]
 
 
 def test_webhook_api(project, project_admin, loopback, django_capture_on_commit_callbacks):
@@ -258,6 +261,11 @@ def test_webhook_api(project, project_admin, loopback, django_capture_on_commit_
     assert test.status_code == 202 and test.json()["event"] == "webhook.test"
     log = api.get(f"{base}{created['id']}/deliveries/").json()["results"]
     assert [(d["attempt"], d["status"], d["response_code"]) for d in log] == [(1, "succeeded", 200)]
+    paused = api.patch(f"{base}{created['id']}/", {"active": False}, format="json")
+    assert paused.status_code == 200 and paused.json()["active"] is False
+    with django_capture_on_commit_callbacks(execute=True):
+        assert webhook_event(project_id=project.pk, event=Event.MODEL_PROMOTED, data={}) == []  # paused: nothing
+    assert api.patch(f"{base}{created['id']}/", {"events": ["nope"]}, format="json").status_code == 400
     assert api.delete(f"{base}{created['id']}/").status_code == 204
     assert api.get(f"{base}{created['id']}/").status_code == 404
 
