@@ -57,8 +57,12 @@ _KNOWN_SECRETS = re.compile(r"""
 _TOKEN = re.compile(r"(?<![A-Za-z0-9+/_\-])[A-Za-z0-9+/_\-]{32,}={0,2}(?![A-Za-z0-9+/=_\-])")
 ENTROPY_MIN_BITS = 4.0
 
-_EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
-                    r"[A-Za-z]{2,24}(?![\w-])")
+# Unicode letters allowed (josé@exämple.de); the top-level domain is letters only, so npm's name@1.2.3 is no e-mail.
+_EMAIL = re.compile(r"(?<![\w.+-])[^\W_][\w.%+'-]{0,63}@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+"
+                    r"[^\W\d_]{2,24}(?![\w-])")
+# A value assigned to a secret-sounding name (password: …, api_key=…), whatever its shape.
+_ASSIGNED_SECRET = re.compile(r"""(?i)\b(?:api[_-]?key|secret(?:[_-]?key)?|access[_-]?key|auth[_-]?token|token|"""
+                              r"""password|passwd|pwd|client[_-]?secret)\b["']?\s*[:=]\s*["']?([^\s"',;]{8,})""")
 _CARD = re.compile(r"(?<![\w.-])\d(?:[ -]?\d){12,18}(?![\w]|[.-]\d)")
 _CARD_PREFIX = re.compile(r"^(?:4|5[1-5]|2[2-7]|3[47]|3[068]|35|6(?:011|5|4[4-9]|2))")
 _IBAN_START = re.compile(r"(?<![A-Za-z0-9])([A-Z]{2})(\d{2})(?=[ ]?[A-Z0-9])")
@@ -200,6 +204,14 @@ def _regex(pattern):
     return lambda text: ((m.start(), m.end()) for m in pattern.finditer(text))
 
 
+def _assigned(text: str):
+    for m in _ASSIGNED_SECRET.finditer(text):
+        value = m.group(1)
+        # not a value: ******** (already hidden), [SECRET] (a placeholder), ${VAR} / $VAR (a reference)
+        if any(c.isalnum() for c in value) and not value.startswith(("[", "$", "{", "<")):
+            yield m.start(1), m.end(1)
+
+
 def _tokens(text: str):
     for m in _TOKEN.finditer(text):
         if _high_entropy(m.group()):
@@ -211,7 +223,7 @@ def find(text: str, *, phone_region: str = "US") -> list[Finding]:
     detectors = [
         ("secret", _regex(_KEY_BLOCK)), ("secret", _regex(_KNOWN_SECRETS)), ("email", _regex(_EMAIL)),
         ("iban", _ibans), ("card", _cards), ("ssn", _ssns), ("ip", _ipv6), ("ip", _ipv4),
-        ("phone", lambda t: _phones(t, phone_region)), ("secret", _tokens),
+        ("phone", lambda t: _phones(t, phone_region)), ("secret", _assigned), ("secret", _tokens),
     ]
     taken: list[Finding] = []
     if not text:

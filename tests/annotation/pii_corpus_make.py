@@ -104,6 +104,11 @@ pem2 = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA" + rand(al
 pos("secret", pem2, "{v}")
 pem3 = "-----BEGIN PRIVATE KEY-----\n" + rand(alnum + "+/", 64) + "\n-----END PRIVATE KEY-----"
 pos("secret", pem3, "cat key.pem\n{v}")
+pos("secret", "hunter2hunter2", "password: {v}")
+pos("secret", "a1b2c3d4e5f6g7h8", "api_key={v}")
+pos("secret", "Xy9!pQ2#rT", 'DB_PASSWORD="{v}"'.replace("DB_PASSWORD", "password"))
+pos("email", "josé.garcía@correo.es", "escríbeme a {v}")
+pos("email", "müller@bücher.de", "Kontakt: {v}")
 # several kinds in one text
 rows.append({"text": "Hi, I'm Jane (jane.doe@example.com, +44 20 7946 0958). Card 4111 1111 1111 1111, "
              "IBAN " + ibans[0] + ", from 192.168.0.7.",
@@ -150,7 +155,9 @@ for x in ["MAC 00:1A:2B:3C:4D:5E", "std::vector<int> v;", "use Foo::Bar::baz;", 
           "isbn-like 123-45-67890", "part 000-12-3456", "ssn-looking 900-12-3456", "table 4-2-1",
           "DE12 is a postcode prefix", "GB roads A12 B34", "FR 123 456 789", "#define MAX 4096",
           "0x7fffffff", "localhost:8000/api/v1/", "C:\\Users\\Admin\\Documents", "lat/long 40.7128 -74.0060",
-          "hash #a1b2c3 color", "snake_case_variable_name_that_is_long_enough", "kebab-case-css-class-name-very-long"]:
+          "hash #a1b2c3 color", "snake_case_variable_name_that_is_long_enough", "kebab-case-css-class-name-very-long",
+          "the token limit is 4096", "password reset link sent", "secret: none", "max_tokens=2048",
+          "tokens: [1, 2, 3]", "use the api key from the settings page", "password: ********"]:
     look("other", x)
 
 with open("tests/annotation/pii_corpus.jsonl", "w") as f:
