@@ -4,6 +4,7 @@ from django.db.models import F
 
 from .models import (Assignment, AuditEvent, Batch, Criterion, Judgement, Membership, PiiFinding, PreferencePair,
                      Project, Prompt, Response, Rubric, Task, TaskSlot, Webhook, WebhookDelivery)
+from .services.audit import audit_record
 from .services.projects import membership_changed_record
 
 
@@ -23,6 +24,13 @@ class ProjectAdmin(admin.ModelAdmin):
     list_filter = ["mode", "allow_ties", "rationale_required"]
     search_fields = ["name", "description"]
     inlines = [MembershipInline]
+
+    def save_model(self, request, obj, form, change):
+        before = Project.objects.filter(pk=obj.pk).values_list("pii_policy", flat=True).first() if change else None
+        super().save_model(request, obj, form, change)
+        if change and before != obj.pii_policy:
+            audit_record(action="pii_policy.changed", user=request.user, project=obj, target=obj,
+                         detail={"from": before, "to": obj.pii_policy, "via": "admin"})
 
     def save_formset(self, request, form, formset, change):
         """Role changes made in the members inline go to the audit trail like any other."""

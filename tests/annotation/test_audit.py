@@ -1,6 +1,7 @@
 """The audit trail after a scripted sequence of governance actions (commands, the Django admin, pages
 and the API), read back through the API and the page with filters; rows cannot be changed."""
 import io
+import json
 from datetime import date, timedelta
 
 import pytest
@@ -121,3 +122,27 @@ def test_a_deleted_project_or_user_leaves_the_trail(project, project_admin):
     project.delete()
     event = AuditEvent.objects.get()
     assert (event.project_id, event.project_name, event.username) == (pk, name, project_admin.username)
+
+
+def test_role_and_policy_changes_in_the_project_admin_page_are_audited(client, project):
+    root = factories.UserFactory(username="root3", is_staff=True, is_superuser=True)
+    carol = factories.member(project, "annotator", factories.UserFactory(username="carol3"))
+    membership = Membership.objects.get(user=carol)
+    dave = factories.UserFactory(username="dave3")
+    client.force_login(root)
+    form = {"name": project.name, "description": "", "instructions": "", "mode": project.mode, "rubric": "",
+            "strength_scale": json.dumps(project.strength_scale), "allow_ties": "on", "allow_both_bad": "on",
+            "overlap": 1, "lease_seconds": 600, "gold_rate": 0, "pii_policy": "flag",
+            "memberships-TOTAL_FORMS": 2, "memberships-INITIAL_FORMS": 1, "memberships-MIN_NUM_FORMS": 0,
+            "memberships-MAX_NUM_FORMS": 1000,
+            "memberships-0-id": membership.pk, "memberships-0-project": project.pk, "memberships-0-user": carol.pk,
+            "memberships-0-role": "admin",
+            "memberships-1-id": "", "memberships-1-project": project.pk, "memberships-1-user": dave.pk,
+            "memberships-1-role": "ml"}
+    response = client.post(f"/admin/annotation/project/{project.pk}/change/", form)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    events = list(AuditEvent.objects.order_by("id").values_list("action", "username", "detail"))
+    assert events == [
+        ("pii_policy.changed", "root3", {"from": "off", "to": "flag", "via": "admin"}),
+        ("member.role_added", "root3", {"member": "dave3", "role": "ml", "via": "admin"}),
+        ("member.role_changed", "root3", {"member": "carol3", "from": "annotator", "to": "admin", "via": "admin"})]
