@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Count
 
 from annotation.models import Batch, PiiFinding, Project
+from annotation.services.audit import audit_record
 
 from .detectors import KINDS, PLACEHOLDERS, find, mask, partly_hidden
 
@@ -114,8 +116,6 @@ def project_set_pii_policy(*, project: Project, policy: str, user=None) -> Proje
     if before != policy:
         locked.pii_policy = policy
         locked.save(update_fields=["pii_policy"])
-        from annotation.services.audit import audit_record
-
         audit_record(action="pii_policy.changed", user=user, project=locked, target=locked,
                      detail={"from": before, "to": policy})
     project.pii_policy = policy
@@ -129,8 +129,6 @@ def pii_findings(*, project: Project, kind: str | None = None):
 
 
 def pii_finding_counts(*, project: Project) -> dict[str, int]:
-    from django.db.models import Count
-
     counts = dict(PiiFinding.objects.filter(project=project).values_list("kind").annotate(n=Count("id")))
     return counts_out(Counter(counts))
 

@@ -8,6 +8,8 @@ posted fields are always the same, whatever the annotator used:
 * k-way:    ``rank-<letter>`` = 1..K (equal numbers tie), ``both_bad`` = 1, ``c-<key>-<letter>``
 * both:     ``rationale``, ``duration_ms``
 """
+from django import forms as django_forms
+
 from annotation.models import Project, Webhook
 from annotation.parsing import ascii_int
 from annotation.selectors.workspace import LETTERS
@@ -150,7 +152,6 @@ def answer_as_post(*, judgement, project: Project, criteria) -> dict:
 
 
 # --- governance pages (annotation/web/governance.py) ---
-from django import forms as django_forms  # noqa: E402
 
 
 class PiiPolicyForm(django_forms.Form):

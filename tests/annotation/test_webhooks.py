@@ -316,3 +316,23 @@ def test_a_real_worker_delivers_with_back_off_while_the_request_returns_at_once(
     # back-off 1 s then 2 s after each failed answer (which itself takes the receiver's 3 s)
     assert hits[1] - hits[0] >= 3.0 + 1.0 - 0.2 and hits[2] - hits[1] >= 3.0 + 2.0 - 0.2
     assert all(r["signed"] for r in receiver.requests)
+
+
+def test_the_beat_resends_attempts_whose_queue_message_was_lost(project, loopback, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from annotation.services.webhooks import webhook_deliveries_resend_stale
+
+    receiver = loopback()
+    hook_for(project, receiver)
+    with django_capture_on_commit_callbacks(execute=False):  # the broker "loses" the messages
+        lost, stuck = (webhook_event(project_id=project.pk, event=Event.SNAPSHOT_READY, data={})[0] for _ in (1, 2))
+    long_ago = timezone.now() - timedelta(minutes=30)
+    WebhookDelivery.objects.filter(pk=lost.pk).update(due_at=long_ago)
+    WebhookDelivery.objects.filter(pk=stuck.pk).update(status="sending", sent_at=long_ago)  # its worker died
+    with django_capture_on_commit_callbacks(execute=True):
+        assert webhook_deliveries_resend_stale() == [lost.pk]
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"succeeded"}
+    assert len(receiver.requests) == 2
