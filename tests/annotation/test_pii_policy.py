@@ -10,7 +10,6 @@ from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from annotation.models import AuditEvent, PiiFinding, Project, Prompt, Response
-from annotation.services import queue
 from annotation.services.imports.pairs import pairs_import
 from annotation.services.imports.tasks import tasks_import
 from rewardtrain.snapshots.exports import FORMATS, RAW_FORMATS
