@@ -2,9 +2,15 @@
 from django.contrib import admin
 from django.db.models import F
 
-from .models import (Adjudication, Assignment, Batch, Criterion, ImportJob, Judgement, Membership, PreferencePair,
-                     Project, Prompt,
-                     Response, Rubric, Task, TaskSlot)
+from .models import (Adjudication, Assignment, AuditEvent, Batch, Criterion, ImportJob, Judgement, Membership,
+                     PiiFinding, PreferencePair, Project, Prompt, Response, Rubric, Task, TaskSlot, Webhook,
+                     WebhookDelivery)
+from .services.audit import audit_record
+from .services.projects import membership_changed_record
+
+
+def _membership_before(pk) -> dict | None:
+    return Membership.objects.filter(pk=pk).values("role", "user", "project").first() if pk else None
 
 
 class MembershipInline(admin.TabularInline):
@@ -19,6 +25,26 @@ class ProjectAdmin(admin.ModelAdmin):
     list_filter = ["mode", "allow_ties", "rationale_required"]
     search_fields = ["name", "description"]
     inlines = [MembershipInline]
+
+    def save_model(self, request, obj, form, change):
+        before = Project.objects.filter(pk=obj.pk).values_list("pii_policy", flat=True).first() if change else None
+        super().save_model(request, obj, form, change)
+        if change and before != obj.pii_policy:
+            audit_record(action="pii_policy.changed", user=request.user, project=obj, target=obj,
+                         detail={"from": before, "to": obj.pii_policy, "via": "admin"})
+
+    def save_formset(self, request, form, formset, change):
+        """Role changes made in the members inline go to the audit trail like any other."""
+        if formset.model is not Membership:
+            return super().save_formset(request, form, formset, change)
+        before = {id(f.instance): _membership_before(f.instance.pk) for f in formset.forms}
+        super().save_formset(request, form, formset, change)
+        for obj in formset.new_objects:
+            membership_changed_record(membership=obj, before=None, by=request.user)
+        for obj, _ in formset.changed_objects:
+            membership_changed_record(membership=obj, before=before.get(id(obj)), by=request.user)
+        for obj in formset.deleted_objects:
+            membership_changed_record(membership=obj, before=before.get(id(obj)), by=request.user)
 
     def get_readonly_fields(self, request, obj=None):
         # Tasks and judgements are shaped by the mode; changing it under them would mislabel them.
@@ -39,6 +65,20 @@ class MembershipAdmin(admin.ModelAdmin):
     list_filter = ["role", "project"]
     search_fields = ["user__username", "project__name"]
     autocomplete_fields = ["user", "project"]
+
+    def save_model(self, request, obj, form, change):
+        before = _membership_before(obj.pk) if change else None
+        super().save_model(request, obj, form, change)
+        membership_changed_record(membership=obj, before=before, by=request.user)
+
+    def delete_model(self, request, obj):
+        before = _membership_before(obj.pk)
+        super().delete_model(request, obj)
+        membership_changed_record(membership=obj, before=before, by=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
 
 
 class UsedRubricReadOnly:
@@ -193,3 +233,43 @@ class AdjudicationAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records written by the app alone: browsable, never added, changed or deleted here."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ["at", "username", "action", "project_name", "target_type", "target_id"]
+    list_filter = ["action"]
+    search_fields = ["username", "project_name", "action", "target_id"]
+    date_hierarchy = "at"
+
+
+@admin.register(PiiFinding)
+class PiiFindingAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "project", "kind", "hidden_value", "source", "line", "field", "masked"]
+    list_filter = ["kind", "masked"]
+
+
+@admin.register(Webhook)
+class WebhookAdmin(admin.ModelAdmin):
+    list_display = ["project", "url", "active", "created_at"]
+    list_filter = ["active"]
+    readonly_fields = ["secret"]
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "webhook", "event", "attempt", "status", "response_code", "will_retry"]
+    list_filter = ["status", "event"]

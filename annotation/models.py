@@ -21,6 +21,13 @@ class Project(models.Model):
         PAIRWISE = "pairwise", "Pairwise"
         RANKING = "ranking", "K-way ranking"
 
+    class PiiPolicy(models.TextChoices):
+        """What happens to PII (annotation/pii): annotators see masked text under every policy."""
+        OFF = "off", "Off: no detection"
+        FLAG = "flag", "Flag: detect and list for admins, keep the text"
+        MASK_EXPORT = "mask-export", "Mask on export: keep the raw text, mask every snapshot and export"
+        MASK_IMPORT = "mask-import", "Mask on import: store placeholders, never the raw value"
+
     name = models.CharField(max_length=200, unique=True)
     description = models.TextField(blank=True)
     instructions = models.TextField(blank=True, help_text="Markdown shown to annotators.")
@@ -44,6 +51,7 @@ class Project(models.Model):
     dispute_threshold = models.FloatField(
         default=0.25, help_text="A task is disputed when more than this share of its judgements (0..1) "
                                 "differ from its most common answer.")
+    pii_policy = models.CharField(max_length=16, choices=PiiPolicy.choices, default=PiiPolicy.OFF)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -415,3 +423,128 @@ class Adjudication(models.Model):
 
     def __str__(self) -> str:
         return f"Adjudication of task {self.task_id}"
+
+
+class PiiFinding(models.Model):
+    """A PII value found on import (policies flag, mask-export, mask-import): where, what kind, and the
+    value partly hidden (j***@e***.com). The raw value is never stored here."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="pii_findings")
+    batch = models.ForeignKey(Batch, null=True, blank=True, on_delete=models.CASCADE, related_name="pii_findings")
+    source = models.CharField(max_length=500, blank=True, help_text="The imported file, or how the item arrived.")
+    line = models.PositiveIntegerField(null=True, blank=True)
+    field = models.CharField(max_length=200, help_text='Where in the row, e.g. "responses[1].text".')
+    kind = models.CharField(max_length=16)
+    hidden_value = models.CharField(max_length=200)
+    masked = models.BooleanField(default=False, help_text="Replaced by its placeholder before it was stored.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["project", "kind", "-id"], name="pii_finding_project_kind_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} in {self.field} (line {self.line})"
+
+
+class AuditEvent(models.Model):
+    """One governance action: who, when, what, on which project and object. Append-only: the app has
+    no way to edit or delete a row (read-only admin, no API write), and on PostgreSQL and SQLite a
+    trigger refuses UPDATE and DELETE (migration 0008). Project and user are kept as plain ids (no
+    foreign-key constraint) with their names, so deleting either leaves the trail intact."""
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING,
+                             db_constraint=False, related_name="+")
+    username = models.CharField(max_length=150, blank=True, help_text="Kept when the user is deleted.")
+    action = models.CharField(max_length=64, db_index=True)
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False,
+                                related_name="+")
+    project_name = models.CharField(max_length=200, blank=True)
+    target_type = models.CharField(max_length=64, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["project", "-at"], name="audit_project_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.username or '-'} {self.action}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValidationError("Audit events are append-only: they cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError("Audit events are append-only: they cannot be deleted.")
+
+
+class Webhook(models.Model):
+    """A project's subscription: events are POSTed as JSON to `url`, signed with `secret`
+    (X-Verdict-Signature: sha256=<hex HMAC-SHA256 of the body>); see annotation/services/webhooks.py."""
+
+    class Event(models.TextChoices):
+        SNAPSHOT_READY = "snapshot.ready", "Snapshot ready"
+        RUN_FINISHED = "run.finished", "Training run finished (succeeded, failed or cancelled)"
+        MODEL_PROMOTED = "model.promoted", "Model promoted"
+        MODEL_ROLLED_BACK = "model.rolled_back", "Model rolled back"
+        ALERT_FIRED = "alert.fired", "Alert fired"
+        BATCH_COMPLETE = "batch.complete", "Batch complete"
+        TEST = "webhook.test", "Test (the “send test” button; always delivered)"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="webhooks")
+    url = models.URLField(max_length=2000)
+    secret = models.CharField(max_length=128)
+    events = models.JSONField(default=list, blank=True, help_text="Event names; empty means every event.")
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.project} → {self.url}"
+
+    def wants(self, event: str) -> bool:
+        if event == self.Event.TEST:  # "send test" tries any webhook, active or not
+            return True
+        return self.active and (not self.events or event in self.events)
+
+
+class WebhookDelivery(models.Model):
+    """One attempt to deliver one event to one webhook; a retry is a new row with the next attempt number
+    and the same event id (X-Verdict-Delivery), so receivers can drop duplicates."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SUCCEEDED = "succeeded", "Delivered"
+        FAILED = "failed", "Failed"
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=64)
+    event_id = models.UUIDField()
+    payload = models.JSONField()
+    attempt = models.PositiveSmallIntegerField(default=1)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    will_retry = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    due_at = models.DateTimeField(null=True, blank=True, help_text="When this attempt is scheduled (back-off).")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [models.UniqueConstraint(fields=["webhook", "event_id", "attempt"],
+                                               name="webhook_delivery_unique_attempt")]
+        indexes = [models.Index(fields=["webhook", "-id"], name="webhook_delivery_recent_idx")]
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.event} #{self.attempt} → {self.webhook.url} ({self.status})"

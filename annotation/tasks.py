@@ -43,3 +43,17 @@ def import_job_execute(job_id: int) -> str:
 def import_jobs_fail_stale() -> list[int]:
     """Beat, every 5 minutes: import jobs whose worker stopped reporting progress are marked failed."""
     return _import_jobs_fail_stale()
+
+
+@shared_task(name="annotation.tasks.webhook_deliver")
+def webhook_deliver(delivery_id: int) -> str:
+    from annotation.services.webhooks import webhook_deliver as deliver
+
+    return deliver(delivery_id=delivery_id)
+
+
+@shared_task(name="annotation.tasks.webhook_deliveries_resend_stale")
+def webhook_deliveries_resend_stale() -> list[int]:
+    from annotation.services.webhooks import webhook_deliveries_resend_stale as resend
+
+    return resend()

@@ -33,12 +33,14 @@ class World:
     model: object = None
     acquisition: object = None
     import_job: object = None
+    webhook: object = None
 
 
 @pytest.fixture(autouse=True)
 def media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.VERDICT_IMPORT_INLINE_MAX_BYTES = 10_000
+    settings.VERDICT_WEBHOOK_ALLOW_PRIVATE = True  # the webhook POST below names a loopback URL
 
 
 @pytest.fixture
@@ -52,9 +54,13 @@ def world(db) -> World:
     factories.task(project)  # something left to claim
     assignment = queue.task_next(project=project, annotator=users["annotator"])
     snapshot = snapshot_create(project=project, filters=filters_build(project=project))
+    from annotation.models import Webhook
+
+    webhook = Webhook.objects.create(project=project, url="http://127.0.0.1:9/hook", secret="s")
     import_job = import_job_create(project=project, kind="tasks", upload=task_file(), user=users["admin"])
     return World(project=project, users=users, task=judgement.task, judgement=judgement,
                  pair=judgement.pairs.first(), snapshot=snapshot, assignment=assignment, import_job=import_job,
+                 webhook=webhook,
                  **training_world(project, users["ml"]))
 
 
@@ -112,10 +118,13 @@ DATA_READ = {"annotator": 403, "other_admin": 404, "ml": 200, "admin": 200}
 ADMIN_ONLY = {"annotator": 403, "other_admin": 404, "ml": 403, "admin": 201}
 DATA_WRITE = {"annotator": 403, "other_admin": 404, "ml": 201, "admin": 201}
 ML_WRITE = {"annotator": 403, "other_admin": 404, "ml": 200, "admin": 403}
+ADMIN_READ = {"annotator": 403, "other_admin": 404, "ml": 403, "admin": 200}
 LEASEHOLDER = {"annotator": 201, "other_admin": 404, "ml": 404, "admin": 404}
 ENDPOINTS = [
     ("get", "/api/v1/projects/", None, None, {"annotator": 200, "other_admin": 200, "ml": 200, "admin": 200}),
     ("get", P + "/", None, None, MEMBERS_READ),
+    ("get", P + "/pii-policy/", None, None, MEMBERS_READ),
+    ("put", P + "/pii-policy/", {"pii_policy": "flag"}, "json", {**ADMIN_ONLY, "admin": 200}),
     ("get", P + "/rubrics/", None, None, MEMBERS_READ),
     ("post", P + "/rubrics/", {"criteria": [{"key": "style"}]}, "json", ADMIN_ONLY),
     ("get", P + "/batches/", None, None, DATA_READ),
@@ -160,6 +169,15 @@ ENDPOINTS = [
     ("get", P + "/acquisitions/", None, None, DATA_READ),
     ("post", P + "/acquisitions/", round_body, "json", {**DATA_WRITE, "ml": 202, "admin": 202}),
     ("get", "/api/v1/acquisitions/{acq}/", None, None, DATA_READ),
+    # Governance (annotation/api/governance.py): webhooks and the audit trail, project admins only.
+    ("get", P + "/webhooks/", None, None, ADMIN_READ),
+    ("post", P + "/webhooks/", {"url": "http://127.0.0.1:9/hook"}, "json", ADMIN_ONLY),
+    ("get", P + "/webhooks/{w}/", None, None, ADMIN_READ),
+    ("patch", P + "/webhooks/{w}/", {"active": False}, "json", {**ADMIN_ONLY, "admin": 200}),
+    ("delete", P + "/webhooks/{w}/", None, None, {**ADMIN_ONLY, "admin": 204}),
+    ("post", P + "/webhooks/{w}/test/", None, None, {**ADMIN_ONLY, "admin": 202}),
+    ("get", P + "/webhooks/{w}/deliveries/", None, None, ADMIN_READ),
+    ("get", P + "/audit-events/", None, None, ADMIN_READ),
     # The annotator API (annotation/api/annotate.py, gold.py, auth.py).
     ("post", P + "/next-task/", None, None, {"annotator": 200, "other_admin": 404, "ml": 403, "admin": 200}),
     ("post", "/api/v1/assignments/{a}/judgement/", ranking_body, "json", LEASEHOLDER),
@@ -185,7 +203,7 @@ def call(w: World, role: str, method, url, body, fmt):
         client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     url = url.format(p=w.project.pk, s=w.snapshot.pk, t=w.task.pk, j=w.judgement.pk, pair=w.pair.pk,
                      a=w.assignment.pk, job=w.job.pk, ijob=w.import_job.pk, run=w.run.pk, model=w.model.pk,
-                     u=w.users["annotator"].pk, acq=w.acquisition.pk)
+                     u=w.users["annotator"].pk, acq=w.acquisition.pk, w=w.webhook.pk)
     body = body(w) if callable(body) else body
     kwargs = {"format": fmt} if fmt else {}
     return getattr(client, method)(url, body, **kwargs) if body is not None else getattr(client, method)(url)

@@ -38,6 +38,9 @@ class BatchUploadOut(serializers.Serializer):
     created = serializers.IntegerField()
     duplicates = serializers.IntegerField()
     lines = serializers.IntegerField()
+    pii_policy = serializers.CharField(help_text="The project's PII policy the import ran under.")
+    pii = serializers.DictField(child=serializers.IntegerField(),
+                                help_text="PII values found per kind (masked under mask-import); empty when off.")
 
 
 class BatchListUploadApi(ProjectScopedMixin, generics.GenericAPIView):
@@ -84,5 +87,6 @@ class BatchListUploadApi(ProjectScopedMixin, generics.GenericAPIView):
         except ImportFailed as failed:
             raise exceptions.ValidationError({"file": failed.errors})
         batch = result.batch and batches_with_counts(project=result.batch.project).get(pk=result.batch.pk)
-        body = {"batch": batch, "created": result.created, "duplicates": result.duplicates, "lines": result.lines}
+        body = {"batch": batch, "created": result.created, "duplicates": result.duplicates, "lines": result.lines,
+                "pii_policy": result.pii_policy, "pii": result.pii}
         return Response(BatchUploadOut(body).data, status=status.HTTP_201_CREATED if batch else status.HTTP_200_OK)

@@ -169,6 +169,16 @@ class ObjectProjectMixin:
         return self._project
 
 
+class PiiMaskedReads:
+    """Views that return stored prompt and response text: under the mask-export PII policy, callers who
+    are not project admins get it masked (annotation.pii.services.reads_masked_for)."""
+
+    def out(self, data):
+        from annotation.pii.services import masked_out, reads_masked_for
+
+        return masked_out(data) if reads_masked_for(project=self.get_project(), user=self.request.user) else data
+
+
 def ranking_field(**kwargs) -> serializers.ListField:
     group = serializers.ListField(child=serializers.IntegerField(), allow_empty=False)
     return serializers.ListField(child=group, **kwargs)

@@ -7,7 +7,7 @@ from annotation.models import PreferencePair
 from annotation.permissions import DATA_ROLES
 from annotation.selectors.pairs import criterion_from_input, pairs_filter
 
-from .common import YES_NO, DateRangeIn, IdCursorPagination, ProjectScopedMixin, id_field, yes_no
+from .common import YES_NO, DateRangeIn, IdCursorPagination, PiiMaskedReads, ProjectScopedMixin, id_field, yes_no
 from .tasks import PromptOut
 
 
@@ -36,7 +36,7 @@ class PairListIn(DateRangeIn):
     is_tie = serializers.ChoiceField(choices=YES_NO, required=False)
 
 
-class PairListApi(ProjectScopedMixin, generics.GenericAPIView):
+class PairListApi(PiiMaskedReads, ProjectScopedMixin, generics.GenericAPIView):
     """Preference pairs (human and imported), oldest first (project admins and ML engineers)."""
 
     read_roles = DATA_ROLES
@@ -54,10 +54,10 @@ class PairListApi(ProjectScopedMixin, generics.GenericAPIView):
             is_tie=yes_no(f.get("is_tie")),
         ).select_related("prompt", "chosen", "rejected")
         page = self.paginate_queryset(qs)
-        return self.get_paginated_response(PairOut(page, many=True).data)
+        return self.get_paginated_response(self.out(PairOut(page, many=True).data))
 
 
-class PairDetailApi(ProjectScopedMixin, generics.GenericAPIView):
+class PairDetailApi(PiiMaskedReads, ProjectScopedMixin, generics.GenericAPIView):
     """One preference pair (project admins and ML engineers)."""
 
     read_roles = DATA_ROLES
@@ -69,4 +69,4 @@ class PairDetailApi(ProjectScopedMixin, generics.GenericAPIView):
                 .select_related("prompt", "chosen", "rejected").first())
         if pair is None:
             raise exceptions.NotFound("No such pair.")
-        return Response(PairOut(pair).data)
+        return Response(self.out(PairOut(pair).data))

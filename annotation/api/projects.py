@@ -1,11 +1,13 @@
-"""Projects the caller belongs to, one project's settings (any member reads them), and PATCH of the
-settings (project admins; checked by services.projects.project_update, like the settings page)."""
+"""Projects the caller belongs to, one project's settings (any member reads them), PATCH of the
+settings (project admins; checked by services.projects.project_update, like the settings page) and
+the PII policy (project admins; recorded in the audit trail)."""
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 
 from annotation.models import Project
 from annotation.permissions import DATA_ROLES, user_roles, visible_projects
+from annotation.pii.services import project_set_pii_policy
 from annotation.services.projects import SETTINGS, SettingsInvalid, project_update
 
 from .common import IdCursorPagination, InvalidInput, ProjectScopedMixin, validated
@@ -19,7 +21,7 @@ class ProjectOut(serializers.ModelSerializer):
         model = Project
         fields = ["id", "name", "description", "instructions", "mode", "rubric", "strength_scale", "allow_ties",
                   "allow_both_bad", "rationale_required", "overlap", "lease_seconds", "gold_rate", "adaptive_overlap",
-                  "max_overlap", "dispute_threshold", "created_at", "roles"]
+                  "max_overlap", "dispute_threshold", "pii_policy", "created_at", "roles"]
 
     def get_roles(self, project) -> list[str]:
         return sorted(user_roles(user=self.context["request"].user, project=project))
@@ -85,3 +87,27 @@ class ProjectDetailApi(ProjectScopedMixin, generics.GenericAPIView):
         except SettingsInvalid as exc:
             raise InvalidInput(str(exc))
         return Response(ProjectOut(project, context={"request": request}).data)
+
+
+class PiiPolicyIn(serializers.Serializer):
+    pii_policy = serializers.ChoiceField(choices=Project.PiiPolicy.values,
+                                         help_text="off | flag | mask-export | mask-import (annotation/pii).")
+
+
+class ProjectPiiPolicyApi(ProjectScopedMixin, generics.GenericAPIView):
+    """The project's PII policy: any member reads it; project admins change it (recorded in the audit trail)."""
+
+    serializer_class = PiiPolicyIn
+
+    def get_object(self):
+        return self.get_project()
+
+    @extend_schema(responses=PiiPolicyIn, summary="The project's PII policy")
+    def get(self, request, project_id):
+        return Response({"pii_policy": self.get_project().pii_policy})
+
+    @extend_schema(request=PiiPolicyIn, responses=PiiPolicyIn, summary="Change the project's PII policy")
+    def put(self, request, project_id):
+        data = validated(PiiPolicyIn, request.data)
+        project = project_set_pii_policy(project=self.get_project(), policy=data["pii_policy"], user=request.user)
+        return Response({"pii_policy": project.pii_policy})

@@ -8,7 +8,7 @@ from annotation.permissions import DATA_ROLES
 from annotation.selectors.tasks import tasks_filter, tasks_with_responses
 from annotation.services.tasks import task_set_priority
 
-from .common import YES_NO, IdCursorPagination, ProjectScopedMixin, id_field, yes_no
+from .common import YES_NO, IdCursorPagination, PiiMaskedReads, ProjectScopedMixin, id_field, yes_no
 
 
 class PromptOut(serializers.Serializer):
@@ -45,7 +45,7 @@ class TaskListIn(serializers.Serializer):
     min_priority = serializers.FloatField(required=False)
 
 
-class TaskListApi(ProjectScopedMixin, generics.GenericAPIView):
+class TaskListApi(PiiMaskedReads, ProjectScopedMixin, generics.GenericAPIView):
     """Tasks with prompt and responses, oldest first (project admins and ML engineers)."""
 
     read_roles = DATA_ROLES
@@ -58,10 +58,10 @@ class TaskListApi(ProjectScopedMixin, generics.GenericAPIView):
         tasks = tasks_filter(project=self.get_project(), status=f.get("status"), batch_id=f.get("batch"),
                              is_gold=yes_no(f.get("is_gold")), min_priority=f.get("min_priority"))
         page = self.paginate_queryset(tasks)
-        return self.get_paginated_response(TaskOut(page, many=True).data)
+        return self.get_paginated_response(self.out(TaskOut(page, many=True).data))
 
 
-class TaskDetailApi(ProjectScopedMixin, generics.GenericAPIView):
+class TaskDetailApi(PiiMaskedReads, ProjectScopedMixin, generics.GenericAPIView):
     """One task; PATCH sets its priority (project admins and ML engineers; higher is served first)."""
 
     read_roles = DATA_ROLES
@@ -76,7 +76,7 @@ class TaskDetailApi(ProjectScopedMixin, generics.GenericAPIView):
 
     @extend_schema(responses=TaskOut, summary="One task with its prompt and responses")
     def get(self, request, project_id, task_id):
-        return Response(TaskOut(self.get_task()).data)
+        return Response(self.out(TaskOut(self.get_task()).data))
 
     @extend_schema(request=TaskPriorityIn, responses=TaskOut, summary="Set a task's priority")
     def patch(self, request, project_id, task_id):
@@ -84,4 +84,4 @@ class TaskDetailApi(ProjectScopedMixin, generics.GenericAPIView):
         data = TaskPriorityIn(data=request.data)
         data.is_valid(raise_exception=True)
         task_set_priority(task=task, priority=data.validated_data["priority"])
-        return Response(TaskOut(self.get_task()).data)
+        return Response(self.out(TaskOut(self.get_task()).data))

@@ -33,4 +33,6 @@ def import_run(command, importer, *, path: str, **kwargs) -> ImportResult:
         command.stdout.write(command.style.SUCCESS(
             f"Imported {result.created} new, skipped {result.duplicates} duplicate(s) "
             f"from {result.lines} row(s) into batch {result.batch.pk}."))
+    if result.pii_summary:
+        command.stdout.write(result.pii_summary)
     return result

@@ -7,6 +7,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from annotation.models import Assignment, Criterion, Judgement, Project, Response, Task
+from annotation.pii.services import text_for_annotator
 from annotation.rendering import compare, markdown_to_safe_html
 
 LETTERS = "ABCDEFGHI"
@@ -32,14 +33,18 @@ def criteria_for(*, project: Project) -> list[Criterion]:
 
 
 def task_view(*, assignment: Assignment, render: bool = False) -> dict:
-    """The task of a lease with its responses in the stored display order (one query)."""
+    """The task of a lease with its responses in the stored display order (one query). PII is masked
+    (placeholders such as [EMAIL]) whatever the project's policy: annotators never need the values."""
     by_id = {r.pk: r for r in Response.objects.filter(pk__in=assignment.display_order).select_related("prompt")
              .only("id", "text", "prompt__id", "prompt__text", "prompt__messages")}
-    responses = [{"id": rid, "label": LETTERS[i], "text": by_id[rid].text}
+    responses = [{"id": rid, "label": LETTERS[i], "text": text_for_annotator(by_id[rid].text)}
                  for i, rid in enumerate(assignment.display_order)]
     prompt = by_id[assignment.display_order[0]].prompt  # a task's responses all answer its prompt
     messages = prompt.messages if isinstance(prompt.messages, list) and prompt.messages else None
-    view = {"task_id": assignment.task_id, "prompt": {"text": prompt.text, "messages": messages},
+    if messages:
+        messages = [{**m, "content": text_for_annotator(str(m.get("content", "")))} if isinstance(m, dict) else m
+                    for m in messages]
+    view = {"task_id": assignment.task_id, "prompt": {"text": text_for_annotator(prompt.text), "messages": messages},
             "responses": responses}
     if render:
         for response in responses:
@@ -48,7 +53,7 @@ def task_view(*, assignment: Assignment, render: bool = False) -> dict:
             {"role": str(m.get("role", "")), "html": markdown_to_safe_html(str(m.get("content", "")))}
             for m in messages or [] if isinstance(m, dict)
         ]
-        view["prompt"]["html"] = markdown_to_safe_html(prompt.text)
+        view["prompt"]["html"] = markdown_to_safe_html(view["prompt"]["text"])
     return view
 
 

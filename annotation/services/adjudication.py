@@ -3,6 +3,7 @@ API both call `adjudication_record`). Snapshots with the "adjudicated" aggregati
 instead of the annotators' votes."""
 from django.db import transaction
 
+from annotation.services.audit import audit_record
 from annotation.models import Adjudication, Task, TaskSlot
 
 from .judgements import JudgementInvalid, _storable_text, ranking_validate
@@ -24,4 +25,6 @@ def adjudication_record(*, task: Task, ranking, note: str, user) -> Adjudication
     _storable_text(note, "note")
     adjudication, _ = Adjudication.objects.update_or_create(
         task=task, defaults={"ranking": ranking, "note": note, "decided_by": user})
+    audit_record(action="adjudication.recorded", user=user, project=task.project, target=adjudication,
+                 detail={"task": task.pk, "ranking": ranking, "note": note})
     return adjudication

@@ -43,8 +43,9 @@ from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from annotation.models import Assignment, Criterion, Judgement, PreferencePair, Task
+from annotation.models import Assignment, Batch, Criterion, Judgement, PreferencePair, Task, Webhook
 from annotation.quality.disputes import task_is_disputed
+from annotation.services.webhooks import webhook_event
 from annotation.selectors.judgements import judgement_last
 
 MAX_RATIONALE_CHARS = 5000
@@ -192,6 +193,16 @@ def _wants_another(*, task: Task, project) -> bool:
     return task_is_disputed(task=task, project=project)
 
 
+def _batch_complete_check(task: Task) -> None:
+    """The batch.complete webhook, sent by the judgement that completes a batch's last open task. The
+    batch row lock serialises two last judgements in one batch, so exactly one of them sees none left."""
+    batch = Batch.objects.select_for_update().get(pk=task.batch_id)
+    left = Task.objects.filter(batch_id=batch.pk, status__in=[Task.Status.OPEN, Task.Status.POOL]).exists()
+    if not left:
+        webhook_event(project_id=task.project_id, event=Webhook.Event.BATCH_COMPLETE, data={"batch": {
+            "id": batch.pk, "name": batch.name, "tasks": Task.objects.filter(batch_id=batch.pk).count()}})
+
+
 @transaction.atomic
 def judgement_submit(*, assignment: Assignment, ranking=None, strength=None, both_bad: bool = False,
                      criteria=None, rationale: str = "", duration_ms=None, now=None) -> tuple[Judgement, bool]:
@@ -238,6 +249,8 @@ def judgement_submit(*, assignment: Assignment, ranking=None, strength=None, bot
             else:
                 task.status = Task.Status.COMPLETE
         task.save(update_fields=["completed_judgements", "status", "target_judgements"])
+        if task.status == Task.Status.COMPLETE and task.batch_id:
+            _batch_complete_check(task)
     Assignment.objects.filter(pk=assignment.pk).update(status=Assignment.Status.SUBMITTED, finished_at=now)
     if not on_time:
         # A newer lease of the same task by the same annotator has nothing left to do. (On time, this

@@ -8,6 +8,7 @@ from django.core.validators import validate_slug
 from django.db import transaction
 
 from annotation.models import Criterion, Membership, Project, Rubric, criterion_key_problem
+from annotation.services.audit import audit_record
 
 User = get_user_model()
 
@@ -125,12 +126,15 @@ def project_settings_clean(*, project: Project | None, changes: dict) -> dict:
 
 @transaction.atomic
 def project_create(*, name: str, mode: str = Project.Mode.PAIRWISE, overlap: int = 1, lease_seconds: int = 600,
-                   admin=None, **fields) -> Project:
-    """A new project with checked settings; `admin` (a user) becomes its first project admin."""
+                   admin=None, pii_policy: str = Project.PiiPolicy.OFF, **fields) -> Project:
+    """A new project with checked settings; `admin` (a user) becomes its first project admin. The PII
+    policy is set here or changed later by annotation.pii.services.project_set_pii_policy (audited)."""
+    if pii_policy not in Project.PiiPolicy.values:
+        raise SettingsInvalid("pii_policy", f"must be one of {', '.join(Project.PiiPolicy.values)}.")
     clean = project_settings_clean(project=None, changes={"name": name, "mode": mode, "overlap": overlap,
                                                           "lease_seconds": lease_seconds, **fields})
     clean.setdefault("max_overlap", max(5, clean["overlap"]))
-    project = Project.objects.create(**clean)
+    project = Project.objects.create(**clean, pii_policy=pii_policy)
     if admin is not None:
         Membership.objects.create(project=project, user=admin, role=Membership.Role.ADMIN)
     return project
@@ -217,6 +221,7 @@ def _username_validate(username: str) -> None:
         raise ValueError(f"Invalid username {username!r}: {' '.join(exc.messages)}")
 
 
+@transaction.atomic
 def member_add(*, project: Project, username: str, role: str, create_user: bool = False,
                password: str | None = None, actor=None) -> tuple[Membership, str | None]:
     """Adds a role (the one path for new roles; `actor` made the change); returns the membership and
@@ -233,7 +238,10 @@ def member_add(*, project: Project, username: str, role: str, create_user: bool 
             raise ValueError(f"No user named {username!r}; pass --create-user to create one.")
         new_password = password or generate_password()
         user = User.objects.create_user(username=username, password=new_password)
-    membership, _ = Membership.objects.get_or_create(project=project, user=user, role=role)
+    membership, created = Membership.objects.get_or_create(project=project, user=user, role=role)
+    if created:
+        audit_record(action="member.role_added", user=actor, project=project, target=membership,
+                     detail={"member": user.get_username(), "role": role, "user_created": new_password is not None})
     return membership, new_password
 
 
@@ -261,9 +269,13 @@ def membership_set_role(*, project: Project, user, role: str, actor=None) -> Mem
     _lock_admins(project)
     if not Membership.objects.filter(project=project, user=user).exists():
         raise ValueError(f"{user.username} is not a member of “{project.name}”.")
+    before = sorted(Membership.objects.filter(project=project, user=user).values_list("role", flat=True))
     Membership.objects.filter(project=project, user=user).exclude(role=role).delete()
     membership, _ = Membership.objects.get_or_create(project=project, user=user, role=role)
     _keep_an_admin(project)
+    if before != [role]:
+        audit_record(action="member.role_changed", user=actor, project=project, target=membership,
+                     detail={"member": user.get_username(), "from": before, "to": role})
     return membership
 
 
@@ -274,9 +286,29 @@ def membership_remove(*, project: Project, user, role: str | None = None, actor=
     memberships = Membership.objects.filter(project=project, user=user)
     if role is not None:
         memberships = memberships.filter(role=role)
+    roles = sorted(memberships.values_list("role", flat=True))
     removed, _ = memberships.delete()
     if not removed:
         raise ValueError(f"{user.username} has no {'role' if role is None else repr(role) + ' role'} "
                          f"in “{project.name}”.")
     _keep_an_admin(project)
+    audit_record(action="member.role_removed", user=actor, project=project, target_type="membership",
+                 detail={"member": user.get_username(), "roles": roles})
     return removed
+
+
+def membership_changed_record(*, membership: Membership, before: dict | None, by=None) -> None:
+    """The audit row for a membership added, changed or removed outside member_add (the Django admin):
+    `before` is {"role", "user", "project"} as it was, None for a new one; a deleted one has no pk."""
+    member = membership.user.get_username()
+    if before is None:
+        audit_record(action="member.role_added", user=by, project=membership.project, target=membership,
+                     detail={"member": member, "role": membership.role, "via": "admin"})
+    elif membership.pk is None:
+        audit_record(action="member.role_removed", user=by, project=membership.project, target_type="membership",
+                     detail={"member": member, "role": before["role"], "via": "admin"})
+    elif before != {"role": membership.role, "user": membership.user_id, "project": membership.project_id}:
+        audit_record(action="member.role_changed", user=by, project=membership.project, target=membership,
+                     detail={"member": member, "from": before["role"], "to": membership.role, "via": "admin"})
+
+

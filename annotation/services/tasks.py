@@ -6,6 +6,7 @@ from django.db import transaction
 
 from annotation.hashing import task_hash
 from annotation.models import Batch, Project, Prompt, Response, Task, TaskSlot
+from annotation.pii.services import import_scrubber
 
 from .imports.common import RowError, storable
 from .imports.tasks import task_row_parse
@@ -23,8 +24,10 @@ def task_create(*, project: Project, prompt, responses: list, batch: Batch | Non
     already in the project, a priority that is no finite number, or a gold answer that does not
     rank every response."""
     row = {"prompt": prompt, "responses": responses, "id": external_id, "metadata": metadata}
+    scrubber = import_scrubber(project=project, source="task_create")
     try:
         storable(row)
+        row = scrubber.row(row)  # the PII policy, before any hash
         parsed = task_row_parse(row, mode=project.mode)
     except RowError as exc:
         raise ValueError(str(exc))
@@ -33,6 +36,7 @@ def task_create(*, project: Project, prompt, responses: list, batch: Batch | Non
     digest = task_hash(prompt_hash=parsed["prompt_hash"], response_hashes=[r["hash"] for r in parsed["responses"]])
     if existing := Task.objects.filter(project=project, content_hash=digest).values_list("pk", flat=True).first():
         raise ValueError(f"prompt: this task (same prompt and responses) is already in the project as task {existing}.")
+    scrubber.flush(batch)
     prompt_obj, _ = Prompt.objects.get_or_create(
         project=project, content_hash=parsed["prompt_hash"],
         defaults={"text": parsed["text"], "messages": parsed["messages"]})

@@ -8,7 +8,9 @@ posted fields are always the same, whatever the annotator used:
 * k-way:    ``rank-<letter>`` = 1..K (equal numbers tie), ``both_bad`` = 1, ``c-<key>-<letter>``
 * both:     ``rationale``, ``duration_ms``
 """
-from annotation.models import Project
+from django import forms as django_forms
+
+from annotation.models import Project, Webhook
 from annotation.parsing import ascii_int
 from annotation.selectors.workspace import LETTERS
 from annotation.services.judgements import JudgementInvalid
@@ -147,3 +149,24 @@ def answer_as_post(*, judgement, project: Project, criteria) -> dict:
         if (ranking := judgement.criteria.get(criterion.key)) is not None:
             data.update({f"c-{criterion.key}": pick(ranking)} if pairwise else ranks(f"c-{criterion.key}-", ranking))
     return data
+
+
+# --- governance pages (annotation/web/governance.py) ---
+
+
+class PiiPolicyForm(django_forms.Form):
+    pii_policy = django_forms.ChoiceField(choices=Project.PiiPolicy.choices, label="PII policy")
+
+
+class WebhookForm(django_forms.Form):
+    url = django_forms.CharField(max_length=2000, label="URL (http or https)")
+    events = django_forms.MultipleChoiceField(
+        choices=[(e.value, e.label) for e in Webhook.Event if e != Webhook.Event.TEST], required=False,
+        widget=django_forms.CheckboxSelectMultiple, label="Events (none ticked: every event)")
+
+
+class AuditFilterForm(django_forms.Form):
+    action = django_forms.CharField(max_length=64, required=False, help_text='Exact, or a prefix ending in "." (model.)')
+    user = django_forms.CharField(max_length=150, required=False)
+    since = django_forms.DateField(required=False, widget=django_forms.DateInput(attrs={"type": "date"}))
+    until = django_forms.DateField(required=False, widget=django_forms.DateInput(attrs={"type": "date"}))

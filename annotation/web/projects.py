@@ -80,7 +80,7 @@ def project_import(request, project_id):
                 else:
                     where = " into the active-learning pool" if pool else ""
                     messages.success(request, f"Imported {result.created} new row(s) from {upload.name}{where}; "
-                                              f"skipped {result.duplicates} duplicate(s).")
+                                              f"skipped {result.duplicates} duplicate(s). {result.pii_summary}")
                 return redirect("project-detail", project_id=project_id)
     return render(request, "annotation/import.html", {
         "project": request.project, "errors": errors, "kind": kind, "pool": pool,

@@ -2,13 +2,22 @@
 service stands behind the page (e.g. annotate-submit -> annotate_submit -> judgement_submit)."""
 from django.urls import path
 
-from . import adjudication, gold, manage, projects, quality, workspace
+from . import adjudication, gold, governance, manage, projects, quality, workspace
 
 urlpatterns = [
     path("", projects.home, name="home"),
     path("projects/<id:project_id>/", projects.project_detail, name="project-detail"),
     path("projects/<id:project_id>/import/", projects.project_import, name="project-import"),
     path("projects/<id:project_id>/imports/<id:job_id>/", projects.import_job, name="import-job"),
+    # governance: the PII policy and flagged items, webhooks, the audit trail (project admins)
+    path("projects/<id:project_id>/pii/", governance.project_pii, name="project-pii"),
+    path("projects/<id:project_id>/webhooks/", governance.webhooks, name="webhooks"),
+    path("projects/<id:project_id>/webhooks/<id:webhook_id>/delete/", governance.webhook_delete_view,
+         name="webhook-delete"),
+    path("projects/<id:project_id>/webhooks/<id:webhook_id>/test/", governance.webhook_test, name="webhook-test"),
+    path("projects/<id:project_id>/webhooks/<id:webhook_id>/toggle/", governance.webhook_toggle,
+         name="webhook-toggle"),
+    path("projects/<id:project_id>/audit/", governance.audit_log, name="audit-log"),
     # the annotator workspace
     path("projects/<id:project_id>/annotate/", workspace.annotate, name="annotate"),
     path("projects/<id:project_id>/annotate/<id:assignment_id>/submit/", workspace.annotate_submit,

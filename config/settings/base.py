@@ -264,7 +264,18 @@ CELERY_BEAT_SCHEDULE = {
     "fail-stale-acquisition-rounds": {"task": "rewardtrain.tasks.acquisition_rounds_fail_stale",
                                       "schedule": timedelta(minutes=10)},
     "fail-stale-import-jobs": {"task": "annotation.tasks.import_jobs_fail_stale", "schedule": timedelta(minutes=5)},
+    "resend-stale-webhook-deliveries": {"task": "annotation.tasks.webhook_deliveries_resend_stale",
+                                        "schedule": timedelta(minutes=5)},
 }
+# Webhooks (annotation/services/webhooks.py): attempts, back-off base · 2^(attempt-1) capped at MAX, the
+# receiver's timeout, and whether targets may resolve to loopback/private addresses (SSRF; off in production).
+VERDICT_WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("VERDICT_WEBHOOK_MAX_ATTEMPTS", "6"))
+VERDICT_WEBHOOK_BACKOFF_SECONDS = float(os.environ.get("VERDICT_WEBHOOK_BACKOFF_SECONDS", "10"))
+VERDICT_WEBHOOK_BACKOFF_MAX_SECONDS = float(os.environ.get("VERDICT_WEBHOOK_BACKOFF_MAX_SECONDS", "3600"))
+VERDICT_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("VERDICT_WEBHOOK_TIMEOUT_SECONDS", "10"))
+VERDICT_WEBHOOK_ALLOW_PRIVATE = env_bool("VERDICT_WEBHOOK_ALLOW_PRIVATE", False)
+# PII (annotation/pii): the region national phone numbers (without +country code) are read in.
+VERDICT_PII_PHONE_REGION = os.environ.get("VERDICT_PII_PHONE_REGION", "US")
 # Training runs (rewardtrain.training). A worker beats every HEARTBEAT seconds; a run whose last beat
 # is older than STALE seconds is taken to have lost its worker: the minute reaper re-queues it to
 # resume from its stored checkpoint while it has been started fewer than MAX_ATTEMPTS times, else

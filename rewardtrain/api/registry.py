@@ -8,6 +8,7 @@ from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from annotation.services.audit import audit_record
 from annotation.api.common import InvalidInput
 
 from ..models import ModelEvent, ModelVersion
@@ -117,6 +118,8 @@ class ModelVersionDownloadApi(_ModelApi):
                    summary="Download a model version as a zip")
     def get(self, request, model_id):
         model = self.get_object()
+        audit_record(action="model.downloaded", user=request.user, project=model.project, target=model,
+                     detail={"version": model.version, "via": "api"})
         response = StreamingHttpResponse(model_version_zip_stream(model_version=model), content_type="application/zip")
         response["Content-Disposition"] = f'attachment; filename="{model_version_zip_name(model_version=model)}.zip"'
         return response

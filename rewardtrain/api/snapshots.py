@@ -10,6 +10,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from annotation.services.audit import audit_record
 from annotation.api.common import Conflict, InvalidInput, ProjectScopedMixin, id_field
 from annotation.models import PreferencePair
 from annotation.permissions import DATA_ROLES
@@ -171,8 +172,14 @@ class SnapshotDownloadApi(_SnapshotApi):
         snapshot = self.get_snapshot()
         try:
             if fmt in exports.RAW_FORMATS:
-                return exports.artifact_response(snapshot=snapshot, raw=fmt, split=split or "all", criterion=criterion)
-            return exports.export_response(snapshot=snapshot, fmt=fmt, split=split or "all", criterion=criterion)
+                response = exports.artifact_response(snapshot=snapshot, raw=fmt, split=split or "all",
+                                                     criterion=criterion)
+            else:
+                response = exports.export_response(snapshot=snapshot, fmt=fmt, split=split or "all",
+                                                   criterion=criterion)
+            audit_record(action="snapshot.downloaded", user=request.user, project=snapshot.project, target=snapshot,
+                         detail={"format": fmt, "split": split or "all", "criterion": criterion, "via": "api"})
+            return response
         except exports.ArtifactChanged as error:
             raise Conflict(str(error))
         except exports.ExportError as error:

@@ -14,6 +14,8 @@ from django.db import transaction
 from django.db.models import Max
 
 from annotation.models import Project
+from annotation.services.audit import audit_record
+from annotation.services.webhooks import webhook_event
 
 from ..models import ModelEvent, ModelVersion, TrainingRun
 from ..training.storage import storage_files
@@ -72,6 +74,13 @@ def _switch_active(*, old: ModelVersion | None, new: ModelVersion, action: str, 
     new.save(update_fields=["status"])
     ModelEvent.objects.create(project_id=new.project_id, model_version=new, action=action, previous_active=old,
                               user=_user(user), detail=detail or {})
+    name = "model.promoted" if action == Action.PROMOTE else "model.rolled_back"
+    previous = {"id": old.pk, "version": old.version} if old is not None else None
+    audit_record(action=name, user=user, project=Project.objects.get(pk=new.project_id), target=new,
+                 detail={"version": new.version, "previous_active": previous, **(detail or {})})
+    webhook_event(project_id=new.project_id, event=name, data={
+        "model": {"id": new.pk, "version": new.version, "run": new.run_id}, "previous_active": previous,
+        "by": _user(user).get_username() if _user(user) else None})
     if action == Action.PROMOTE:  # by hand or automatically: the project's policy may start a round
         transaction.on_commit(lambda: _after_promote(new.pk))
 
@@ -117,6 +126,8 @@ def model_version_archive(*, model_version: ModelVersion, user=None) -> ModelVer
         model.save(update_fields=["status"])
         ModelEvent.objects.create(project_id=model.project_id, model_version=model, action=Action.ARCHIVE,
                                   previous_active=model if was_active else None, user=_user(user))
+        audit_record(action="model.archived", user=user, project=Project.objects.get(pk=model.project_id),
+                     target=model, detail={"version": model.version, "was_active": was_active})
     return model
 
 

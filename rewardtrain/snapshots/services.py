@@ -23,7 +23,9 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
-from annotation.models import Project
+from annotation.models import Project, Webhook
+from annotation.services.webhooks import webhook_event
+from annotation.pii.services import snapshot_scrubber
 from rewardtrain.models import DatasetSnapshot
 
 from .aggregation import snapshot_rows
@@ -54,11 +56,14 @@ def snapshot_create(*, project: Project, filters: SnapshotFilters, aggregation: 
     if not 0 <= val_fraction < 1:
         raise SnapshotError("The validation fraction must be at least 0 and below 1.")
     drop_stats: dict = {}
-    rows = snapshot_rows(project=project, filters=filters, aggregation=aggregation, seed=seed,
-                         val_fraction=val_fraction, stats=drop_stats)
+    # The project's PII policy: mask-export masks every row here, so every artifact and export format is masked.
+    scrubber = snapshot_scrubber(project=project)
+    rows = scrubber.rows(snapshot_rows(project=project, filters=filters, aggregation=aggregation, seed=seed,
+                                       val_fraction=val_fraction, stats=drop_stats))
     with tempfile.TemporaryDirectory(prefix="verdict-snapshot-") as folder:
         written = artifacts_write(rows, folder, drop_stats)
         _refuse_empty(written.stats)
+        written.stats["pii"] = scrubber.stats()
         written.stats["warnings"] = _split_warnings(written.stats, val_fraction=val_fraction)
         return _snapshot_store(project=project, written=written, filters=filters, aggregation=aggregation,
                                seed=seed, val_fraction=val_fraction, user=user)
@@ -112,6 +117,9 @@ def _snapshot_store(*, project, written: Written, filters, aggregation, seed, va
             )
             snapshot.artifact.name, snapshot.artifact_parquet.name = saved
             snapshot.save()
+            webhook_event(project_id=project.pk, event=Webhook.Event.SNAPSHOT_READY, data={"snapshot": {
+                "id": snapshot.pk, "version": version, "train_rows": snapshot.train_rows, "val_rows": snapshot.val_rows,
+                "sha256": snapshot.sha256, "pii": written.stats.get("pii")}})
             return snapshot
     except (IntegrityError, OSError):
         for name in saved:

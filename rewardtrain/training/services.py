@@ -17,7 +17,8 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from annotation.models import Project
+from annotation.models import Project, Webhook
+from annotation.services.webhooks import webhook_event
 
 from ..models import DatasetSnapshot, TrainingMetric, TrainingRun
 from .config import ConfigError, config_validate
@@ -113,7 +114,18 @@ def training_run_finish(*, run_id: int, token: str, status: str, error: str = ""
     fields = {"status": status, "error": error[:10_000], "finished_at": timezone.now(), "heartbeat_at": timezone.now()}
     if status == Status.SUCCEEDED:
         fields["progress"] = 1.0
-    return bool(TrainingRun.objects.filter(pk=run_id, claim_token=token, status=Status.RUNNING).update(**fields))
+    with transaction.atomic():
+        done = bool(TrainingRun.objects.filter(pk=run_id, claim_token=token, status=Status.RUNNING).update(**fields))
+        if done:
+            _run_finished_event(run_id)
+    return done
+
+
+def _run_finished_event(run_id: int) -> None:
+    """The run.finished webhook (succeeded, failed or cancelled), sent once the finish commits."""
+    run = TrainingRun.objects.filter(pk=run_id).values("project_id", "snapshot_id", "status", "error").first()
+    webhook_event(project_id=run["project_id"], event=Webhook.Event.RUN_FINISHED, data={"run": {
+        "id": run_id, "status": run["status"], "snapshot": run["snapshot_id"], "error": run["error"][:1000]}})
 
 
 def training_metric_record(*, run_id: int, step: int, kind: str, loss=None, accuracy=None, lr=None,
@@ -153,6 +165,7 @@ def training_runs_reap_stale(*, now: datetime | None = None) -> dict:
                     Status.CANCELLED if run.cancel_requested else Status.FAILED), "", now
                 run.error = f"{lost} (attempt {run.attempts} of {max_attempts()})."
                 run.save(update_fields=["status", "claim_token", "error", "finished_at", "updated_at"])
+                _run_finished_event(run.pk)
                 result["failed"].append(run.pk)
             log.warning("Training run %s: %s", run.pk, run.error)
     return result

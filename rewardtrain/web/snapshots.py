@@ -6,6 +6,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from annotation.services.audit import audit_record
 from annotation.permissions import DATA_ROLES, project_role_required
 from rewardtrain.models import DatasetSnapshot
 from rewardtrain.snapshots import exports, services
@@ -84,8 +85,12 @@ def snapshot_download(request, project_id, snapshot_id, fmt=None):
         raise Http404("Unknown export format or split.")
     try:
         if fmt in exports.RAW_FORMATS:
-            return exports.artifact_response(snapshot=snapshot, raw=fmt, split=split, criterion=criterion)
-        return exports.export_response(snapshot=snapshot, fmt=fmt, split=split, criterion=criterion)
+            response = exports.artifact_response(snapshot=snapshot, raw=fmt, split=split, criterion=criterion)
+        else:
+            response = exports.export_response(snapshot=snapshot, fmt=fmt, split=split, criterion=criterion)
+        audit_record(action="snapshot.downloaded", user=request.user, project=request.project, target=snapshot,
+                     detail={"format": fmt, "split": split, "criterion": criterion, "via": "page"})
+        return response
     except exports.ExportError as exc:
         messages.error(request, str(exc))
         return redirect("snapshots", project_id=request.project.pk)

@@ -18,6 +18,7 @@ from django.db import reset_queries, transaction
 
 from annotation.hashing import messages_to_text
 from annotation.models import Batch, Project, Prompt, Response
+from annotation.pii.services import counts_out, import_scrubber
 
 CHAT_ROLES = {"system", "user", "assistant"}
 
@@ -39,6 +40,17 @@ class ImportResult:
     duplicates: int = 0
     lines: int = 0
     batch: Batch | None = None
+    pii: dict[str, int] = field(default_factory=dict)  # PII found per kind (empty when the policy is off)
+    pii_policy: str = "off"
+
+    @property
+    def pii_summary(self) -> str:
+        """ "PII (mask-import): 2 email, 1 phone masked" for messages; "" when the policy is off."""
+        if self.pii_policy == "off":
+            return ""
+        found = ", ".join(f"{n} {kind}" for kind, n in self.pii.items() if n) or "none found"
+        verb = " masked" if self.pii_policy == "mask-import" and any(self.pii.values()) else ""
+        return f"PII ({self.pii_policy}): {found}{verb}."
 
 
 @dataclass
@@ -293,10 +305,14 @@ def import_run(*, project: Project, fileobj: BinaryIO, filename: str, user, batc
     """One all-or-nothing import: `parse` validates each JSON object into a row (RowError names the
     field), `write` stores a batch of rows while the file is clean. When every row is already in the
     project, nothing is written and no batch is kept (result.batch is None). `progress`, if given, is
-    called with the number of lines read every VERDICT_IMPORT_BATCH_SIZE rows (import jobs)."""
+    called with the number of lines read every VERDICT_IMPORT_BATCH_SIZE rows (import jobs).
+
+    The project's PII policy applies to each JSON object before `parse` (so before any content hash):
+    mask-import replaces PII by placeholders; flag and mask-export only record what was found."""
     errors = _Errors(filename=filename, cap=settings.VERDICT_IMPORT_MAX_ERRORS)
     batch_name_check(batch_name)
-    result = ImportResult()
+    result = ImportResult(pii_policy=project.pii_policy)
+    scrubber = import_scrubber(project=project, source=filename)
     size = settings.VERDICT_IMPORT_BATCH_SIZE
     with transaction.atomic():
         batch = Batch.objects.create(project=project, name=batch_name or filename, source=filename,
@@ -307,6 +323,7 @@ def import_run(*, project: Project, fileobj: BinaryIO, filename: str, user, batc
             result.lines += 1
             if progress is not None and result.lines % size == 0:
                 progress(lineno)
+            obj = scrubber.row(obj, line=lineno)
             try:
                 row = parse(obj)
             except RowError as exc:
@@ -318,6 +335,7 @@ def import_run(*, project: Project, fileobj: BinaryIO, filename: str, user, batc
             pending.append(row)
             if len(pending) >= size:
                 write(project, batch, pending, result)
+                scrubber.flush(batch)
                 pending = []
                 reset_queries()  # with DEBUG on, Django's query log would otherwise keep every batch's SQL
         if errors.total == 0 and result.lines == 0:
@@ -326,6 +344,9 @@ def import_run(*, project: Project, fileobj: BinaryIO, filename: str, user, batc
             raise ImportFailed(errors.as_list())
         if pending:
             write(project, batch, pending, result)
+        scrubber.flush(batch)
+        if scrubber.active:
+            result.pii = counts_out(scrubber.counts)
         if not result.created:  # every row was a duplicate: an empty batch would only clutter the list
             batch.delete()
             result.batch = None

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from annotation.management.base import project_or_error
 from annotation.parsing import ascii_int
+from annotation.services.audit import audit_record
 from rewardtrain.models import DatasetSnapshot
 from rewardtrain.snapshots import exports
 from rewardtrain.snapshots.services import snapshot_get, snapshot_list
@@ -49,6 +50,8 @@ class Command(BaseCommand):
         export = {"snapshot": snapshot, "fmt": fmt, "split": split, "criterion": criterion}
         try:
             exports.export_lines(**export)  # checks the input and the artifact before anything is written
+            audit_record(action="snapshot.exported", project=snapshot.project, target=snapshot,
+                         detail={"format": fmt, "split": split, "criterion": criterion, "out": out, "via": "command"})
             if out == "-":
                 try:
                     count = exports.export_to_file(**export, out=sys.stdout.buffer)

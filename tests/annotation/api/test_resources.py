@@ -209,5 +209,5 @@ def test_uploading_only_duplicates_answers_200_without_a_batch(project, project_
     assert post().status_code == 201
     again = post()
     assert again.status_code == 200
-    assert again.json() == {"batch": None, "created": 0, "duplicates": 1, "lines": 1}
+    assert again.json() == {"batch": None, "created": 0, "duplicates": 1, "lines": 1, "pii_policy": "off", "pii": {}}
     assert project.batches.count() == 1

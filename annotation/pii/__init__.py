@@ -1,0 +1,1 @@
+"""PII: detectors (Django-free) and the project policy services."""

@@ -1,0 +1,214 @@
+"""The project PII policy (Project.pii_policy) applied where text enters and leaves Verdict.
+
+- imports (services/imports, services/tasks): `import_scrubber` runs on every parsed JSON row
+  *before* its content hashes are computed: under mask-import the strings are replaced by
+  placeholders (so duplicates still collapse and the raw value is never stored); under flag and
+  mask-export they are only scanned. Every finding becomes a PiiFinding row with the value partly
+  hidden, and the import result counts findings per kind.
+- snapshots (rewardtrain/snapshots): `snapshot_row_scrub` masks a snapshot row's texts under
+  mask-export, so every artifact and export format derived from it is masked too; counts per kind go
+  into the snapshot's stats under every policy but off.
+- the annotator workspace: `text_for_annotator` masks whatever the policy.
+"""
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count
+
+from annotation.models import Batch, PiiFinding, Project
+from annotation.services.audit import audit_record
+
+from .detectors import KINDS, PLACEHOLDERS, find, mask, partly_hidden
+
+Policy = Project.PiiPolicy
+MASKED_WHEN_EXPORTED = (Policy.MASK_EXPORT,)
+# Keys of an imported row that name things rather than hold text: never rewritten.
+_KEEP_KEYS = {"id", "model", "role"}
+
+
+def _region() -> str:
+    return getattr(settings, "VERDICT_PII_PHONE_REGION", "US")
+
+
+def pii_mask(text: str) -> tuple[str, Counter]:
+    return mask(text, phone_region=_region())
+
+
+def text_for_annotator(text: str) -> str:
+    """What an annotator is shown: placeholders instead of PII, under every policy."""
+    return pii_mask(text)[0] if text else text
+
+
+def counts_out(counts: Counter) -> dict[str, int]:
+    """Counts per kind as stored and shown: every kind, in a fixed order, zeros included."""
+    return {kind: int(counts.get(kind, 0)) for kind in KINDS}
+
+
+@dataclass
+class ImportScrubber:
+    """Scans (and under mask-import masks) the strings of each imported row; collects the findings."""
+
+    project: Project
+    source: str
+    counts: Counter = field(default_factory=Counter)
+    pending: list[PiiFinding] = field(default_factory=list)
+
+    @property
+    def active(self) -> bool:
+        return self.project.pii_policy != Policy.OFF
+
+    @property
+    def masking(self) -> bool:
+        return self.project.pii_policy == Policy.MASK_IMPORT
+
+    def row(self, obj, *, line: int | None = None):
+        """The row to parse (masked under mask-import); findings are kept until `flush`."""
+        if not self.active:
+            return obj
+        return self._walk(obj, "", line)
+
+    def _walk(self, value, path: str, line):
+        if isinstance(value, str):
+            return self._text(value, path, line)
+        if isinstance(value, dict):
+            return {k: (v if k in _KEEP_KEYS else self._walk(v, f"{path}.{k}" if path else str(k), line))
+                    for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._walk(v, f"{path}[{i}]", line) for i, v in enumerate(value)]
+        return value
+
+    def _text(self, text: str, path: str, line) -> str:
+        findings = find(text, phone_region=_region())
+        if not findings:
+            return text
+        for f in findings:
+            self.counts[f.kind] += 1
+            self.pending.append(PiiFinding(project=self.project, source=self.source[:500], line=line,
+                                           field=path[:200], kind=f.kind, masked=self.masking,
+                                           hidden_value=partly_hidden(f.value, f.kind)[:200]))
+        if not self.masking:
+            return text
+        return pii_mask(text)[0]
+
+    def flush(self, batch: Batch | None) -> None:
+        """Stores the findings (inside the import's transaction: a failed import keeps none)."""
+        for finding in self.pending:
+            finding.batch = batch
+        PiiFinding.objects.bulk_create(self.pending, batch_size=1000)
+        self.pending = []
+
+
+def import_scrubber(*, project: Project, source: str) -> ImportScrubber:
+    return ImportScrubber(project=project, source=source)
+
+
+@transaction.atomic
+def project_set_pii_policy(*, project: Project, policy: str, user=None) -> Project:
+    """Sets the policy; ValueError naming the choices for an unknown one. Applies to what is imported
+    and cut from now on (mask-import does not rewrite text already stored)."""
+    if policy not in Policy.values:
+        raise ValueError(f"Unknown PII policy {policy!r}; choose one of {', '.join(Policy.values)}.")
+    locked = Project.objects.select_for_update().get(pk=project.pk)
+    before = locked.pii_policy
+    if before != policy:
+        locked.pii_policy = policy
+        locked.save(update_fields=["pii_policy"])
+        audit_record(action="pii_policy.changed", user=user, project=locked, target=locked,
+                     detail={"from": before, "to": policy})
+    project.pii_policy = policy
+    return project
+
+
+def pii_findings(*, project: Project, kind: str | None = None):
+    """The project's findings, newest first (the admin page); never the raw values."""
+    rows = PiiFinding.objects.filter(project=project).select_related("batch")
+    return rows.filter(kind=kind) if kind else rows
+
+
+def pii_finding_counts(*, project: Project) -> dict[str, int]:
+    counts = dict(PiiFinding.objects.filter(project=project).values_list("kind").annotate(n=Count("id")))
+    return counts_out(Counter(counts))
+
+
+# --- snapshots --------------------------------------------------------------------------------
+
+@dataclass
+class SnapshotScrubber:
+    """Masks (mask-export) or counts (flag, mask-import: the placeholders stored) a snapshot's texts.
+
+    A prompt or response text repeats across the rows of its comparisons; each distinct text is
+    scanned once (a small cache keyed by id) and counted once per row it appears in."""
+
+    policy: str
+    counts: Counter = field(default_factory=Counter)
+    _cache: dict = field(default_factory=dict)
+
+    def _scan(self, key, text: str) -> tuple[str, Counter]:
+        hit = self._cache.get(key)
+        if hit is None or hit[0] != text:
+            if self.policy == Policy.MASK_IMPORT:
+                counts = Counter({k: text.count(p) for k, p in PLACEHOLDERS.items() if p in text})
+                hit = (text, text, counts)
+            else:
+                masked, counts = pii_mask(text)
+                hit = (text, masked, counts)
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[key] = hit
+        return hit[1], hit[2]
+
+    def row(self, row: dict) -> dict:
+        if self.policy == Policy.OFF:
+            return row
+        out = dict(row)
+        for name, key in (("prompt", ("p", row["prompt_id"])), ("chosen", ("r", row["chosen_id"])),
+                          ("rejected", ("r", row["rejected_id"]))):
+            masked, counts = self._scan(key, row[name] or "")
+            self.counts.update(counts)
+            if self.policy in MASKED_WHEN_EXPORTED:
+                out[name] = masked
+        if row.get("prompt_messages"):
+            messages = []
+            for i, m in enumerate(row["prompt_messages"]):
+                masked, _ = self._scan(("m", row["prompt_id"], i), m["content"])
+                messages.append({**m, "content": masked if self.policy in MASKED_WHEN_EXPORTED else m["content"]})
+            out["prompt_messages"] = messages
+        return out
+
+    def rows(self, rows) -> Iterator[dict]:
+        for row in rows:
+            yield self.row(row)
+
+    def stats(self) -> dict:
+        return {"policy": self.policy, "masked": self.policy in (Policy.MASK_EXPORT, Policy.MASK_IMPORT),
+                "counts": counts_out(self.counts)}
+
+
+def snapshot_scrubber(*, project: Project) -> SnapshotScrubber:
+    return SnapshotScrubber(policy=project.pii_policy)
+
+
+# --- API reads of stored text (tasks, pairs) ------------------------------------------------------
+
+_TEXT_KEYS = {"text", "content"}
+
+
+def reads_masked_for(*, project: Project, user) -> bool:
+    """Under mask-export only project admins read the raw text; the tasks and pairs APIs mask it for
+    everyone else (ML engineers export through them too)."""
+    from annotation.permissions import MANAGE_ROLES, has_role
+
+    return project.pii_policy == Policy.MASK_EXPORT and not has_role(user=user, project=project, roles=MANAGE_ROLES)
+
+
+def masked_out(data):
+    """Serialized API output with the strings under "text" and "content" keys masked."""
+    if isinstance(data, dict):
+        return {k: (pii_mask(v)[0] if k in _TEXT_KEYS and isinstance(v, str) else masked_out(v))
+                for k, v in data.items()}
+    if isinstance(data, list):
+        return [masked_out(v) for v in data]
+    return data
