@@ -132,7 +132,8 @@ def test_role_and_policy_changes_in_the_project_admin_page_are_audited(client, p
     client.force_login(root)
     form = {"name": project.name, "description": "", "instructions": "", "mode": project.mode, "rubric": "",
             "strength_scale": json.dumps(project.strength_scale), "allow_ties": "on", "allow_both_bad": "on",
-            "overlap": 1, "lease_seconds": 600, "gold_rate": 0, "pii_policy": "flag",
+            "overlap": 1, "max_overlap": 5, "dispute_threshold": 0.25, "lease_seconds": 600, "gold_rate": 0,
+            "pii_policy": "flag",
             "memberships-TOTAL_FORMS": 2, "memberships-INITIAL_FORMS": 1, "memberships-MIN_NUM_FORMS": 0,
             "memberships-MAX_NUM_FORMS": 1000,
             "memberships-0-id": membership.pk, "memberships-0-project": project.pk, "memberships-0-user": carol.pk,
