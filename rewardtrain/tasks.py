@@ -1,8 +1,11 @@
 """Thin Celery adapters of rewardtrain, each named after the service it calls: take ids, call the
-service, safe to run twice. Training runs go to the `training` queue (GPU workers); the rest to
-`default`. The beat schedule is in config/settings/base.py."""
+service, safe to run twice. Training runs go to the `training` queue (GPU workers); best-of-N
+requests to `scoring` (a worker that keeps models warm and answers in milliseconds); batch scoring
+jobs to `scoring_batch` (so a long file never delays a request); the rest to `default`. The beat schedule is in config/settings/base.py."""
 from celery import shared_task
 
+from .scoring.jobs import scoring_job_execute as _scoring_job_execute
+from .scoring.services import scores_for_version as _scores_for_version
 from .snapshots.jobs import snapshot_job_execute as _snapshot_job_execute
 from .snapshots.jobs import snapshot_jobs_fail_stale as _snapshot_jobs_fail_stale
 from .training.policy import training_policies_trigger as _training_policies_trigger
@@ -37,3 +40,17 @@ def snapshot_jobs_fail_stale() -> list[int]:
 def training_policies_trigger() -> dict:
     """Beat, every VERDICT_RETRAIN_CHECK_SECONDS: projects whose retrain count is reached get a snapshot and a run."""
     return _training_policies_trigger()
+
+
+@shared_task(name="rewardtrain.tasks.scores_for_version", queue="scoring", acks_late=False)
+def scores_for_version(*, model_version_id: int, artifact_dir: str, prompt: str, responses: list[str]) -> dict:
+    """Best-of-N on the worker's warm model; the API waits for the answer (acks early: a request whose
+    worker died is answered by the client's retry, not by a redelivery nobody waits for)."""
+    return _scores_for_version(model_version_id=model_version_id, artifact_dir=artifact_dir, prompt=prompt,
+                               responses=responses)
+
+
+@shared_task(name="rewardtrain.tasks.scoring_job_execute", queue="scoring_batch", acks_late=True)
+def scoring_job_execute(job_id: int) -> str:
+    """Runs one batch scoring job. A second delivery finds it taken and exits."""
+    return _scoring_job_execute(job_id=job_id)

@@ -233,7 +233,9 @@ if CELERY_BROKER_URL.startswith("filesystem"):
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"rewardtrain.tasks.training_run_*": {"queue": "training"}}  # and queue= on the task
+CELERY_TASK_ROUTES = {"rewardtrain.tasks.training_run_*": {"queue": "training"},  # and queue= on the task
+                      "rewardtrain.tasks.scores_for_version": {"queue": "scoring"},
+                      "rewardtrain.tasks.scoring_job_execute": {"queue": "scoring_batch"}}
 CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves the task for another worker
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
@@ -263,6 +265,11 @@ VERDICT_TRAINING_MAX_ATTEMPTS = int(os.environ.get("VERDICT_TRAINING_MAX_ATTEMPT
 # auto: a worker that sees several GPUs trains under torchrun, one process per GPU (CUDA and bf16 are the
 # trainer's choice); off: always in the worker's process; force:N: N processes even on the CPU (gloo).
 VERDICT_TRAINING_DDP = os.environ.get("VERDICT_TRAINING_DDP", "auto")
+# Scoring (rewardtrain.scoring): the API waits this long for a `scoring` worker's answer (503 after); a
+# worker keeps CACHE_MODELS model versions loaded; batch jobs score CHUNK_ROWS responses at a time.
+VERDICT_SCORING_TIMEOUT_SECONDS = float(os.environ.get("VERDICT_SCORING_TIMEOUT_SECONDS", "30"))
+VERDICT_SCORING_CACHE_MODELS = int(os.environ.get("VERDICT_SCORING_CACHE_MODELS", "2"))
+VERDICT_SCORING_CHUNK_ROWS = int(os.environ.get("VERDICT_SCORING_CHUNK_ROWS", "256"))
 # A snapshot job still running this long after it started has lost its worker (a cut has no heartbeat).
 VERDICT_SNAPSHOT_JOB_STALE_SECONDS = int(os.environ.get("VERDICT_SNAPSHOT_JOB_STALE_SECONDS", str(6 * 3600)))
 

@@ -1,7 +1,7 @@
 """Every URL of the rewardtrain API (under /api/v1/), one line each; the paths are a public contract."""
 from django.urls import path
 
-from . import registry, snapshots, training
+from . import registry, scoring, snapshots, training
 
 urlpatterns = [
     path("projects/<id:project_id>/snapshots/", snapshots.SnapshotListCreateApi.as_view(), name="api-snapshots"),
@@ -26,4 +26,10 @@ urlpatterns = [
     path("models/<id:model_id>/", registry.ModelVersionDetailApi.as_view(), name="api-model"),
     path("models/<id:model_id>/promote/", registry.ModelVersionPromoteApi.as_view(), name="api-model-promote"),
     path("models/<id:model_id>/download/", registry.ModelVersionDownloadApi.as_view(), name="api-model-download"),
+    # Scoring: best-of-N and batch jobs (score, curate, policy A/B).
+    path("projects/<id:project_id>/score/", scoring.ScoreApi.as_view(), name="api-score"),
+    path("projects/<id:project_id>/scoring-jobs/", scoring.ScoringJobListCreateApi.as_view(), name="api-scoring-jobs"),
+    path("scoring-jobs/<id:job_id>/", scoring.ScoringJobDetailApi.as_view(), name="api-scoring-job"),
+    path("scoring-jobs/<id:job_id>/download/", scoring.ScoringJobDownloadApi.as_view(),
+         name="api-scoring-job-download"),
 ]

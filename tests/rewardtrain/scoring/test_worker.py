@@ -1,0 +1,62 @@
+"""Best-of-N through a real `scoring` worker process (Redis broker and result backend): the web side
+never loads the model; without a worker the API says so in time."""
+import pytest
+from rest_framework.test import APIClient
+
+from rewardtrain.scoring import cache
+from tests.conftest import start_celery_worker, stop_celery_worker
+
+from .conftest import register
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def shared_storage(settings, tmp_path):
+    var = tmp_path / "var"
+    settings.MEDIA_ROOT = var / "test-media"  # the worker process reads the same storage
+    return {"VERDICT_VAR_DIR": str(var)}
+
+
+def post(user, project, body):
+    client = APIClient()
+    client.force_authenticate(user)
+    return client.post(f"/api/v1/projects/{project.pk}/score/", body, format="json")
+
+
+def test_scores_come_from_the_scoring_worker(transactional_db, project, ml_engineer, trained_bert, shared_storage,
+                                             tmp_path):
+    from config.celery_app import app
+    from rewardtrain.ml import RewardModel
+
+    model = register(project, trained_bert["dir"])
+    responses = ["the cat thanks", "the cat idiot"]
+    with open(tmp_path / "worker.log", "w") as log:
+        worker = start_celery_worker(env=shared_storage, output=log, queues="scoring")
+        try:
+            first = post(ml_engineer, project, {"prompt": "a tree", "responses": responses})
+            again = post(ml_engineer, project, {"prompt": "a tree", "responses": responses})
+        finally:
+            app.conf.task_always_eager = True
+            stop_celery_worker(worker)
+    assert first.status_code == 200, first.content
+    assert first.json()["model"] == {"id": model.pk, "version": model.version}
+    assert again.json()["rewards"] == first.json()["rewards"]
+    expected = RewardModel(trained_bert["dir"]).score(["a tree"] * 2, responses)[:, 0]
+    assert first.json()["rewards"] == pytest.approx(expected.tolist(), abs=1e-5)
+    assert first.json()["ranking"] == [0, 1]
+    assert not cache._models  # this (web) process never loaded a model
+
+
+def test_without_a_scoring_worker_the_api_answers_503_in_time(project, ml_engineer, trained_bert, settings):
+    from config.celery_app import app
+
+    register(project, trained_bert["dir"])
+    settings.VERDICT_SCORING_TIMEOUT_SECONDS = 0.5
+    app.conf.task_always_eager = False
+    try:
+        response = post(ml_engineer, project, {"prompt": "p", "responses": ["a"]})
+    finally:
+        app.conf.task_always_eager = True
+    assert response.status_code == 503
+    assert "No scoring worker answered within 0.5 s" in response.json()["error"]["message"]
