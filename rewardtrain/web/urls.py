@@ -1,7 +1,7 @@
 """Every page URL of rewardtrain (under /train/), one line each."""
 from django.urls import path
 
-from . import registry, snapshots, training
+from . import registry, scoring, snapshots, training
 
 urlpatterns = [
     path("projects/<id:project_id>/snapshots/", snapshots.snapshot_list, name="snapshots"),
@@ -23,4 +23,9 @@ urlpatterns = [
     path("projects/<id:project_id>/models/<id:model_id>/", registry.model_detail, name="model-detail"),
     path("projects/<id:project_id>/models/<id:model_id>/promote/", registry.model_promote, name="model-promote"),
     path("projects/<id:project_id>/models/<id:model_id>/plots/<str:plot>.png", registry.model_plot, name="model-plot"),
+    path("projects/<id:project_id>/scoring/", scoring.scoring_jobs, name="scoring-jobs"),
+    path("projects/<id:project_id>/scoring/new/", scoring.scoring_job_new, name="scoring-job-new"),
+    path("projects/<id:project_id>/scoring/<id:job_id>/", scoring.scoring_job, name="scoring-job"),
+    path("projects/<id:project_id>/scoring/<id:job_id>/download/", scoring.scoring_job_download,
+         name="scoring-job-download"),
 ]
