@@ -270,6 +270,12 @@ VERDICT_TRAINING_DDP = os.environ.get("VERDICT_TRAINING_DDP", "auto")
 VERDICT_SCORING_TIMEOUT_SECONDS = float(os.environ.get("VERDICT_SCORING_TIMEOUT_SECONDS", "30"))
 VERDICT_SCORING_CACHE_MODELS = int(os.environ.get("VERDICT_SCORING_CACHE_MODELS", "2"))
 VERDICT_SCORING_CHUNK_ROWS = int(os.environ.get("VERDICT_SCORING_CHUNK_ROWS", "256"))
+# torch threads of a scoring process (0: torch's default, one per core); see BENCHMARKS.md.
+VERDICT_SCORING_TORCH_THREADS = int(os.environ.get("VERDICT_SCORING_TORCH_THREADS", "0"))
+# bf16 where the hardware runs it natively (auto) or never (off); padded tokens per forward pass (0: 1024 on
+# a CPU, 16384 on a GPU). See rewardtrain/scoring/cache.py.
+VERDICT_SCORING_BF16 = os.environ.get("VERDICT_SCORING_BF16", "auto")
+VERDICT_SCORING_BATCH_TOKENS = int(os.environ.get("VERDICT_SCORING_BATCH_TOKENS", "0"))
 # A snapshot job still running this long after it started has lost its worker (a cut has no heartbeat).
 VERDICT_SNAPSHOT_JOB_STALE_SECONDS = int(os.environ.get("VERDICT_SNAPSHOT_JOB_STALE_SECONDS", str(6 * 3600)))
 

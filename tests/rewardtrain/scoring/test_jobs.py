@@ -6,6 +6,7 @@ import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from rewardtrain.scoring.cache import model_options
 from rewardtrain.ml import RewardModel
 from rewardtrain.models import ScoringJob
 from rewardtrain.scoring import jobs
@@ -44,7 +45,7 @@ def test_score_writes_every_row_back_with_rewards_in_chunks(project, scoring_mod
     job = run(project, "score", [upload(rows)])
     out = result_rows(job)
     assert [r.get("id") for r in out] == [r.get("id") for r in rows]  # order and extra keys kept
-    direct = RewardModel(trained_bert["dir"])
+    direct = RewardModel(trained_bert["dir"], **model_options())
     expected = direct.score(["the sky 0"] * 3, rows[0]["responses"])[:, 0]
     assert out[0]["rewards"] == pytest.approx(expected.tolist(), abs=1e-5)
     assert sum(out[0]["p_best"]) == pytest.approx(1.0)

@@ -6,6 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from annotation.hashing import messages_to_text
+from rewardtrain.scoring.cache import model_options
 from rewardtrain.models import ModelVersion
 from rewardtrain.registry.services import model_version_promote
 from tests import factories
@@ -48,7 +49,7 @@ def test_rewards_match_the_model_folder_and_normalized_uses_its_training_stats(p
     from rewardtrain.ml import RewardModel
 
     out = score(admin_client_user, project, {"prompt": "a tree", "responses": [GOOD, BAD]})
-    direct = RewardModel(trained_bert["dir"])
+    direct = RewardModel(trained_bert["dir"], **model_options())
     raw = direct.score(["a tree"] * 2, [GOOD, BAD])[:, 0]
     assert out["rewards"] == pytest.approx(raw.tolist(), abs=1e-5)
     meta = json.load(open(f"{trained_bert['dir']}/rewardtrain.json"))["normalization"]
@@ -119,3 +120,16 @@ def test_a_model_of_another_project_is_refused(project, ml_engineer, scoring_mod
 
 def test_annotators_may_not_score(project, annotator, scoring_model):
     score(annotator, project, {"prompt": "p", "responses": ["a"]}, expect=403)
+
+
+def test_with_bf16_off_rewards_equal_plain_transformers(project, ml_engineer, scoring_model, trained_bert, settings):
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    settings.VERDICT_SCORING_BF16 = "off"
+    out = score(ml_engineer, project, {"prompt": "the red sky", "responses": [GOOD, BAD]})
+    tokenizer = AutoTokenizer.from_pretrained(trained_bert["dir"])
+    plain = AutoModelForSequenceClassification.from_pretrained(trained_bert["dir"]).eval()
+    with torch.no_grad():
+        expected = [float(plain(**tokenizer("the red sky", r, return_tensors="pt")).logits[0, 0]) for r in (GOOD, BAD)]
+    assert out["rewards"] == pytest.approx(expected, abs=1e-5)

@@ -3,6 +3,7 @@ never loads the model; without a worker the API says so in time."""
 import pytest
 from rest_framework.test import APIClient
 
+from rewardtrain.scoring.cache import model_options
 from rewardtrain.scoring import cache
 from tests.conftest import start_celery_worker, stop_celery_worker
 
@@ -42,7 +43,7 @@ def test_scores_come_from_the_scoring_worker(transactional_db, project, ml_engin
     assert first.status_code == 200, first.content
     assert first.json()["model"] == {"id": model.pk, "version": model.version}
     assert again.json()["rewards"] == first.json()["rewards"]
-    expected = RewardModel(trained_bert["dir"]).score(["a tree"] * 2, responses)[:, 0]
+    expected = RewardModel(trained_bert["dir"], **model_options()).score(["a tree"] * 2, responses)[:, 0]
     assert first.json()["rewards"] == pytest.approx(expected.tolist(), abs=1e-5)
     assert first.json()["ranking"] == [0, 1]
     assert not cache._models  # this (web) process never loaded a model
