@@ -308,3 +308,31 @@ class ScoringJob(models.Model):
 
     def __str__(self) -> str:
         return f"Scoring job {self.pk} ({self.kind}, {self.status})"
+
+
+class ScoreDaily(models.Model):
+    """What one model version's best-of-N scores looked like on one day (UTC), kept as running sums so a
+    new batch of scores is one small update (rewardtrain.scoring.stats): count, mean and std of the raw
+    reward, min/max, the reward–length correlation (length in characters) and a fixed-bin histogram of
+    the normalized reward (z-scores against the training data) from which quantiles are read."""
+
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="score_days")
+    day = models.DateField()
+    count = models.PositiveBigIntegerField(default=0)
+    sum_reward = models.FloatField(default=0.0)
+    sum_reward_sq = models.FloatField(default=0.0)
+    sum_length = models.FloatField(default=0.0)
+    sum_length_sq = models.FloatField(default=0.0)
+    sum_length_reward = models.FloatField(default=0.0)
+    min_reward = models.FloatField(null=True, blank=True)
+    max_reward = models.FloatField(null=True, blank=True)
+    histogram = models.JSONField(default=list, blank=True, help_text="Counts of normalized rewards per bin "
+                                 "(rewardtrain.scoring.stats.BIN_EDGES), with an under- and an overflow bin.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["model_version", "day"]
+        constraints = [models.UniqueConstraint(fields=["model_version", "day"], name="scoredaily_unique_day")]
+
+    def __str__(self) -> str:
+        return f"Scores of model {self.model_version_id} on {self.day}: {self.count}"

@@ -2,10 +2,14 @@
 service, safe to run twice. Training runs go to the `training` queue (GPU workers); best-of-N
 requests to `scoring` (a worker that keeps models warm and answers in milliseconds); batch scoring
 jobs to `scoring_batch` (so a long file never delays a request); the rest to `default`. The beat schedule is in config/settings/base.py."""
+import logging
+
 from celery import shared_task
+from celery.signals import task_success, worker_process_shutdown, worker_shutdown
 
 from .scoring.jobs import scoring_job_execute as _scoring_job_execute
 from .scoring.services import scores_for_version as _scores_for_version
+from .scoring.services import scores_recorded
 from .snapshots.jobs import snapshot_job_execute as _snapshot_job_execute
 from .snapshots.jobs import snapshot_jobs_fail_stale as _snapshot_jobs_fail_stale
 from .training.policy import training_policies_trigger as _training_policies_trigger
@@ -48,6 +52,25 @@ def scores_for_version(*, model_version_id: int, artifact_dir: str, prompt: str,
     worker died is answered by the client's retry, not by a redelivery nobody waits for)."""
     return _scores_for_version(model_version_id=model_version_id, artifact_dir=artifact_dir, prompt=prompt,
                                responses=responses)
+
+
+@task_success.connect(sender=scores_for_version)
+def _scores_for_version_recorded(sender=None, result=None, **_) -> None:
+    """After the answer is stored for the waiting API (this signal fires then), not before it."""
+    kwargs = sender.request.kwargs or {}
+    scores_recorded(model_version_id=kwargs["model_version_id"], responses=kwargs["responses"], scores=result)
+
+
+@worker_shutdown.connect
+@worker_process_shutdown.connect
+def _score_stats_flush_on_shutdown(**_) -> None:
+    """A worker stopping normally writes the statistics it still holds."""
+    from .scoring.stats import score_stats_flush
+
+    try:
+        score_stats_flush(force=True)
+    except Exception:  # the database may already be gone; statistics are not worth a failed shutdown
+        logging.getLogger(__name__).exception("Could not write the buffered score statistics")
 
 
 @shared_task(name="rewardtrain.tasks.scoring_job_execute", queue="scoring_batch", acks_late=True)

@@ -160,6 +160,7 @@ ENDPOINTS = [
      {**DATA_WRITE, "ml": 202, "admin": 202}),
     ("get", "/api/v1/scoring-jobs/{scoring_job}/", None, None, DATA_READ),
     ("get", "/api/v1/scoring-jobs/{scoring_job}/download/", None, None, DATA_READ),
+    ("get", "/api/v1/models/{model}/score-stats/", None, None, DATA_READ),
     # The annotator API (annotation/api/annotate.py, gold.py, auth.py).
     ("post", P + "/next-task/", None, None, {"annotator": 200, "other_admin": 404, "ml": 403, "admin": 200}),
     ("post", "/api/v1/assignments/{a}/judgement/", ranking_body, "json", LEASEHOLDER),

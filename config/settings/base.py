@@ -276,6 +276,10 @@ VERDICT_SCORING_TORCH_THREADS = int(os.environ.get("VERDICT_SCORING_TORCH_THREAD
 # a CPU, 16384 on a GPU). See rewardtrain/scoring/cache.py.
 VERDICT_SCORING_BF16 = os.environ.get("VERDICT_SCORING_BF16", "auto")
 VERDICT_SCORING_BATCH_TOKENS = int(os.environ.get("VERDICT_SCORING_BATCH_TOKENS", "0"))
+# Every best-of-N answer is added to per-model, per-day statistics (ScoreDaily) after it is sent; a scoring
+# process writes them at most every FLUSH_SECONDS.
+VERDICT_SCORE_STATS = env_bool("VERDICT_SCORE_STATS", True)
+VERDICT_SCORE_STATS_FLUSH_SECONDS = float(os.environ.get("VERDICT_SCORE_STATS_FLUSH_SECONDS", "1"))
 # A snapshot job still running this long after it started has lost its worker (a cut has no heartbeat).
 VERDICT_SNAPSHOT_JOB_STALE_SECONDS = int(os.environ.get("VERDICT_SNAPSHOT_JOB_STALE_SECONDS", str(6 * 3600)))
 

@@ -12,8 +12,9 @@ from rest_framework.response import Response
 from annotation.api.common import Conflict, InvalidInput, ProjectScopedMixin, id_field, validated
 from annotation.permissions import DATA_ROLES
 
-from ..models import ScoringJob
+from ..models import ModelVersion, ScoringJob
 from ..scoring.jobs import CURATE_MODES, scoring_job_create, scoring_job_result_name
+from ..scoring.stats import score_stats_of
 from ..scoring.services import MAX_RESPONSES, NoActiveModel, ScoringError, ScoringUnavailable, responses_score
 from .training import ObjectProjectMixin
 
@@ -167,3 +168,29 @@ class ScoringJobDownloadApi(ObjectProjectMixin, GenericAPIView):
             raise Conflict(f"Scoring job {job.pk} has no result yet ({job.status}).")
         return FileResponse(default_storage.open(job.result, "rb"), as_attachment=True,
                             filename=scoring_job_result_name(job=job), content_type="application/jsonl")
+
+
+# --- statistics of served scores ------------------------------------------------------------------
+
+class ScoreDayOut(serializers.Serializer):
+    day = serializers.DateField()
+    count = serializers.IntegerField()
+    mean = serializers.FloatField(allow_null=True, help_text="Mean raw reward.")
+    std = serializers.FloatField(allow_null=True)
+    min = serializers.FloatField(allow_null=True)
+    max = serializers.FloatField(allow_null=True)
+    length_correlation = serializers.FloatField(allow_null=True, help_text="Pearson, reward vs response characters.")
+    normalized_quantiles = serializers.DictField(child=serializers.FloatField(allow_null=True),
+                                                 help_text="p5, p25, p50, p75, p95 of the normalized reward.")
+
+
+class ModelScoreStatsApi(ObjectProjectMixin, GenericAPIView):
+    """Per-day statistics of the best-of-N scores this model version has served, oldest day first."""
+
+    model = ModelVersion
+    lookup_kwarg = "model_id"
+    serializer_class = ScoreDayOut
+
+    @extend_schema(responses=ScoreDayOut(many=True), summary="Daily statistics of a model's served scores")
+    def get(self, request, model_id):
+        return Response(ScoreDayOut(score_stats_of(model_version=self.get_object()), many=True).data)

@@ -30,6 +30,7 @@ urlpatterns = [
     path("projects/<id:project_id>/score/", scoring.ScoreApi.as_view(), name="api-score"),
     path("projects/<id:project_id>/scoring-jobs/", scoring.ScoringJobListCreateApi.as_view(), name="api-scoring-jobs"),
     path("scoring-jobs/<id:job_id>/", scoring.ScoringJobDetailApi.as_view(), name="api-scoring-job"),
+    path("models/<id:model_id>/score-stats/", scoring.ModelScoreStatsApi.as_view(), name="api-model-score-stats"),
     path("scoring-jobs/<id:job_id>/download/", scoring.ScoringJobDownloadApi.as_view(),
          name="api-scoring-job-download"),
 ]

@@ -95,6 +95,15 @@ def scores_for_version(*, model_version_id: int, artifact_dir: str, prompt: str,
     return scores_compute(model=loaded_model(model_version=version), prompt=prompt, responses=responses)
 
 
+def scores_recorded(*, model_version_id: int, responses: list[str], scores: dict) -> None:
+    """The answer goes into the per-day statistics (.stats): buffered, written at most once a second."""
+    from .stats import score_stats_add, score_stats_flush
+
+    score_stats_add(model_version_id=model_version_id, responses=responses, rewards=scores["rewards"],
+                    normalized=scores["normalized"])
+    score_stats_flush()
+
+
 def _timeout() -> float:
     return float(getattr(settings, "VERDICT_SCORING_TIMEOUT_SECONDS", 30))
 
@@ -108,8 +117,9 @@ def responses_score(*, project: Project, prompt, responses, model_id: int | None
     args = {"model_version_id": model.pk, "artifact_dir": model.artifact_dir, "prompt": text, "responses": texts}
     if current_app.conf.task_always_eager:
         scores = scores_for_version(**args)
+        scores_recorded(model_version_id=model.pk, responses=texts, scores=scores)
     else:
-        scores = _on_worker(args)
+        scores = _on_worker(args)  # the worker records them, after answering (rewardtrain.tasks)
     return {"model": {"id": model.pk, "version": model.version}, **scores}
 
 

@@ -4,6 +4,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from rewardtrain.scoring.cache import model_options
+from rewardtrain.models import ScoreDaily
 from rewardtrain.scoring import cache
 from tests.conftest import start_celery_worker, stop_celery_worker
 
@@ -33,7 +34,8 @@ def test_scores_come_from_the_scoring_worker(transactional_db, project, ml_engin
     model = register(project, trained_bert["dir"])
     responses = ["the cat thanks", "the cat idiot"]
     with open(tmp_path / "worker.log", "w") as log:
-        worker = start_celery_worker(env=shared_storage, output=log, queues="scoring")
+        worker = start_celery_worker(env={**shared_storage, "VERDICT_SCORE_STATS_FLUSH_SECONDS": "0"}, output=log,
+                                     queues="scoring")
         try:
             first = post(ml_engineer, project, {"prompt": "a tree", "responses": responses})
             again = post(ml_engineer, project, {"prompt": "a tree", "responses": responses})
@@ -47,6 +49,7 @@ def test_scores_come_from_the_scoring_worker(transactional_db, project, ml_engin
     assert first.json()["rewards"] == pytest.approx(expected.tolist(), abs=1e-5)
     assert first.json()["ranking"] == [0, 1]
     assert not cache._models  # this (web) process never loaded a model
+    assert ScoreDaily.objects.get(model_version=model).count == 4  # recorded by the worker, after answering
 
 
 def test_without_a_scoring_worker_the_api_answers_503_in_time(project, ml_engineer, trained_bert, settings):
