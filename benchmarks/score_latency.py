@@ -6,11 +6,12 @@
 1. Builds a reward model the way the trainer saves one: the packaged all-MiniLM-L6-v2 trained for a few
    steps on synthetic pairs (rewardtrain.ml.train), registers it as the active model of a project in its
    own PostgreSQL database, with an ML engineer and an API token.
-2. Starts a real `scoring` Celery worker (pool solo, Redis broker and result backend) and gunicorn, then
+2. Starts gunicorn and a real `scoring` Celery worker (pool solo, Redis broker and result backend), then
    one client sends `POST /api/v1/projects/{id}/score/` with 4 responses of ~150 tokens each, one
    request after another over a keep-alive connection: warm-up, then --requests timed requests
-   (p50 / p95 / p99). The same requests are then scored in this process (model only, no HTTP, no queue)
-   to show what the service adds.
+   (p50 / p95 / p99) with the per-day score statistics recorded, and as many without (the worker is
+   restarted with VERDICT_SCORE_STATS=0; on/off alternate in two blocks). The timed requests are then
+   scored in this process (model only, no HTTP, no queue) to show what the service adds.
 3. Throughput over the same --rows (prompt, response) rows (~150-token responses), same model folder,
    same torch threads: (a) a batch scoring job (rewardtrain.scoring.jobs: read the JSONL, score in
    chunks, write the result; bf16 where the CPU has it natively, see rewardtrain/scoring/cache.py)
@@ -143,7 +144,7 @@ def requests_for(n: int, seed: int) -> list[dict]:
             for _ in range(n)]
 
 
-def latency(args, project, token: str) -> dict:
+def latency(args, project, token: str, seed: int) -> dict:
     conn = http.client.HTTPConnection(HOST, args.port, timeout=60)
     headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
     path = f"/api/v1/projects/{project.pk}/score/"
@@ -157,17 +158,18 @@ def latency(args, project, token: str) -> dict:
             raise RuntimeError(f"{response.status}: {data[:300]!r}")
         return (time.perf_counter() - started) * 1000
 
-    for body in requests_for(args.warmup, seed=7):  # the first loads the model on the worker
+    for body in requests_for(args.warmup, seed=1000 + seed):  # the first loads the model on the worker
         send(body)
-    timed = requests_for(args.requests, seed=8)
+    timed = requests_for(args.requests // 2, seed=seed)
     ms = [send(body) for body in timed]
     return {"ms": ms, "requests": timed}
 
 
 def in_process(folder: str, requests: list[dict]) -> list[float]:
     from rewardtrain.ml import RewardModel
+    from rewardtrain.scoring.cache import model_options
 
-    model = RewardModel(folder)
+    model = RewardModel(folder, **model_options())  # as the worker loads it
     model.score([requests[0]["prompt"]] * 4, requests[0]["responses"])
     ms = []
     for body in requests:
@@ -231,7 +233,7 @@ def throughput(args, project, folder: str, work: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=10, help="untimed requests after each worker start")
     parser.add_argument("--rows", type=int, default=256)
     parser.add_argument("--port", type=int, default=8110)
     parser.add_argument("--torch-threads", type=int, default=0, help="0: torch's default (one per core)")
@@ -249,21 +251,41 @@ def main() -> None:
     folder = build_model(work)
     project, model, token = register(folder)
     env = server_env(args)
-    worker = start([str(ROOT / ".venv/bin/celery"), "-A", "config", "worker", "--pool", "solo", "-Q", "scoring",
-                    "-n", f"bench-scoring-{os.getpid()}@%h", "--without-heartbeat", "--without-mingle",
-                    "--without-gossip", "--loglevel", "WARNING"], env, work / "worker.log")
     server = start([str(ROOT / ".venv/bin/gunicorn"), "config.wsgi:application", "-b", f"{HOST}:{args.port}",
                     "-w", "2", "-k", "gthread", "--threads", "4", "--keep-alive", "10", "--log-level", "warning"],
                    env, work / "gunicorn.log")
+    # Statistics recording on and off, alternating in two blocks each (the load of a shared machine drifts);
+    # each block gets a fresh scoring worker with the setting.
+    ms = {"on": [], "off": []}
+    timed = []
     try:
         wait_http(args.port, server)
-        result = latency(args, project, token)
+        for block in range(2):
+            for stats in ("on", "off"):
+                worker = start([str(ROOT / ".venv/bin/celery"), "-A", "config", "worker", "--pool", "solo", "-Q",
+                                "scoring", "-n", f"bench-scoring-{os.getpid()}-{block}-{stats}@%h",
+                                "--without-heartbeat", "--without-mingle", "--without-gossip", "--loglevel", "WARNING"],
+                               {**env, "VERDICT_SCORE_STATS": "1" if stats == "on" else "0"},
+                               work / f"worker-{block}-{stats}.log")
+                try:
+                    result = latency(args, project, token, seed=10 * block + (stats == "on"))
+                finally:
+                    stop(worker)
+                ms[stats] += result["ms"]
+                timed += result["requests"] if stats == "on" else []
     finally:
         stop(server)
-        stop(worker)
-    ms = result["ms"]
-    print(f"best-of-4 over HTTP ({len(ms)} requests, 1 client): p50 {pct(ms, 50):.1f} ms, p95 {pct(ms, 95):.1f} ms, "
-          f"p99 {pct(ms, 99):.1f} ms, mean {statistics.mean(ms):.1f} ms; load average now {load()}", flush=True)
+    from rewardtrain.models import ScoreDaily
+
+    recorded = sum(ScoreDaily.objects.filter(model_version=model).values_list("count", flat=True))
+    for stats in ("on", "off"):
+        m = ms[stats]
+        print(f"best-of-4 over HTTP, score statistics {stats} ({len(m)} requests, 1 client): p50 {pct(m, 50):.1f} ms, "
+              f"p95 {pct(m, 95):.1f} ms, p99 {pct(m, 99):.1f} ms, mean {statistics.mean(m):.1f} ms", flush=True)
+    print(f"statistics recorded {recorded} responses (expected {4 * (len(ms['on']) + args.warmup * 2)} with the "
+          f"warm-ups); load average now {load()}", flush=True)
+    result = {"ms": ms["on"], "requests": timed}
+    ms = ms["on"]
     import torch
 
     if args.torch_threads:
