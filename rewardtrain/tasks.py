@@ -9,7 +9,7 @@ from celery.signals import task_success, worker_process_shutdown, worker_shutdow
 
 from .scoring.jobs import scoring_job_execute as _scoring_job_execute
 from .scoring.services import scores_for_version as _scores_for_version
-from .scoring.services import scores_recorded
+from .scoring.services import scores_recorded, scores_reply
 from .snapshots.jobs import snapshot_job_execute as _snapshot_job_execute
 from .snapshots.jobs import snapshot_jobs_fail_stale as _snapshot_jobs_fail_stale
 from .training.policy import training_policies_trigger as _training_policies_trigger
@@ -47,11 +47,21 @@ def training_policies_trigger() -> dict:
 
 
 @shared_task(name="rewardtrain.tasks.scores_for_version", queue="scoring", acks_late=False)
-def scores_for_version(*, model_version_id: int, artifact_dir: str, prompt: str, responses: list[str]) -> dict:
-    """Best-of-N on the worker's warm model; the API waits for the answer (acks early: a request whose
-    worker died is answered by the client's retry, not by a redelivery nobody waits for)."""
-    return _scores_for_version(model_version_id=model_version_id, artifact_dir=artifact_dir, prompt=prompt,
-                               responses=responses)
+def scores_for_version(*, model_version_id: int, artifact_dir: str, prompt: str, responses: list[str],
+                       reply_to: str | None = None) -> dict:
+    """Best-of-N on the worker's warm model; the API waits for the answer, on the ``reply_to`` list when it
+    gave one (Redis), else on the result backend. Acks early: a request whose worker died is answered by the
+    client's retry, not by a redelivery nobody waits for."""
+    try:
+        scores = _scores_for_version(model_version_id=model_version_id, artifact_dir=artifact_dir, prompt=prompt,
+                                     responses=responses)
+    except Exception as exc:
+        if reply_to:
+            scores_reply(reply_to=reply_to, payload={"error": f"{type(exc).__name__}: {exc}"})
+        raise
+    if reply_to:
+        scores_reply(reply_to=reply_to, payload={"scores": scores})
+    return scores
 
 
 @task_success.connect(sender=scores_for_version)

@@ -8,7 +8,9 @@ runs in-process. ``scores_compute`` is the worker side. BENCHMARKS.md has the la
 """
 from __future__ import annotations
 
+import json
 import math
+import uuid
 
 from celery import current_app
 from django.conf import settings
@@ -123,22 +125,73 @@ def responses_score(*, project: Project, prompt, responses, model_id: int | None
     return {"model": {"id": model.pk, "version": model.version}, **scores}
 
 
+def _reply_redis_url() -> str | None:
+    for url in (settings.CELERY_RESULT_BACKEND, settings.CELERY_BROKER_URL):
+        if url and str(url).startswith(("redis://", "rediss://", "unix://")):
+            return str(url)
+    return None
+
+
+_redis_clients: dict = {}
+
+
+def _redis(url: str):
+    """One client (a thread-safe connection pool) per URL and process."""
+    client = _redis_clients.get(url)
+    if client is None:
+        import redis
+
+        # No socket timeout (redis-py's default is 5 s): BLPOP's own timeout bounds the wait.
+        client = _redis_clients.setdefault(url, redis.Redis.from_url(url, socket_timeout=None,
+                                                                      socket_connect_timeout=5))
+    return client
+
+
+def scores_reply(*, reply_to: str, payload: dict) -> None:
+    """The worker's answer on the list the web process is blocked on (expires if nobody takes it)."""
+    client = _redis(_reply_redis_url())
+    client.pipeline().rpush(reply_to, json.dumps(payload)).expire(reply_to, 120).execute()
+
+
+def _unavailable(timeout: float) -> ScoringUnavailable:
+    return ScoringUnavailable(f"No scoring worker answered within {timeout:g} s: is a worker consuming the "
+                              "'scoring' queue (celery -A config worker -Q scoring)?")
+
+
 def _on_worker(args: dict) -> dict:
-    from celery.exceptions import TimeoutError as CeleryTimeout
+    """Sends the request to the `scoring` queue and waits. With Redis, the worker pushes its answer onto a
+    list of this request's own and this thread blocks on it (BLPOP): Celery's Redis result backend shares
+    one pub/sub connection between threads, which is not thread-safe (celery/celery#4670, #6335), and web
+    processes serve requests in threads. Without Redis (the embedded default) the file result backend is
+    polled."""
     from kombu.exceptions import OperationalError
 
     from ..tasks import scores_for_version as task
 
     timeout = _timeout()
+    url = _reply_redis_url()
     try:
-        # expires: a request its caller gave up on is dropped, not scored later for nobody.
-        result = task.apply_async(kwargs=args, expires=timeout)
+        if url:
+            reply_to = f"verdict:scores:{uuid.uuid4().hex}"
+            # expires: a request its caller gave up on is dropped, not scored later for nobody.
+            task.apply_async(kwargs={**args, "reply_to": reply_to}, expires=timeout, ignore_result=True)
+        else:
+            result = task.apply_async(kwargs=args, expires=timeout)
     except OperationalError as exc:
         raise ScoringUnavailable(f"The scoring queue cannot be reached ({exc}); try again shortly.")
+    if url:
+        got = _redis(url).blpop([reply_to], timeout=timeout)
+        if got is None:
+            raise _unavailable(timeout)
+        payload = json.loads(got[1])
+        if "error" in payload:
+            raise RuntimeError(f"The scoring worker failed: {payload['error']}")
+        return payload["scores"]
+    from celery.exceptions import TimeoutError as CeleryTimeout
+
     try:
         return result.get(timeout=timeout, interval=0.005)
     except CeleryTimeout:
-        raise ScoringUnavailable(f"No scoring worker answered within {timeout:g} s: is a worker consuming the "
-                                 "'scoring' queue (celery -A config worker -Q scoring)?")
+        raise _unavailable(timeout)
     finally:
         result.forget()

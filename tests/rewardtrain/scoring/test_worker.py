@@ -26,6 +26,21 @@ def post(user, project, body):
     return client.post(f"/api/v1/projects/{project.pk}/score/", body, format="json")
 
 
+def concurrently(user, project, bodies):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    def one(body):
+        try:
+            return post(user, project, body)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        return list(pool.map(one, bodies))
+
+
 def test_scores_come_from_the_scoring_worker(transactional_db, project, ml_engineer, trained_bert, shared_storage,
                                              tmp_path):
     from config.celery_app import app
@@ -39,6 +54,8 @@ def test_scores_come_from_the_scoring_worker(transactional_db, project, ml_engin
         try:
             first = post(ml_engineer, project, {"prompt": "a tree", "responses": responses})
             again = post(ml_engineer, project, {"prompt": "a tree", "responses": responses})
+            together = concurrently(ml_engineer, project, [{"prompt": f"p{i}", "responses": responses[::1 - 2 * (i % 2)]}
+                                                           for i in range(6)])
         finally:
             app.conf.task_always_eager = True
             stop_celery_worker(worker)
@@ -48,8 +65,12 @@ def test_scores_come_from_the_scoring_worker(transactional_db, project, ml_engin
     expected = RewardModel(trained_bert["dir"], **model_options()).score(["a tree"] * 2, responses)[:, 0]
     assert first.json()["rewards"] == pytest.approx(expected.tolist(), abs=1e-5)
     assert first.json()["ranking"] == [0, 1]
+    # Requests in flight at once from several threads of one web process each get their own answer.
+    for i, response in enumerate(together):
+        assert response.status_code == 200, response.content
+        assert response.json()["ranking"] == ([0, 1] if i % 2 == 0 else [1, 0])
     assert not cache._models  # this (web) process never loaded a model
-    assert ScoreDaily.objects.get(model_version=model).count == 4  # recorded by the worker, after answering
+    assert ScoreDaily.objects.get(model_version=model).count == 16  # recorded by the worker, after answering
 
 
 def test_without_a_scoring_worker_the_api_answers_503_in_time(project, ml_engineer, trained_bert, settings):
