@@ -228,6 +228,8 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         "processed_folder": str(_celery_dir / "processed"),
         "control_folder": str(_celery_dir / "control"),  # broadcast (ping, inspect) exchanges
         "store_processed": False,
+        # Workers look for new messages this often (kombu's default is 1 s): a best-of-N request waits for it.
+        "polling_interval": float(os.environ.get("VERDICT_FILE_BROKER_POLL_SECONDS", "0.05")),
     }
     CELERY_RESULT_BACKEND = CELERY_RESULT_BACKEND or f"file://{_celery_dir / 'results'}"
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
