@@ -8,6 +8,7 @@ from celery import shared_task
 from celery.signals import task_success, worker_process_shutdown, worker_shutdown
 
 from .scoring.jobs import scoring_job_execute as _scoring_job_execute
+from .scoring.jobs import scoring_jobs_fail_stale as _scoring_jobs_fail_stale
 from .scoring.services import scores_for_version as _scores_for_version
 from .scoring.services import scores_recorded, scores_reply
 from .snapshots.jobs import snapshot_job_execute as _snapshot_job_execute
@@ -87,3 +88,9 @@ def _score_stats_flush_on_shutdown(**_) -> None:
 def scoring_job_execute(job_id: int) -> str:
     """Runs one batch scoring job. A second delivery finds it taken and exits."""
     return _scoring_job_execute(job_id=job_id)
+
+
+@shared_task(name="rewardtrain.tasks.scoring_jobs_fail_stale")
+def scoring_jobs_fail_stale() -> list[int]:
+    """Beat, every 10 minutes: scoring jobs whose worker was lost are marked failed."""
+    return _scoring_jobs_fail_stale()

@@ -255,6 +255,8 @@ CELERY_BEAT_SCHEDULE = {
                          "schedule": timedelta(seconds=VERDICT_RETRAIN_CHECK_SECONDS)},
     "fail-stale-snapshot-jobs": {"task": "rewardtrain.tasks.snapshot_jobs_fail_stale",
                                  "schedule": timedelta(minutes=10)},
+    "fail-stale-scoring-jobs": {"task": "rewardtrain.tasks.scoring_jobs_fail_stale",
+                                "schedule": timedelta(minutes=10)},
 }
 # Training runs (rewardtrain.training). A worker beats every HEARTBEAT seconds; a run whose last beat
 # is older than STALE seconds is taken to have lost its worker: the minute reaper re-queues it to
@@ -282,6 +284,8 @@ VERDICT_SCORING_BATCH_TOKENS = int(os.environ.get("VERDICT_SCORING_BATCH_TOKENS"
 # process writes them at most every FLUSH_SECONDS.
 VERDICT_SCORE_STATS = env_bool("VERDICT_SCORE_STATS", True)
 VERDICT_SCORE_STATS_FLUSH_SECONDS = float(os.environ.get("VERDICT_SCORE_STATS_FLUSH_SECONDS", "1"))
+# A batch scoring job still running this long after it started has lost its worker (beat marks it failed).
+VERDICT_SCORING_JOB_STALE_SECONDS = int(os.environ.get("VERDICT_SCORING_JOB_STALE_SECONDS", str(6 * 3600)))
 # A snapshot job still running this long after it started has lost its worker (a cut has no heartbeat).
 VERDICT_SNAPSHOT_JOB_STALE_SECONDS = int(os.environ.get("VERDICT_SNAPSHOT_JOB_STALE_SECONDS", str(6 * 3600)))
 

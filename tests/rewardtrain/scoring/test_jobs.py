@@ -147,3 +147,20 @@ def test_gzip_input_is_read(project, scoring_model):
     raw = gzip.compress(b"".join(json.dumps(r).encode() + b"\n" for r in prompt_rows(2)))
     job = run(project, "score", [SimpleUploadedFile("rows.jsonl.gz", raw)])
     assert job.summary["rows"] == 2
+
+
+def test_a_job_whose_worker_was_lost_is_marked_failed_by_the_beat_task(project, scoring_model, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from rewardtrain import tasks
+
+    job = jobs.scoring_job_create(project=project, kind="score", files=[upload(prompt_rows(1))], enqueue=False)
+    ScoringJob.objects.filter(pk=job.pk).update(status="running", started_at=timezone.now() - timedelta(hours=7))
+    fresh = jobs.scoring_job_create(project=project, kind="score", files=[upload(prompt_rows(1))], enqueue=False)
+    ScoringJob.objects.filter(pk=fresh.pk).update(status="running", started_at=timezone.now())
+    assert tasks.scoring_jobs_fail_stale.delay().get() == [job.pk]
+    job.refresh_from_db()
+    assert job.status == "failed" and job.error.startswith("worker lost: still running 6 h after it started")
+    assert ScoringJob.objects.get(pk=fresh.pk).status == "running"
