@@ -50,26 +50,33 @@ Progress = Callable[[float], None]
 
 # --- creating a job -------------------------------------------------------------------------------
 
+def _number(value, name: str, what: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ScoringError(f"{name}: {what}, got {value!r}")
+    if not math.isfinite(number):
+        raise ScoringError(f"{name}: {what}, got {value!r}")
+    return number
+
+
 def curation_params(*, mode: str | None, k=None, threshold=None, percent=None) -> dict:
     """The curation rule, checked: top_k (k ≥ 1 per prompt), threshold (reward ≥ t) or top_percent (0 < p ≤ 100)."""
     if mode not in CURATE_MODES:
         raise ScoringError(f"mode: must be one of {', '.join(CURATE_MODES)}, got {mode!r}")
-    try:
-        if mode == "top_k":
-            if k is None or int(k) != float(k) or int(k) < 1:
-                raise ScoringError(f"k: a whole number of responses to keep per prompt (1 or more), got {k!r}")
-            return {"mode": mode, "k": int(k)}
-        if mode == "threshold":
-            if threshold is None or not math.isfinite(float(threshold)):
-                raise ScoringError(f"threshold: a finite reward (rows at or above it are kept), got {threshold!r}")
-            return {"mode": mode, "threshold": float(threshold)}
-        if percent is None or not 0 < float(percent) <= 100:
-            raise ScoringError(f"percent: the share of responses to keep, above 0 and at most 100, got {percent!r}")
-        return {"mode": mode, "percent": float(percent)}
-    except (TypeError, ValueError) as exc:
-        if isinstance(exc, ScoringError):
-            raise
-        raise ScoringError(f"{ {'top_k': 'k', 'threshold': 'threshold'}.get(mode, 'percent')}: not a number")
+    if mode == "top_k":
+        what = "a whole number of responses to keep per prompt (1 or more)"
+        number = _number(k, "k", what)
+        if number != int(number) or number < 1:
+            raise ScoringError(f"k: {what}, got {k!r}")
+        return {"mode": mode, "k": int(number)}
+    if mode == "threshold":
+        return {"mode": mode, "threshold": _number(threshold, "threshold", "a finite reward (rows at or above it are kept)")}
+    what = "the share of responses to keep, above 0 and at most 100"
+    number = _number(percent, "percent", what)
+    if not 0 < number <= 100:
+        raise ScoringError(f"percent: {what}, got {percent!r}")
+    return {"mode": mode, "percent": number}
 
 
 def _store(upload, label: str) -> str:
