@@ -1,5 +1,4 @@
 """Batch scoring jobs with a real tiny model: score, curate (top k / threshold / top p %), policy A/B."""
-import io
 import json
 
 import pytest

@@ -8,7 +8,6 @@ from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
 from rewardtrain.models import ScoringJob
-from tests import factories
 
 GOOD, BAD = "thanks", "idiot"
 

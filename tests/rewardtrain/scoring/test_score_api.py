@@ -73,11 +73,11 @@ def test_a_chat_prompt_scores_as_its_transcript(project, ml_engineer, scoring_mo
 
 def test_a_named_model_scores_and_promotion_switches_the_default(project, ml_engineer, scoring_model, trained_bert,
                                                                tiny_bert):
-    untrained = register(project, trained_bert["dir"], active=False)
-    assert score(ml_engineer, project, {"prompt": "p", "responses": [GOOD], "model": untrained.pk})["model"]["id"] == untrained.pk
+    second = register(project, trained_bert["dir"], active=False)
+    assert score(ml_engineer, project, {"prompt": "p", "responses": [GOOD], "model": second.pk})["model"]["id"] == second.pk
     assert score(ml_engineer, project, {"prompt": "p", "responses": [GOOD]})["model"]["id"] == scoring_model.pk
-    model_version_promote(model_version=untrained)
-    assert score(ml_engineer, project, {"prompt": "p", "responses": [GOOD]})["model"]["version"] == untrained.version
+    model_version_promote(model_version=second)
+    assert score(ml_engineer, project, {"prompt": "p", "responses": [GOOD]})["model"]["version"] == second.version
 
 
 def test_criterion_heads_give_per_criterion_rewards(project, ml_engineer, criteria_bert):
