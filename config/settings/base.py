@@ -271,7 +271,7 @@ VERDICT_TRAINING_MAX_ATTEMPTS = int(os.environ.get("VERDICT_TRAINING_MAX_ATTEMPT
 VERDICT_TRAINING_DDP = os.environ.get("VERDICT_TRAINING_DDP", "auto")
 # Scoring (rewardtrain.scoring): the API waits this long for a `scoring` worker's answer (503 after); a
 # worker keeps CACHE_MODELS model versions loaded; batch jobs score CHUNK_ROWS responses at a time.
-VERDICT_SCORING_TIMEOUT_SECONDS = float(os.environ.get("VERDICT_SCORING_TIMEOUT_SECONDS", "30"))
+VERDICT_SCORING_TIMEOUT_SECONDS = float(os.environ.get("VERDICT_SCORING_TIMEOUT_SECONDS", "20"))  # < gunicorn's 30 s
 VERDICT_SCORING_CACHE_MODELS = int(os.environ.get("VERDICT_SCORING_CACHE_MODELS", "2"))
 VERDICT_SCORING_CHUNK_ROWS = int(os.environ.get("VERDICT_SCORING_CHUNK_ROWS", "256"))
 # torch threads of a scoring process (0: torch's default, one per core); see BENCHMARKS.md.

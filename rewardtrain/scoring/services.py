@@ -107,7 +107,7 @@ def scores_recorded(*, model_version_id: int, responses: list[str], scores: dict
 
 
 def _timeout() -> float:
-    return float(getattr(settings, "VERDICT_SCORING_TIMEOUT_SECONDS", 30))
+    return float(getattr(settings, "VERDICT_SCORING_TIMEOUT_SECONDS", 20))
 
 
 def responses_score(*, project: Project, prompt, responses, model_id: int | None = None) -> dict:
