@@ -303,4 +303,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main()  # its work folder (model, logs) is left in the system temp dir, named score-bench-*, for a look
