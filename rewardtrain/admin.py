@@ -1,7 +1,8 @@
 """Django admin for the rewardtrain models (read-mostly: snapshots are immutable)."""
 from django.contrib import admin
 
-from .models import DatasetSnapshot, ModelEvent, ModelVersion, SnapshotJob, TrainingPolicy, TrainingRun
+from .models import (DatasetSnapshot, ModelEvent, ModelVersion, ScoreDaily, ScoringJob, SnapshotJob, TrainingPolicy,
+                     TrainingRun)
 
 
 @admin.register(DatasetSnapshot)
@@ -56,4 +57,20 @@ class TrainingPolicyAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ScoringJob)
+class ScoringJobAdmin(admin.ModelAdmin):
+    list_display = ["id", "project", "kind", "model_version", "status", "progress", "created_by", "created_at"]
+    list_filter = ["kind", "status", "project"]
+    readonly_fields = ["params", "inputs", "result", "summary"]
+
+
+@admin.register(ScoreDaily)
+class ScoreDailyAdmin(admin.ModelAdmin):
+    list_display = ["model_version", "day", "count", "min_reward", "max_reward", "updated_at"]
+    list_filter = ["day"]
+
+    def has_change_permission(self, request, obj=None):  # written by the scoring workers only
         return False

@@ -364,3 +364,75 @@ class AcquisitionPick(models.Model):
 
     def __str__(self) -> str:
         return f"Round {self.round_id} pick {self.rank}: task {self.task_id}"
+
+
+class ScoringJob(models.Model):
+    """A batch scoring job (rewardtrain.scoring.jobs): score a JSONL file, curate it by reward, or compare
+    two policies' files (A/B). Its inputs and result live in storage; the row tells how far it has come."""
+
+    class Kind(models.TextChoices):
+        SCORE = "score", "Score"
+        CURATE = "curate", "Curate"
+        AB = "ab", "Policy A/B"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED)
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="scoring_jobs")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="scoring_jobs",
+                                      help_text="The model that scores, fixed when the job is created.")
+    params = models.JSONField(default=dict, blank=True,
+                              help_text="Curation rule (mode, k, threshold, percent), input names and row counts.")
+    inputs = models.JSONField(default=list, blank=True, help_text="Storage names of the uploaded file(s).")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    progress = models.FloatField(default=0.0)
+    error = models.TextField(blank=True)
+    result = models.CharField(max_length=500, blank=True, help_text="Storage name of the result file.")
+    summary = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(progress__gte=0) & Q(progress__lte=1), name="scoringjob_progress_0_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Scoring job {self.pk} ({self.kind}, {self.status})"
+
+
+class ScoreDaily(models.Model):
+    """What one model version's best-of-N scores looked like on one day (UTC), kept as running sums so a
+    new batch of scores is one small update (rewardtrain.scoring.stats): count, mean and std of the raw
+    reward, min/max, the reward–length correlation (length in characters) and a fixed-bin histogram of
+    the normalized reward (z-scores against the training data) from which quantiles are read."""
+
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="score_days")
+    day = models.DateField()
+    count = models.PositiveBigIntegerField(default=0)
+    sum_reward = models.FloatField(default=0.0)
+    sum_reward_sq = models.FloatField(default=0.0)
+    sum_length = models.FloatField(default=0.0)
+    sum_length_sq = models.FloatField(default=0.0)
+    sum_length_reward = models.FloatField(default=0.0)
+    min_reward = models.FloatField(null=True, blank=True)
+    max_reward = models.FloatField(null=True, blank=True)
+    histogram = models.JSONField(default=list, blank=True, help_text="Counts of normalized rewards per bin "
+                                 "(rewardtrain.scoring.stats.BIN_EDGES), with an under- and an overflow bin.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["model_version", "day"]
+        constraints = [models.UniqueConstraint(fields=["model_version", "day"], name="scoredaily_unique_day")]
+
+    def __str__(self) -> str:
+        return f"Scores of model {self.model_version_id} on {self.day}: {self.count}"

@@ -1,13 +1,21 @@
 """Thin Celery adapters of rewardtrain, each named after the service it calls: take ids, call the
-service, safe to run twice. Training runs go to the `training` queue (GPU workers); the rest to
-`default`. The beat schedule is in config/settings/base.py."""
+service, safe to run twice. Training runs go to the `training` queue (GPU workers); best-of-N
+requests to `scoring` (a worker that keeps models warm and answers in milliseconds); batch scoring
+jobs to `scoring_batch` (so a long file never delays a request); the rest to `default`. The beat schedule is in config/settings/base.py."""
+import logging
+
 from celery import shared_task
+from celery.signals import task_success, worker_process_shutdown, worker_shutdown
 
 from .active.services import acquisition_chunk_score as _acquisition_chunk_score
 from .active.services import acquisition_round_execute as _acquisition_round_execute
 from .active.services import acquisition_round_select as _acquisition_round_select
 from .active.services import acquisition_rounds_fail_stale as _acquisition_rounds_fail_stale
 from .active.services import acquisition_rounds_schedule as _acquisition_rounds_schedule
+from .scoring.jobs import scoring_job_execute as _scoring_job_execute
+from .scoring.jobs import scoring_jobs_fail_stale as _scoring_jobs_fail_stale
+from .scoring.services import scores_for_version as _scores_for_version
+from .scoring.services import scores_recorded, scores_reply
 from .snapshots.jobs import snapshot_job_execute as _snapshot_job_execute
 from .snapshots.jobs import snapshot_jobs_fail_stale as _snapshot_jobs_fail_stale
 from .training.policy import training_policies_trigger as _training_policies_trigger
@@ -73,3 +81,52 @@ def acquisition_rounds_fail_stale() -> list[int]:
 def acquisition_rounds_schedule() -> dict:
     """Beat, hourly: projects whose policy asks for a round every N hours get one when due."""
     return _acquisition_rounds_schedule()
+
+
+@shared_task(name="rewardtrain.tasks.scores_for_version", queue="scoring", acks_late=False)
+def scores_for_version(*, model_version_id: int, artifact_dir: str, prompt: str, responses: list[str],
+                       reply_to: str | None = None) -> dict:
+    """Best-of-N on the worker's warm model; the API waits for the answer, on the ``reply_to`` list when it
+    gave one (Redis), else on the result backend. Acks early: a request whose worker died is answered by the
+    client's retry, not by a redelivery nobody waits for."""
+    try:
+        scores = _scores_for_version(model_version_id=model_version_id, artifact_dir=artifact_dir, prompt=prompt,
+                                     responses=responses)
+    except Exception as exc:
+        if reply_to:
+            scores_reply(reply_to=reply_to, payload={"error": f"{type(exc).__name__}: {exc}"})
+        raise
+    if reply_to:
+        scores_reply(reply_to=reply_to, payload={"scores": scores})
+    return scores
+
+
+@task_success.connect(sender=scores_for_version)
+def _scores_for_version_recorded(sender=None, result=None, **_) -> None:
+    """After the answer is stored for the waiting API (this signal fires then), not before it."""
+    kwargs = sender.request.kwargs or {}
+    scores_recorded(model_version_id=kwargs["model_version_id"], responses=kwargs["responses"], scores=result)
+
+
+@worker_shutdown.connect
+@worker_process_shutdown.connect
+def _score_stats_flush_on_shutdown(**_) -> None:
+    """A worker stopping normally writes the statistics it still holds."""
+    from .scoring.stats import score_stats_flush
+
+    try:
+        score_stats_flush(force=True)
+    except Exception:  # the database may already be gone; statistics are not worth a failed shutdown
+        logging.getLogger(__name__).exception("Could not write the buffered score statistics")
+
+
+@shared_task(name="rewardtrain.tasks.scoring_job_execute", queue="scoring_batch", acks_late=True)
+def scoring_job_execute(job_id: int) -> str:
+    """Runs one batch scoring job. A second delivery finds it taken and exits."""
+    return _scoring_job_execute(job_id=job_id)
+
+
+@shared_task(name="rewardtrain.tasks.scoring_jobs_fail_stale")
+def scoring_jobs_fail_stale() -> list[int]:
+    """Beat, every 10 minutes: scoring jobs whose worker was lost are marked failed."""
+    return _scoring_jobs_fail_stale()

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up and runs Verdict on embedded defaults: SQLite, a file-system Celery broker, demo data,
-# one worker (with the beat scheduler) and the development web server.
+# a worker (with the beat scheduler), a scoring worker and the development web server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -11,12 +11,17 @@ VAR=${VERDICT_VAR_DIR:-var}
 mkdir -p "$VAR"
 .venv/bin/python manage.py migrate --no-input -v 0
 .venv/bin/python manage.py seed_demo
-.venv/bin/celery -A config worker --beat --pool solo -Q default,training --loglevel INFO \
+.venv/bin/celery -A config worker --beat --pool solo -Q default,training,scoring_batch --loglevel INFO \
   --schedule "$VAR/celerybeat-schedule" >"$VAR/worker.log" 2>&1 &
 worker=$!
+# Best-of-N requests get their own worker, which keeps the active model loaded: they must not wait
+# behind a training run or a batch job on the worker above.
+.venv/bin/celery -A config worker --pool solo -Q scoring -n "scoring@%h" --loglevel INFO \
+  >"$VAR/scoring-worker.log" 2>&1 &
+scoring_worker=$!
 server=
-trap 'kill $worker $server 2>/dev/null || true' EXIT INT TERM
-echo "Worker started (pid $worker, log $VAR/worker.log)."
+trap 'kill $worker $scoring_worker $server 2>/dev/null || true' EXIT INT TERM
+echo "Workers started (pids $worker and $scoring_worker for scoring; logs $VAR/worker.log, $VAR/scoring-worker.log)."
 .venv/bin/python manage.py runserver "$HOST:$PORT" &
 server=$!
 # Say where Verdict is only once the server answers, not while it is still starting.

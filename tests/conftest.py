@@ -23,7 +23,7 @@ def ml_engineer(project):
     return factories.member(project, "ml")
 
 
-def start_celery_worker(*, env: dict | None = None, output=None):
+def start_celery_worker(*, env: dict | None = None, output=None, queues: str = "default,training"):
     """A real Celery worker process on Redis, using this test's PostgreSQL database; returns once it
     answers a ping. `output` (a file) takes its log instead of a pipe nobody reads."""
     import os
@@ -39,7 +39,7 @@ def start_celery_worker(*, env: dict | None = None, output=None):
     env = {**os.environ, "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
            "DJANGO_SETTINGS_MODULE": "config.settings.test", "PYTHONUNBUFFERED": "1", **(env or {})}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "-Q", "default,training",
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "-Q", queues,
          "--loglevel", "WARNING", "--without-heartbeat", "--without-mingle", "--without-gossip"],
         env=env, stdout=output or subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )

@@ -27,3 +27,19 @@ def test_the_gpu_profile_reserves_gpus_and_builds_cuda_torch():
 
 def test_cookies_are_secure_unless_turned_off_on_purpose():
     assert SERVICES["web"]["environment"]["SECURE_COOKIES"] == "${SECURE_COOKIES:-1}"
+
+
+def test_every_routed_queue_has_a_worker_and_scoring_requests_do_not_wait_behind_jobs():
+    from django.conf import settings
+
+    consumed = {q for service in SERVICES.values() if "-Q" in str(service.get("command", ""))
+                for q in _queues_of(service)}
+    routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()} | {"default"}
+    assert routed <= consumed
+    assert _queues("scoring-worker") == "scoring"  # best-of-N alone: never behind a batch job or a run
+    assert _queues("scoring-batch-worker") == "scoring_batch"
+
+
+def _queues_of(service: dict) -> list[str]:
+    command = service["command"].split()
+    return command[command.index("-Q") + 1].split(",")

@@ -4,6 +4,7 @@ Callers: anonymous, an annotator of the project, the admin of *another* project 
 404, so ids do not leak), an ML engineer and the project admin. Each endpoint gets a fresh world.
 """
 import io
+import tempfile
 from dataclasses import dataclass
 
 import pytest
@@ -15,6 +16,7 @@ from annotation.services.imports.jobs import import_job_create
 from rewardtrain.snapshots.filters import filters_build
 from rewardtrain.snapshots.services import snapshot_create
 from tests import factories
+from tests.rewardtrain.ml.conftest import minilm_tokenizer, tiny_bert  # noqa: F401
 
 ROLES = ("anonymous", "annotator", "other_admin", "ml", "admin")
 
@@ -34,6 +36,7 @@ class World:
     acquisition: object = None
     import_job: object = None
     webhook: object = None
+    scoring_job: object = None
 
 
 @pytest.fixture(autouse=True)
@@ -44,7 +47,7 @@ def media(settings, tmp_path):
 
 
 @pytest.fixture
-def world(db) -> World:
+def world(db, tiny_bert) -> World:
     project = factories.ProjectFactory()
     factories.rubric(project, keys=("helpfulness",))
     users = {"annotator": factories.member(project, "annotator"), "ml": factories.member(project, "ml"),
@@ -60,8 +63,7 @@ def world(db) -> World:
     import_job = import_job_create(project=project, kind="tasks", upload=task_file(), user=users["admin"])
     return World(project=project, users=users, task=judgement.task, judgement=judgement,
                  pair=judgement.pairs.first(), snapshot=snapshot, assignment=assignment, import_job=import_job,
-                 webhook=webhook,
-                 **training_world(project, users["ml"]))
+                 webhook=webhook, **training_world(project, users["ml"]), scoring_job=scoring_world(project, tiny_bert))
 
 
 def training_world(project, ml):
@@ -78,6 +80,32 @@ def training_world(project, ml):
     return {"job": snapshot_job_create(project=project, params={}, user=ml),
             "run": training_run_create(project=project, snapshot_id=trainable.pk, user=ml), "model": models[2],
             "acquisition": acquisition_world(project, active=models[1])}
+
+
+def scoring_world(project, backbone):
+    """The active model (v2) made a real, loadable folder, and a finished scoring job with a result file."""
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, BertConfig
+
+    from rewardtrain.models import ModelVersion, ScoringJob
+    from rewardtrain.training.storage import storage_upload_dir
+
+    active = ModelVersion.objects.get(project=project, status=ModelVersion.Status.ACTIVE)
+    with tempfile.TemporaryDirectory() as folder:
+        config = BertConfig.from_pretrained(backbone, num_labels=1)
+        AutoModelForSequenceClassification.from_config(config).save_pretrained(folder)
+        AutoTokenizer.from_pretrained(backbone).save_pretrained(folder)
+        storage_upload_dir(local=folder, prefix=active.artifact_dir)
+    result = default_storage.save("scoring/results/matrix.jsonl", ContentFile(b'{"prompt": "p", "rewards": [0.1]}\n'))
+    return ScoringJob.objects.create(project=project, kind="score", model_version=active, result=result, status="succeeded",
+                                     params={"files": [{"name": "in.jsonl", "rows": 1, "responses": 1}]})
+
+
+def scoring_file():
+    upload = io.BytesIO(b'{"prompt": "Which?", "responses": ["this", "that"]}\n')
+    upload.name = "score.jsonl"
+    return upload
 
 
 def acquisition_world(project, active):
@@ -178,6 +206,14 @@ ENDPOINTS = [
     ("post", P + "/webhooks/{w}/test/", None, None, {**ADMIN_ONLY, "admin": 202}),
     ("get", P + "/webhooks/{w}/deliveries/", None, None, ADMIN_READ),
     ("get", P + "/audit-events/", None, None, ADMIN_READ),
+    # Scoring (rewardtrain/api/scoring.py): project admins and ML engineers.
+    ("post", P + "/score/", {"prompt": "p", "responses": ["a", "b"]}, "json", {**DATA_READ}),
+    ("get", P + "/scoring-jobs/", None, None, DATA_READ),
+    ("post", P + "/scoring-jobs/", lambda w: {"kind": "score", "file": scoring_file()}, "multipart",
+     {**DATA_WRITE, "ml": 202, "admin": 202}),
+    ("get", "/api/v1/scoring-jobs/{scoring_job}/", None, None, DATA_READ),
+    ("get", "/api/v1/scoring-jobs/{scoring_job}/download/", None, None, DATA_READ),
+    ("get", "/api/v1/models/{model}/score-stats/", None, None, DATA_READ),
     # The annotator API (annotation/api/annotate.py, gold.py, auth.py).
     ("post", P + "/next-task/", None, None, {"annotator": 200, "other_admin": 404, "ml": 403, "admin": 200}),
     ("post", "/api/v1/assignments/{a}/judgement/", ranking_body, "json", LEASEHOLDER),
@@ -203,7 +239,7 @@ def call(w: World, role: str, method, url, body, fmt):
         client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     url = url.format(p=w.project.pk, s=w.snapshot.pk, t=w.task.pk, j=w.judgement.pk, pair=w.pair.pk,
                      a=w.assignment.pk, job=w.job.pk, ijob=w.import_job.pk, run=w.run.pk, model=w.model.pk,
-                     u=w.users["annotator"].pk, acq=w.acquisition.pk, w=w.webhook.pk)
+                     u=w.users["annotator"].pk, acq=w.acquisition.pk, w=w.webhook.pk, scoring_job=w.scoring_job.pk)
     body = body(w) if callable(body) else body
     kwargs = {"format": fmt} if fmt else {}
     return getattr(client, method)(url, body, **kwargs) if body is not None else getattr(client, method)(url)

@@ -237,12 +237,16 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         "processed_folder": str(_celery_dir / "processed"),
         "control_folder": str(_celery_dir / "control"),  # broadcast (ping, inspect) exchanges
         "store_processed": False,
+        # Workers look for new messages this often (kombu's default is 1 s): a best-of-N request waits for it.
+        "polling_interval": float(os.environ.get("VERDICT_FILE_BROKER_POLL_SECONDS", "0.05")),
     }
     CELERY_RESULT_BACKEND = CELERY_RESULT_BACKEND or f"file://{_celery_dir / 'results'}"
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"rewardtrain.tasks.training_run_*": {"queue": "training"}}  # and queue= on the task
+CELERY_TASK_ROUTES = {"rewardtrain.tasks.training_run_*": {"queue": "training"},  # and queue= on the task
+                      "rewardtrain.tasks.scores_for_version": {"queue": "scoring"},
+                      "rewardtrain.tasks.scoring_job_execute": {"queue": "scoring_batch"}}
 CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves the task for another worker
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
@@ -266,6 +270,8 @@ CELERY_BEAT_SCHEDULE = {
     "fail-stale-import-jobs": {"task": "annotation.tasks.import_jobs_fail_stale", "schedule": timedelta(minutes=5)},
     "resend-stale-webhook-deliveries": {"task": "annotation.tasks.webhook_deliveries_resend_stale",
                                         "schedule": timedelta(minutes=5)},
+    "fail-stale-scoring-jobs": {"task": "rewardtrain.tasks.scoring_jobs_fail_stale",
+                                "schedule": timedelta(minutes=10)},
 }
 # Webhooks (annotation/services/webhooks.py): attempts, back-off base · 2^(attempt-1) capped at MAX, the
 # receiver's timeout, and whether targets may resolve to loopback/private addresses (SSRF; off in production).
@@ -293,6 +299,24 @@ VERDICT_TRAINING_DDP = os.environ.get("VERDICT_TRAINING_DDP", "auto")
 VERDICT_ACQUISITION_CHUNK_TASKS = int(os.environ.get("VERDICT_ACQUISITION_CHUNK_TASKS", "1000"))
 VERDICT_ACQUISITION_LABELLED_MAX = int(os.environ.get("VERDICT_ACQUISITION_LABELLED_MAX", "512"))
 VERDICT_ACQUISITION_STALE_SECONDS = int(os.environ.get("VERDICT_ACQUISITION_STALE_SECONDS", "3600"))
+
+# Scoring (rewardtrain.scoring): the API waits this long for a `scoring` worker's answer (503 after); a
+# worker keeps CACHE_MODELS model versions loaded; batch jobs score CHUNK_ROWS responses at a time.
+VERDICT_SCORING_TIMEOUT_SECONDS = float(os.environ.get("VERDICT_SCORING_TIMEOUT_SECONDS", "20"))  # < gunicorn's 30 s
+VERDICT_SCORING_CACHE_MODELS = int(os.environ.get("VERDICT_SCORING_CACHE_MODELS", "2"))
+VERDICT_SCORING_CHUNK_ROWS = int(os.environ.get("VERDICT_SCORING_CHUNK_ROWS", "256"))
+# torch threads of a scoring process (0: torch's default, one per core); see BENCHMARKS.md.
+VERDICT_SCORING_TORCH_THREADS = int(os.environ.get("VERDICT_SCORING_TORCH_THREADS", "0"))
+# bf16 where the hardware runs it natively (auto) or never (off); padded tokens per forward pass (0: 1024 on
+# a CPU, 16384 on a GPU). See rewardtrain/scoring/cache.py.
+VERDICT_SCORING_BF16 = os.environ.get("VERDICT_SCORING_BF16", "auto")
+VERDICT_SCORING_BATCH_TOKENS = int(os.environ.get("VERDICT_SCORING_BATCH_TOKENS", "0"))
+# Every best-of-N answer is added to per-model, per-day statistics (ScoreDaily) after it is sent; a scoring
+# process writes them at most every FLUSH_SECONDS.
+VERDICT_SCORE_STATS = env_bool("VERDICT_SCORE_STATS", True)
+VERDICT_SCORE_STATS_FLUSH_SECONDS = float(os.environ.get("VERDICT_SCORE_STATS_FLUSH_SECONDS", "1"))
+# A batch scoring job still running this long after it started has lost its worker (beat marks it failed).
+VERDICT_SCORING_JOB_STALE_SECONDS = int(os.environ.get("VERDICT_SCORING_JOB_STALE_SECONDS", str(6 * 3600)))
 # A snapshot job still running this long after it started has lost its worker (a cut has no heartbeat).
 VERDICT_SNAPSHOT_JOB_STALE_SECONDS = int(os.environ.get("VERDICT_SNAPSHOT_JOB_STALE_SECONDS", str(6 * 3600)))
 

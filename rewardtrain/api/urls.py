@@ -1,7 +1,7 @@
 """Every URL of the rewardtrain API (under /api/v1/), one line each; the paths are a public contract."""
 from django.urls import path
 
-from . import acquisitions, registry, snapshots, training
+from . import acquisitions, registry, scoring, snapshots, training
 
 urlpatterns = [
     path("projects/<id:project_id>/snapshots/", snapshots.SnapshotListCreateApi.as_view(), name="api-snapshots"),
@@ -30,4 +30,11 @@ urlpatterns = [
     path("projects/<id:project_id>/acquisitions/", acquisitions.AcquisitionRoundListCreateApi.as_view(),
          name="api-acquisitions"),
     path("acquisitions/<id:round_id>/", acquisitions.AcquisitionRoundDetailApi.as_view(), name="api-acquisition"),
+    # Scoring: best-of-N and batch jobs (score, curate, policy A/B).
+    path("projects/<id:project_id>/score/", scoring.ScoreApi.as_view(), name="api-score"),
+    path("projects/<id:project_id>/scoring-jobs/", scoring.ScoringJobListCreateApi.as_view(), name="api-scoring-jobs"),
+    path("scoring-jobs/<id:job_id>/", scoring.ScoringJobDetailApi.as_view(), name="api-scoring-job"),
+    path("models/<id:model_id>/score-stats/", scoring.ModelScoreStatsApi.as_view(), name="api-model-score-stats"),
+    path("scoring-jobs/<id:job_id>/download/", scoring.ScoringJobDownloadApi.as_view(),
+         name="api-scoring-job-download"),
 ]

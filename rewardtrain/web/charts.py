@@ -199,3 +199,28 @@ def bar_chart(*, bars: Sequence[tuple[str, float]], title: str, y_label: str, x_
         parts.append(f'<line x1="{frame.left}" x2="{frame.left + frame.plot_w}" y1="{y:.1f}" y2="{y:.1f}" '
                      f'class="chart-diagonal"/>')
     return _svg(parts, width=width, height=height, title=title)
+
+
+def win_rate_chart(*, rate: float, low: float, high: float, title: str, width: int = 640,
+                   height: int = 120) -> SafeString:
+    """A win rate (0..1) as a dot with its confidence interval as a bar, on a 0–100 % axis; the dashed
+    line at 50 % is "no difference"."""
+    left, right, y = MARGIN["left"], width - MARGIN["right"], height / 2 + 4
+
+    def px(value: float) -> float:
+        return left + min(max(value, 0.0), 1.0) * (right - left)
+
+    parts = [f'<text x="{width / 2:.1f}" y="18" text-anchor="middle" class="chart-title">{html.escape(title)}</text>',
+             f'<line x1="{left}" x2="{right}" y1="{y + 22:.1f}" y2="{y + 22:.1f}" class="chart-axis"/>']
+    for tick in (0, 0.25, 0.5, 0.75, 1.0):
+        parts.append(f'<text x="{px(tick):.1f}" y="{y + 38:.1f}" text-anchor="middle" class="chart-tick">{tick:.0%}</text>')
+    parts.append(f'<line x1="{px(0.5):.1f}" x2="{px(0.5):.1f}" y1="{y - 24:.1f}" y2="{y + 22:.1f}" class="chart-grid" '
+                 f'stroke-dasharray="4 3"/>')
+    color = PALETTE[0]
+    parts.append(f'<line x1="{px(low):.1f}" x2="{px(high):.1f}" y1="{y:.1f}" y2="{y:.1f}" stroke="{color}" stroke-width="4"/>')
+    for end in (low, high):
+        parts.append(f'<line x1="{px(end):.1f}" x2="{px(end):.1f}" y1="{y - 7:.1f}" y2="{y + 7:.1f}" stroke="{color}" stroke-width="2"/>')
+    parts.append(f'<circle cx="{px(rate):.1f}" cy="{y:.1f}" r="6" fill="{color}"/>')
+    label = f"{rate:.1%} (95 % CI {low:.1%} – {high:.1%})"
+    parts.append(f'<text x="{px(rate):.1f}" y="{y - 12:.1f}" text-anchor="middle" class="chart-legend">{html.escape(label)}</text>')
+    return _svg(parts, width=width, height=height, title=title)

@@ -108,3 +108,34 @@ class AcquisitionForm(forms.Form):
     diversity = forms.FloatField(min_value=0, max_value=1, initial=0.3,
                                  widget=forms.NumberInput(attrs={"step": "0.05"}),
                                  help_text="How strongly picks similar to earlier picks are damped; 0 = off.")
+
+
+class ScoringJobForm(forms.Form):
+    """The Scoring page's upload: the service checks the files and the curation rule."""
+
+    kind = forms.ChoiceField(choices=[("score", "Score every response"), ("curate", "Curate: keep the best"),
+                                      ("ab", "Policy A/B: compare two files")], initial="score")
+    file = forms.FileField(label="JSONL file (policy A for A/B)",
+                           help_text='One row per line: {"prompt": …, "response": …} or {"prompt": …, "responses": [...]}; '
+                                     ".jsonl or .jsonl.gz.")
+    file_b = forms.FileField(required=False, label="Policy B file (A/B only)",
+                             help_text="Responses of policy B to the same prompts; B's win rate over A is reported.")
+    mode = forms.ChoiceField(required=False, label="Curation rule", initial="top_k",
+                             choices=[("top_k", "Top k per prompt"), ("threshold", "Reward at or above a threshold"),
+                                      ("top_percent", "Top p % of all responses")])
+    k = forms.IntegerField(required=False, min_value=1, initial=1, label="k (top k per prompt)")
+    threshold = forms.FloatField(required=False, label="Threshold (raw reward)")
+    percent = forms.FloatField(required=False, min_value=0, max_value=100, initial=10, label="p (top p %)")
+    model = forms.ModelChoiceField(queryset=None, required=False, empty_label="The active model",
+                                   label="Model version")
+
+    def __init__(self, *args, project: Project, **kwargs):
+        from rewardtrain.models import ModelVersion
+
+        super().__init__(*args, **kwargs)
+        self.fields["model"].queryset = ModelVersion.objects.filter(project=project).order_by("-version")
+        self.fields["model"].label_from_instance = lambda m: f"v{m.version} ({m.get_status_display().lower()})"
+
+    def params(self) -> dict:
+        data = self.cleaned_data
+        return {k: data.get(k) for k in ("mode", "k", "threshold", "percent")} if data["kind"] == "curate" else {}

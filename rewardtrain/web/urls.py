@@ -1,7 +1,7 @@
 """Every page URL of rewardtrain (under /train/), one line each."""
 from django.urls import path
 
-from . import acquisitions, quality, registry, snapshots, training
+from . import acquisitions, quality, registry, scoring, snapshots, training
 
 urlpatterns = [
     path("projects/<id:project_id>/quality/", quality.quality_dashboard, name="quality-dashboard"),
@@ -28,4 +28,9 @@ urlpatterns = [
     path("projects/<id:project_id>/acquisitions/new/", acquisitions.acquisition_new, name="acquisition-new"),
     path("projects/<id:project_id>/acquisitions/<id:round_id>/", acquisitions.acquisition_detail,
          name="acquisition-detail"),
+    path("projects/<id:project_id>/scoring/", scoring.scoring_jobs, name="scoring-jobs"),
+    path("projects/<id:project_id>/scoring/new/", scoring.scoring_job_new, name="scoring-job-new"),
+    path("projects/<id:project_id>/scoring/<id:job_id>/", scoring.scoring_job, name="scoring-job"),
+    path("projects/<id:project_id>/scoring/<id:job_id>/download/", scoring.scoring_job_download,
+         name="scoring-job-download"),
 ]
