@@ -129,11 +129,11 @@ class _AlertApi(ObjectProjectMixin, GenericAPIView):
     lookup_kwarg = "alert_id"
     write_roles = DATA_ROLES
     serializer_class = AlertOut
-    action = None
+    change = None
 
     def post(self, request, alert_id):
         try:
-            alert = type(self).action(alert=self.get_object(), user=request.user)
+            alert = type(self).change(alert=self.get_object(), user=request.user)
         except AlertError as exc:
             raise InvalidInput(str(exc))
         return Response(AlertOut(alerts_of(project=self.get_project()).get(pk=alert.pk)).data)
@@ -142,7 +142,7 @@ class _AlertApi(ObjectProjectMixin, GenericAPIView):
 class AlertAcknowledgeApi(_AlertApi):
     """Mark an open alert as acknowledged (project admins and ML engineers)."""
 
-    action = staticmethod(alert_acknowledge)
+    change = staticmethod(alert_acknowledge)
 
     @extend_schema(request=None, responses=AlertOut, summary="Acknowledge an alert")
     def post(self, request, alert_id):
@@ -152,7 +152,7 @@ class AlertAcknowledgeApi(_AlertApi):
 class AlertResolveApi(_AlertApi):
     """Resolve an open or acknowledged alert; its rule may fire again."""
 
-    action = staticmethod(alert_resolve)
+    change = staticmethod(alert_resolve)
 
     @extend_schema(request=None, responses=AlertOut, summary="Resolve an alert")
     def post(self, request, alert_id):
