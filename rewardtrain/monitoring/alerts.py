@@ -9,7 +9,8 @@ Rules:
   difference, sqrt(var_today/n_today + var_base/n_base); needs ≥ MIN_SCORES scores today and in the baseline.
 * length_correlation: today's reward–length correlation is above the threshold (possible reward hacking);
   needs ≥ MIN_SCORES scores today.
-* canary_shift: a version's canary rewards vs the active model's: KS > threshold or |mean shift| > threshold σ.
+* canary_shift: a version's canary rewards vs the active model's: KS > threshold or |mean shift| > threshold σ;
+  once per (version, reference model, canary set), since the same comparison always gives the same numbers.
 """
 from __future__ import annotations
 
@@ -131,10 +132,13 @@ def alert_canary_check(*, model: ModelVersion, shift: dict | None) -> Alert | No
     """Rule canary_shift on a version's canary shift (rewardtrain.monitoring.canaries.canary_shift_of)."""
     if not shift or shift.get("status") != "ok" or not shift["beyond_threshold"]:
         return None
+    if Alert.objects.filter(model_version=model, rule=Rule.CANARY_SHIFT, numbers__canary_set=shift["canary_set"],
+                            numbers__reference__id=shift["reference"]["id"]).exists():
+        return None  # this comparison was already reported (a resolved one too: its numbers cannot change)
     sigma = shift["mean_shift_sigma"]
     return alert_fire(model=model, rule=Rule.CANARY_SHIFT, numbers={
         k: shift[k] for k in ("ks", "p_value", "mean_shift_sigma", "candidate_mean", "reference_mean",
-                              "reference_std", "n", "reference", "thresholds")},
+                              "reference_std", "n", "reference", "thresholds", "canary_set")},
         message=f"Canary rewards of v{model.version} shifted against v{shift['reference']['version']}: KS "
                 f"{shift['ks']:.3f} (threshold {shift['thresholds']['ks']:g}), mean shift "
                 f"{'n/a' if sigma is None else format(sigma, '+.2f')} σ (threshold ±{shift['thresholds']['mean_shift_sigma']:g}).")

@@ -123,7 +123,7 @@ def canary_shift_of(*, model: ModelVersion) -> dict | None:
     if not canaries:
         return None
     reference = reference_model_for(model=model)
-    out = {"canaries": len(canaries), "reference": {"id": reference.pk, "version": reference.version}
+    out = {"canaries": len(canaries), "canary_set": digest, "reference": {"id": reference.pk, "version": reference.version}
            if reference else None, "thresholds": canary_thresholds()}
     if reference is None:
         return {**out, "status": "no_reference"}

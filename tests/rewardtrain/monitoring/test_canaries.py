@@ -12,7 +12,8 @@ from annotation.models import Webhook, WebhookDelivery
 from rewardtrain.ml import RewardModel
 from rewardtrain.models import Alert, Canary, CanaryScore, ModelVersion, TrainingRun
 from rewardtrain.monitoring.canaries import canaries_import, canary_shift_of, shift_statistics
-from rewardtrain.registry.services import model_version_register
+from rewardtrain.monitoring.alerts import alert_resolve, alerts_evaluate
+from rewardtrain.registry.services import model_version_promote, model_version_register
 from rewardtrain.scoring.files import FileProblems
 from rewardtrain.scoring.services import prompt_text
 from rewardtrain.training.storage import storage_upload_dir
@@ -138,3 +139,24 @@ def test_a_registered_version_is_scored_on_the_canaries_and_its_shift_shown(
     page = client.get(f"/train/projects/{project.pk}/models/{candidate.pk}/").content.decode()
     assert "Canary shift" in page and f"{shift['ks']:.3f}" in page and "Shifted beyond the threshold" in page
     assert candidate.status == ModelVersion.Status.CANDIDATE
+
+    # Resolved, the beat does not report the same comparison again.
+    alert_resolve(alert=alert, user=ml_engineer)
+    assert alerts_evaluate() == {"fired": []}
+    # Promoted (by hand or automatically before the worker came to it), it is compared with the version it replaced.
+    model_version_promote(model_version=candidate)
+    candidate.refresh_from_db()
+    assert canary_shift_of(model=candidate)["reference"]["id"] == scoring_model.pk
+
+
+def test_the_monitoring_page_replaces_the_canary_set_for_ml_engineers(client, project, ml_engineer, project_admin):
+    url = f"/train/projects/{project.pk}/monitoring/canaries/"
+    client.force_login(project_admin)
+    assert client.post(url, {"file": jsonl(CANARIES)}).status_code == 403
+    client.force_login(ml_engineer)
+    bad = client.post(url, {"file": jsonl([{"prompt": "p"}], "bad.jsonl")})
+    assert bad.status_code == 400 and "bad.jsonl:1: response" in bad.content.decode()
+    assert not Canary.objects.exists()
+    assert client.post(url, {"file": jsonl(CANARIES)}).status_code == 302
+    page = client.get(f"/train/projects/{project.pk}/monitoring/").content.decode()
+    assert "3 canary prompts" in page and "Replace the canary set" in page
