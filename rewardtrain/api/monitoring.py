@@ -66,7 +66,8 @@ class CanaryShiftOut(serializers.Serializer):
                                      help_text="no_canaries: the project has no canary set; pending: not scored yet.")
     canaries = serializers.IntegerField(required=False)
     canary_set = serializers.CharField(required=False, help_text="sha256 of the canary set compared on.")
-    reference = serializers.DictField(required=False, allow_null=True, help_text="The model compared with {id, version}.")
+    reference = serializers.DictField(required=False, allow_null=True,
+                                      help_text="The model compared with {id, version}.")
     ks = serializers.FloatField(required=False, help_text="Two-sample Kolmogorov–Smirnov statistic.")
     p_value = serializers.FloatField(required=False)
     mean_shift_sigma = serializers.FloatField(required=False, allow_null=True,

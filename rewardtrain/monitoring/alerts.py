@@ -135,13 +135,13 @@ def alert_canary_check(*, model: ModelVersion, shift: dict | None) -> Alert | No
     if Alert.objects.filter(model_version=model, rule=Rule.CANARY_SHIFT, numbers__canary_set=shift["canary_set"],
                             numbers__reference__id=shift["reference"]["id"]).exists():
         return None  # this comparison was already reported (a resolved one too: its numbers cannot change)
-    sigma = shift["mean_shift_sigma"]
+    sigma, limits = shift["mean_shift_sigma"], shift["thresholds"]
     return alert_fire(model=model, rule=Rule.CANARY_SHIFT, numbers={
         k: shift[k] for k in ("ks", "p_value", "mean_shift_sigma", "candidate_mean", "reference_mean",
                               "reference_std", "n", "reference", "thresholds", "canary_set")},
         message=f"Canary rewards of v{model.version} shifted against v{shift['reference']['version']}: KS "
-                f"{shift['ks']:.3f} (threshold {shift['thresholds']['ks']:g}), mean shift "
-                f"{'n/a' if sigma is None else format(sigma, '+.2f')} σ (threshold ±{shift['thresholds']['mean_shift_sigma']:g}).")
+                f"{shift['ks']:.3f} (threshold {limits['ks']:g}), mean shift "
+                f"{'n/a' if sigma is None else format(sigma, '+.2f')} σ (threshold ±{limits['mean_shift_sigma']:g}).")
 
 
 def alerts_evaluate() -> dict:

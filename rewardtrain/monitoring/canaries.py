@@ -123,8 +123,8 @@ def canary_shift_of(*, model: ModelVersion) -> dict | None:
     if not canaries:
         return None
     reference = reference_model_for(model=model)
-    out = {"canaries": len(canaries), "canary_set": digest, "reference": {"id": reference.pk, "version": reference.version}
-           if reference else None, "thresholds": canary_thresholds()}
+    out = {"canaries": len(canaries), "canary_set": digest, "thresholds": canary_thresholds(),
+           "reference": {"id": reference.pk, "version": reference.version} if reference else None}
     if reference is None:
         return {**out, "status": "no_reference"}
     scores = {s.model_version_id: s.rewards for s in CanaryScore.objects.filter(
