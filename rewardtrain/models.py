@@ -506,7 +506,7 @@ class Alert(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [models.UniqueConstraint(fields=["project", "rule", "model_version"],
-                                               condition=~Q(status="resolved"), nulls_distinct=False,
+                                               condition=~Q(status="resolved"),
                                                name="alert_one_unresolved_per_rule_model")]
 
     def __str__(self) -> str:

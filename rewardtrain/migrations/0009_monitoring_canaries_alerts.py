@@ -57,7 +57,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['-created_at', '-id'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('status', 'resolved'), _negated=True), fields=('project', 'rule', 'model_version'), name='alert_one_unresolved_per_rule_model', nulls_distinct=False)],
+                'constraints': [models.UniqueConstraint(condition=models.Q(('status', 'resolved'), _negated=True), fields=('project', 'rule', 'model_version'), name='alert_one_unresolved_per_rule_model')],
             },
         ),
     ]
