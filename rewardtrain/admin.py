@@ -1,8 +1,8 @@
 """Django admin for the rewardtrain models (read-mostly: snapshots are immutable)."""
 from django.contrib import admin
 
-from .models import (DatasetSnapshot, ModelEvent, ModelVersion, ScoreDaily, ScoringJob, SnapshotJob, TrainingPolicy,
-                     TrainingRun)
+from .models import (Alert, Canary, DatasetSnapshot, ModelEvent, ModelVersion, ScoreDaily, ScoringJob, SnapshotJob,
+                     TrainingPolicy, TrainingRun)
 
 
 @admin.register(DatasetSnapshot)
@@ -73,4 +73,23 @@ class ScoreDailyAdmin(admin.ModelAdmin):
     list_filter = ["day"]
 
     def has_change_permission(self, request, obj=None):  # written by the scoring workers only
+        return False
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    list_display = ["id", "project", "rule", "severity", "model_version", "status", "created_at"]
+    list_filter = ["rule", "status", "project"]
+    readonly_fields = ["numbers"]
+
+    def has_add_permission(self, request):  # raised by the rules (rewardtrain.monitoring.alerts) only
+        return False
+
+
+@admin.register(Canary)
+class CanaryAdmin(admin.ModelAdmin):
+    list_display = ["project", "line", "prompt"]
+    list_filter = ["project"]
+
+    def has_add_permission(self, request):  # imported as a whole set (page, API, import_canaries)
         return False

@@ -436,3 +436,78 @@ class ScoreDaily(models.Model):
 
     def __str__(self) -> str:
         return f"Scores of model {self.model_version_id} on {self.day}: {self.count}"
+
+
+class Canary(models.Model):
+    """One prompt of a project's canary set with its fixed responses: every new model version scores them,
+    so its reward distribution can be compared with the active model's before promotion
+    (rewardtrain.monitoring). A new import replaces the whole set."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="canaries")
+    line = models.PositiveIntegerField(help_text="Line of the imported file.")
+    prompt = models.TextField()
+    responses = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "line"]
+
+    def __str__(self) -> str:
+        return f"Canary {self.line} of {self.project}"
+
+
+class CanaryScore(models.Model):
+    """A model version's rewards on its project's canary set (flattened in canary order), and the set's
+    fingerprint at scoring time, so a re-imported set is scored again."""
+
+    model_version = models.OneToOneField(ModelVersion, on_delete=models.CASCADE, related_name="canary_score")
+    rewards = models.JSONField(default=list)
+    canary_set = models.CharField(max_length=64, help_text="sha256 of the canary set that was scored.")
+    scored_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Canary rewards of model {self.model_version_id} ({len(self.rewards)})"
+
+
+class Alert(models.Model):
+    """A monitoring rule that fired (rewardtrain.monitoring.alerts): at most one open alert per
+    (project, rule, model version), so a rule that keeps firing does not pile up alerts."""
+
+    class Rule(models.TextChoices):
+        MEAN_DROP = "mean_drop", "Mean reward below baseline"
+        LENGTH_CORRELATION = "length_correlation", "Reward–length correlation"
+        CANARY_SHIFT = "canary_shift", "Canary shift of a candidate"
+
+    class Severity(models.TextChoices):
+        WARNING = "warning", "Warning"
+        CRITICAL = "critical", "Critical"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        RESOLVED = "resolved", "Resolved"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="alerts")
+    model_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.CASCADE,
+                                      related_name="alerts")
+    rule = models.CharField(max_length=32, choices=Rule.choices)
+    severity = models.CharField(max_length=16, choices=Severity.choices, default=Severity.WARNING)
+    message = models.TextField()
+    numbers = models.JSONField(default=dict, blank=True, help_text="The measured values and the thresholds.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                        related_name="+")
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["project", "rule", "model_version"],
+                                               condition=~Q(status="resolved"),
+                                               name="alert_one_unresolved_per_rule_model")]
+
+    def __str__(self) -> str:
+        return f"{self.get_rule_display()} ({self.status})"

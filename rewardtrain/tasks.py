@@ -12,6 +12,8 @@ from .active.services import acquisition_round_execute as _acquisition_round_exe
 from .active.services import acquisition_round_select as _acquisition_round_select
 from .active.services import acquisition_rounds_fail_stale as _acquisition_rounds_fail_stale
 from .active.services import acquisition_rounds_schedule as _acquisition_rounds_schedule
+from .monitoring.alerts import alerts_evaluate as _alerts_evaluate
+from .monitoring.canaries import canary_scores_compute as _canary_scores_compute
 from .scoring.jobs import scoring_job_execute as _scoring_job_execute
 from .scoring.jobs import scoring_jobs_fail_stale as _scoring_jobs_fail_stale
 from .scoring.services import scores_for_version as _scores_for_version
@@ -130,3 +132,15 @@ def scoring_job_execute(job_id: int) -> str:
 def scoring_jobs_fail_stale() -> list[int]:
     """Beat, every 10 minutes: scoring jobs whose worker was lost are marked failed."""
     return _scoring_jobs_fail_stale()
+
+
+@shared_task(name="rewardtrain.tasks.canary_scores_compute")
+def canary_scores_compute(model_version_id: int) -> dict | None:
+    """A new version (and the active one) scored on the project's canary set; then the canary-shift rule."""
+    return _canary_scores_compute(model_version_id=model_version_id)
+
+
+@shared_task(name="rewardtrain.tasks.alerts_evaluate")
+def alerts_evaluate() -> dict:
+    """Beat, every 5 minutes: the monitoring alert rules (rewardtrain.monitoring.alerts)."""
+    return _alerts_evaluate()

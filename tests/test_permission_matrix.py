@@ -37,6 +37,7 @@ class World:
     import_job: object = None
     webhook: object = None
     scoring_job: object = None
+    alert: object = None
 
 
 @pytest.fixture(autouse=True)
@@ -63,7 +64,8 @@ def world(db, tiny_bert) -> World:
     import_job = import_job_create(project=project, kind="tasks", upload=task_file(), user=users["admin"])
     return World(project=project, users=users, task=judgement.task, judgement=judgement,
                  pair=judgement.pairs.first(), snapshot=snapshot, assignment=assignment, import_job=import_job,
-                 webhook=webhook, **training_world(project, users["ml"]), scoring_job=scoring_world(project, tiny_bert))
+                 webhook=webhook, **training_world(project, users["ml"]), scoring_job=scoring_world(project, tiny_bert),
+                 alert=alert_world(project))
 
 
 def training_world(project, ml):
@@ -100,6 +102,19 @@ def scoring_world(project, backbone):
     result = default_storage.save("scoring/results/matrix.jsonl", ContentFile(b'{"prompt": "p", "rewards": [0.1]}\n'))
     return ScoringJob.objects.create(project=project, kind="score", model_version=active, result=result, status="succeeded",
                                      params={"files": [{"name": "in.jsonl", "rows": 1, "responses": 1}]})
+
+
+def alert_world(project):
+    from rewardtrain.models import Alert, ModelVersion
+
+    model = ModelVersion.objects.get(project=project, status=ModelVersion.Status.ACTIVE)
+    return Alert.objects.create(project=project, model_version=model, rule="mean_drop", message="Mean reward fell.")
+
+
+def canary_file():
+    upload = io.BytesIO(b'{"prompt": "Which?", "responses": ["this", "that"]}\n')
+    upload.name = "canaries.jsonl"
+    return upload
 
 
 def scoring_file():
@@ -214,6 +229,13 @@ ENDPOINTS = [
     ("get", "/api/v1/scoring-jobs/{scoring_job}/", None, None, DATA_READ),
     ("get", "/api/v1/scoring-jobs/{scoring_job}/download/", None, None, DATA_READ),
     ("get", "/api/v1/models/{model}/score-stats/", None, None, DATA_READ),
+    # Monitoring (rewardtrain/api/monitoring.py): canaries (ML engineers import), canary shift, alerts.
+    ("get", P + "/canaries/", None, None, DATA_READ),
+    ("post", P + "/canaries/", lambda w: {"file": canary_file()}, "multipart", ML_WRITE),
+    ("get", "/api/v1/models/{model}/canary-shift/", None, None, DATA_READ),
+    ("get", P + "/alerts/", None, None, DATA_READ),
+    ("post", "/api/v1/alerts/{alert}/acknowledge/", None, None, DATA_READ),
+    ("post", "/api/v1/alerts/{alert}/resolve/", None, None, DATA_READ),
     # The annotator API (annotation/api/annotate.py, gold.py, auth.py).
     ("post", P + "/next-task/", None, None, {"annotator": 200, "other_admin": 404, "ml": 403, "admin": 200}),
     ("post", "/api/v1/assignments/{a}/judgement/", ranking_body, "json", LEASEHOLDER),
@@ -239,7 +261,8 @@ def call(w: World, role: str, method, url, body, fmt):
         client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     url = url.format(p=w.project.pk, s=w.snapshot.pk, t=w.task.pk, j=w.judgement.pk, pair=w.pair.pk,
                      a=w.assignment.pk, job=w.job.pk, ijob=w.import_job.pk, run=w.run.pk, model=w.model.pk,
-                     u=w.users["annotator"].pk, acq=w.acquisition.pk, w=w.webhook.pk, scoring_job=w.scoring_job.pk)
+                     u=w.users["annotator"].pk, acq=w.acquisition.pk, w=w.webhook.pk, scoring_job=w.scoring_job.pk,
+                     alert=w.alert.pk)
     body = body(w) if callable(body) else body
     kwargs = {"format": fmt} if fmt else {}
     return getattr(client, method)(url, body, **kwargs) if body is not None else getattr(client, method)(url)

@@ -272,6 +272,7 @@ CELERY_BEAT_SCHEDULE = {
                                         "schedule": timedelta(minutes=5)},
     "fail-stale-scoring-jobs": {"task": "rewardtrain.tasks.scoring_jobs_fail_stale",
                                 "schedule": timedelta(minutes=10)},
+    "monitoring-alerts": {"task": "rewardtrain.tasks.alerts_evaluate", "schedule": timedelta(minutes=5)},
 }
 # Webhooks (annotation/services/webhooks.py): attempts, back-off base · 2^(attempt-1) capped at MAX, the
 # receiver's timeout, and whether targets may resolve to loopback/private addresses (SSRF; off in production).
@@ -319,6 +320,18 @@ VERDICT_SCORE_STATS_FLUSH_SECONDS = float(os.environ.get("VERDICT_SCORE_STATS_FL
 VERDICT_SCORING_JOB_STALE_SECONDS = int(os.environ.get("VERDICT_SCORING_JOB_STALE_SECONDS", str(6 * 3600)))
 # A snapshot job still running this long after it started has lost its worker (a cut has no heartbeat).
 VERDICT_SNAPSHOT_JOB_STALE_SECONDS = int(os.environ.get("VERDICT_SNAPSHOT_JOB_STALE_SECONDS", str(6 * 3600)))
+# Monitoring (rewardtrain/monitoring): alert thresholds, shown on the monitoring page. mean_drop fires when today's
+# mean reward of the active model is more than K standard errors below its previous BASELINE_DAYS' pooled mean;
+# length_correlation when today's reward–length correlation is above LENGTH_CORRELATION; both need MIN_SCORES
+# scores today. canary_shift when a new version's canary rewards differ from the active model's by KS above
+# CANARY_KS or a mean shift beyond CANARY_MEAN_SHIFT_SIGMA σ. A canary set holds at most CANARY_MAX_PROMPTS prompts.
+VERDICT_ALERT_MEAN_DROP_K = float(os.environ.get("VERDICT_ALERT_MEAN_DROP_K", "4"))
+VERDICT_ALERT_MIN_SCORES = int(os.environ.get("VERDICT_ALERT_MIN_SCORES", "50"))
+VERDICT_ALERT_BASELINE_DAYS = int(os.environ.get("VERDICT_ALERT_BASELINE_DAYS", "28"))
+VERDICT_ALERT_LENGTH_CORRELATION = float(os.environ.get("VERDICT_ALERT_LENGTH_CORRELATION", "0.5"))
+VERDICT_ALERT_CANARY_KS = float(os.environ.get("VERDICT_ALERT_CANARY_KS", "0.3"))
+VERDICT_ALERT_CANARY_MEAN_SHIFT_SIGMA = float(os.environ.get("VERDICT_ALERT_CANARY_MEAN_SHIFT_SIGMA", "1"))
+VERDICT_CANARY_MAX_PROMPTS = int(os.environ.get("VERDICT_CANARY_MAX_PROMPTS", "1000"))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -1,7 +1,7 @@
 """Every URL of the rewardtrain API (under /api/v1/), one line each; the paths are a public contract."""
 from django.urls import path
 
-from . import acquisitions, registry, scoring, snapshots, training
+from . import acquisitions, monitoring, registry, scoring, snapshots, training
 
 urlpatterns = [
     path("projects/<id:project_id>/snapshots/", snapshots.SnapshotListCreateApi.as_view(), name="api-snapshots"),
@@ -37,4 +37,10 @@ urlpatterns = [
     path("models/<id:model_id>/score-stats/", scoring.ModelScoreStatsApi.as_view(), name="api-model-score-stats"),
     path("scoring-jobs/<id:job_id>/download/", scoring.ScoringJobDownloadApi.as_view(),
          name="api-scoring-job-download"),
+    # Monitoring: canary set, canary shift, alerts.
+    path("projects/<id:project_id>/canaries/", monitoring.CanarySetApi.as_view(), name="api-canaries"),
+    path("models/<id:model_id>/canary-shift/", monitoring.ModelCanaryShiftApi.as_view(), name="api-model-canary-shift"),
+    path("projects/<id:project_id>/alerts/", monitoring.AlertListApi.as_view(), name="api-alerts"),
+    path("alerts/<id:alert_id>/acknowledge/", monitoring.AlertAcknowledgeApi.as_view(), name="api-alert-acknowledge"),
+    path("alerts/<id:alert_id>/resolve/", monitoring.AlertResolveApi.as_view(), name="api-alert-resolve"),
 ]

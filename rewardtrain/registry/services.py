@@ -17,6 +17,7 @@ from annotation.models import Project
 from annotation.services.audit import audit_record
 from annotation.services.webhooks import webhook_event
 
+from ..monitoring.canaries import canary_scores_enqueue
 from ..models import ModelEvent, ModelVersion, TrainingRun
 from ..training.storage import storage_files
 
@@ -46,6 +47,7 @@ def model_version_register(*, run: TrainingRun, artifact_dir: str, report: dict)
                                         artifact_dir=artifact_dir, validation_report=report)
     ModelEvent.objects.create(project_id=run.project_id, model_version=model, action=Action.REGISTER,
                               user=run.created_by)
+    canary_scores_enqueue(model_version_id=model.pk)  # scored on the canary set once this commits
     return model
 
 

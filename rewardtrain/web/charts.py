@@ -114,10 +114,16 @@ def _empty(*, title: str, width: int, height: int, message: str) -> SafeString:
 def line_chart(*, series: Sequence[dict], title: str, x_label: str, y_label: str, width: int = 640,
                height: int = 260, y_range: tuple[float, float] | None = None,
                empty: str = "No data yet.") -> SafeString:
-    """`series`: [{"name": str, "points": [(x, y), ...]}]; non-finite points are skipped."""
-    clean = [{"name": s["name"], "points": [(float(x), float(y)) for x, y in s["points"]
-                                            if y is not None and math.isfinite(float(y))]} for s in series]
-    points = [p for s in clean for p in s["points"]]
+    """`series`: [{"name": str, "points": [(x, y), ...], "band": [(x, low, high), ...] (optional, shaded)}];
+    non-finite points are skipped."""
+    def finite(*values) -> bool:
+        return all(v is not None and math.isfinite(float(v)) for v in values)
+
+    clean = [{"name": s["name"], "points": [(float(x), float(y)) for x, y in s["points"] if finite(y)],
+              "band": [(float(x), float(lo), float(hi)) for x, lo, hi in s.get("band") or () if finite(lo, hi)]}
+             for s in series]
+    points = [p for s in clean for p in s["points"]] + [(x, v) for s in clean for x, lo, hi in s["band"]
+                                                          for v in (lo, hi)]
     if not points:
         return _empty(title=title, width=width, height=height, message=empty)
     xs, ys = [p[0] for p in points], [p[1] for p in points]
@@ -126,6 +132,10 @@ def line_chart(*, series: Sequence[dict], title: str, x_label: str, y_label: str
     parts = frame.axes(title=title, x_label=x_label, y_label=y_label)
     for i, s in enumerate(clean):
         color = PALETTE[i % len(PALETTE)]
+        if len(s["band"]) > 1:
+            edge = [(x, hi) for x, lo, hi in s["band"]] + [(x, lo) for x, lo, hi in reversed(s["band"])]
+            outline = " ".join(f"{frame.px(x):.1f},{frame.py(y):.1f}" for x, y in edge)
+            parts.append(f'<polygon points="{outline}" fill="{color}" fill-opacity="0.15" stroke="none"/>')
         coords = " ".join(f"{frame.px(x):.1f},{frame.py(y):.1f}" for x, y in s["points"])
         if len(s["points"]) == 1:
             x, y = s["points"][0]

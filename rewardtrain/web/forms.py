@@ -139,3 +139,11 @@ class ScoringJobForm(forms.Form):
     def params(self) -> dict:
         data = self.cleaned_data
         return {k: data.get(k) for k in ("mode", "k", "threshold", "percent")} if data["kind"] == "curate" else {}
+
+
+class CanaryImportForm(forms.Form):
+    """The Monitoring page's canary upload: the service checks every line."""
+
+    file = forms.FileField(label="Canary set (JSONL)",
+                           help_text='One row per line: {"prompt": …, "response": …} or {"prompt": …, "responses": [...]}; '
+                                     ".jsonl or .jsonl.gz. Replaces the current set.")

@@ -10,6 +10,7 @@ from annotation.selectors.pairs import OVERALL_NAME
 
 from . import charts
 
+from ..monitoring.canaries import canary_shift_of
 from ..registry.selectors import model_of_project, model_plot_name, models_compared, models_of_project
 from ..registry.services import RegistryError, model_version_promote, model_version_rollback
 
@@ -78,7 +79,7 @@ def model_detail(request, project_id, model_id):
         "charts": report_charts(report, version=model.version),
         "by_criterion": _breakdown(report.get("accuracy_by_criterion"), criterion_label),
         "by_strength": _breakdown(report.get("accuracy_by_strength")),
-        "can_change": _can_change(request)})
+        "canary": canary_shift_of(model=model), "can_change": _can_change(request)})
 
 
 @project_role_required(*DATA_ROLES)

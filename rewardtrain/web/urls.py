@@ -1,7 +1,7 @@
 """Every page URL of rewardtrain (under /train/), one line each."""
 from django.urls import path
 
-from . import acquisitions, quality, registry, scoring, snapshots, training
+from . import acquisitions, monitoring, quality, registry, scoring, snapshots, training
 
 urlpatterns = [
     path("projects/<id:project_id>/quality/", quality.quality_dashboard, name="quality-dashboard"),
@@ -33,4 +33,10 @@ urlpatterns = [
     path("projects/<id:project_id>/scoring/<id:job_id>/", scoring.scoring_job, name="scoring-job"),
     path("projects/<id:project_id>/scoring/<id:job_id>/download/", scoring.scoring_job_download,
          name="scoring-job-download"),
+    path("projects/<id:project_id>/monitoring/", monitoring.monitoring, name="monitoring"),
+    path("projects/<id:project_id>/monitoring/canaries/", monitoring.canaries_upload, name="canaries-upload"),
+    path("projects/<id:project_id>/monitoring/alerts/<id:alert_id>/acknowledge/", monitoring.alert_acknowledge_view,
+         name="alert-acknowledge"),
+    path("projects/<id:project_id>/monitoring/alerts/<id:alert_id>/resolve/", monitoring.alert_resolve_view,
+         name="alert-resolve"),
 ]

@@ -55,6 +55,7 @@ def test_every_page_runs_under_the_csp_without_violations(browser, live_server):
     visit(f"/train/projects/{project.pk}/runs/")
     visit(f"/train/projects/{project.pk}/runs/{run.pk}/")
     visit(f"/train/projects/{project.pk}/models/")
+    visit(f"/train/projects/{project.pk}/monitoring/")
     visit(f"/projects/{project.pk}/annotate/")
     page.keyboard.press("?")  # the workspace script runs: its key help opens
     page.keyboard.press("Escape")
