@@ -13,7 +13,8 @@ from annotation.models import AuditEvent, Project
 
 ACTIONS = ("member.role_added", "member.role_changed", "member.role_removed", "pii_policy.changed", "snapshot.downloaded",
            "snapshot.exported", "model.downloaded", "model.promoted", "model.rolled_back", "model.archived",
-           "webhook.created", "webhook.updated", "webhook.deleted", "webhook.tested", "adjudication.recorded")
+           "webhook.created", "webhook.updated", "webhook.deleted", "webhook.tested", "adjudication.recorded",
+           "scoring.downloaded")
 
 
 def audit_record(*, action: str, user=None, project: Project | None = None, target: models.Model | None = None,

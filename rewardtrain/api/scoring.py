@@ -1,7 +1,6 @@
 """Scoring over the API: best-of-N on the active (or a named) model, and batch scoring jobs (score,
 curate, policy A/B). Project admins and ML engineers; annotators 403; non-members 404."""
 from django.http import FileResponse
-from django.core.files.storage import default_storage
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers, status
@@ -13,7 +12,7 @@ from annotation.api.common import Conflict, InvalidInput, ProjectScopedMixin, id
 from annotation.permissions import DATA_ROLES
 
 from ..models import ModelVersion, ScoringJob
-from ..scoring.jobs import CURATE_MODES, scoring_job_create, scoring_job_result_name
+from ..scoring.jobs import CURATE_MODES, scoring_job_create, scoring_job_result_name, scoring_job_result_open
 from ..scoring.stats import score_stats_of
 from ..scoring.services import MAX_RESPONSES, NoActiveModel, ScoringError, ScoringUnavailable, responses_score
 from .training import ObjectProjectMixin
@@ -166,7 +165,7 @@ class ScoringJobDownloadApi(ObjectProjectMixin, GenericAPIView):
         job = self.get_object()
         if not job.result:
             raise Conflict(f"Scoring job {job.pk} has no result yet ({job.status}).")
-        return FileResponse(default_storage.open(job.result, "rb"), as_attachment=True,
+        return FileResponse(scoring_job_result_open(job=job, user=request.user), as_attachment=True,
                             filename=scoring_job_result_name(job=job), content_type="application/jsonl")
 
 

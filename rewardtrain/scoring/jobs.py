@@ -33,6 +33,7 @@ from django.utils.text import get_valid_filename
 
 from annotation.hashing import content_hash
 from annotation.models import Project
+from annotation.services.audit import audit_record
 
 from ..models import ModelVersion, ScoringJob
 from .files import FileProblems, file_check, score_rows
@@ -418,6 +419,14 @@ def scoring_job_of(*, project: Project, job_id: int) -> ScoringJob:
 
     return get_object_or_404(ScoringJob.objects.select_related("model_version", "created_by"), project=project,
                              pk=job_id)
+
+
+def scoring_job_result_open(*, job: ScoringJob, user):
+    """The result file, opened for a download that the audit trail records (who took which scores)."""
+    handle = default_storage.open(job.result, "rb")
+    audit_record(action="scoring.downloaded", user=user, project=job.project, target=job,
+                 detail={"kind": job.kind, "model_version": job.model_version_id})
+    return handle
 
 
 def scoring_job_result_name(*, job: ScoringJob) -> str:

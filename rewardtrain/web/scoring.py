@@ -1,7 +1,6 @@
 """The Scoring page: upload a file to score, curate or compare (A/B), follow the job live (htmx polls a
 fragment), read its summary and plots, download the result. Project admins and ML engineers."""
 from django.contrib import messages
-from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -9,7 +8,8 @@ from django.views.decorators.http import require_POST
 from annotation.permissions import DATA_ROLES, project_role_required
 
 from ..models import ModelVersion, ScoringJob
-from ..scoring.jobs import scoring_job_create, scoring_job_of, scoring_job_result_name, scoring_jobs_recent
+from ..scoring.jobs import (scoring_job_create, scoring_job_of, scoring_job_result_name, scoring_job_result_open,
+                            scoring_jobs_recent)
 from ..scoring.services import ScoringError
 from . import charts
 from .forms import ScoringJobForm
@@ -83,5 +83,5 @@ def scoring_job_download(request, project_id, job_id):
     job = scoring_job_of(project=request.project, job_id=job_id)
     if not job.result:
         raise Http404("This job has no result yet.")
-    return FileResponse(default_storage.open(job.result, "rb"), as_attachment=True,
+    return FileResponse(scoring_job_result_open(job=job, user=request.user), as_attachment=True,
                         filename=scoring_job_result_name(job=job), content_type="application/jsonl")

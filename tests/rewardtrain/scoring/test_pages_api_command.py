@@ -3,9 +3,12 @@ runs when the request's transaction commits)."""
 import json
 
 import pytest
+
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
+
+from annotation.models import AuditEvent
 
 from rewardtrain.models import ScoringJob
 
@@ -35,6 +38,8 @@ def test_the_page_uploads_follows_and_downloads_a_curation(client, project, ml_e
     assert fragment.content.lstrip().startswith(b'<section id="job-live"') and b"hx-trigger" not in fragment.content
     download = client.get(f"/train/projects/{project.pk}/scoring/{job.pk}/download/")
     assert download["Content-Disposition"] == 'attachment; filename="rows.curated.jsonl"'
+    audit = AuditEvent.objects.get(action="scoring.downloaded")  # who took which scores is on record
+    assert (audit.username, audit.target_id) == (ml_engineer.username, str(job.pk))
     kept = [json.loads(line) for line in b"".join(download.streaming_content).splitlines()]
     assert len(kept) == 5 and all(GOOD in item["response"] for item in kept)
 
