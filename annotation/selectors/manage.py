@@ -5,6 +5,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from annotation.models import Batch, Judgement, Membership, Project, Task, TaskSlot
 from annotation.quality.disputes import disputed_task_ids
 
+from .tasks import tasks_filter
 from .workspace import LETTERS
 
 
@@ -30,13 +31,8 @@ def batches_progress(*, project: Project) -> QuerySet[Batch]:
 def tasks_browse(*, project: Project, status: str | None = None, batch_id: int | None = None,
                  is_gold: bool | None = None, disputed: bool | None = None) -> QuerySet[Task]:
     """The task browser's list, newest first, narrowed by every filter given (None means "any")."""
-    qs = Task.objects.filter(project=project).select_related("batch", "prompt", "adjudication").order_by("-id")
-    if status is not None:
-        qs = qs.filter(status=status)
-    if batch_id is not None:
-        qs = qs.filter(batch_id=batch_id)
-    if is_gold is not None:
-        qs = qs.filter(is_gold=is_gold)
+    qs = tasks_filter(project=project, status=status, batch_id=batch_id, is_gold=is_gold)
+    qs = qs.select_related("batch", "adjudication").order_by("-id")
     if disputed is not None:
         ids = list(disputed_task_ids(project=project))
         qs = qs.filter(pk__in=ids) if disputed else qs.exclude(pk__in=ids)
