@@ -15,8 +15,10 @@ mkdir -p "$VAR"
   --schedule "$VAR/celerybeat-schedule" >"$VAR/worker.log" 2>&1 &
 worker=$!
 # Best-of-N requests get their own worker, which keeps the active model loaded: they must not wait
-# behind a training run or a batch job on the worker above.
-.venv/bin/celery -A config worker --pool solo -Q scoring -n "scoring@%h" --loglevel INFO \
+# behind a training run or a batch job on the worker above. One torch thread: on a laptop-sized host
+# that also runs the web server and the other worker, more threads spin against them (BENCHMARKS.md).
+VERDICT_SCORING_TORCH_THREADS=${VERDICT_SCORING_TORCH_THREADS:-1} \
+  .venv/bin/celery -A config worker --pool solo -Q scoring -n "scoring@%h" --loglevel INFO \
   >"$VAR/scoring-worker.log" 2>&1 &
 scoring_worker=$!
 server=
