@@ -221,6 +221,14 @@ def _username_validate(username: str) -> None:
         raise ValueError(f"Invalid username {username!r}: {' '.join(exc.messages)}")
 
 
+class UnknownUser(ValueError):
+    """No such user and none to be created; each adapter says how to ask for one (flag, box, field)."""
+
+    def __init__(self, username: str):
+        self.username = username
+        super().__init__(f"No user named {username!r}; pass --create-user to create one.")
+
+
 @transaction.atomic
 def member_add(*, project: Project, username: str, role: str, create_user: bool = False,
                password: str | None = None, actor=None) -> tuple[Membership, str | None]:
@@ -235,7 +243,7 @@ def member_add(*, project: Project, username: str, role: str, create_user: bool 
         user = User.objects.get(username=username)
     except User.DoesNotExist:
         if not create_user:
-            raise ValueError(f"No user named {username!r}; pass --create-user to create one.")
+            raise UnknownUser(username)
         new_password = password or generate_password()
         user = User.objects.create_user(username=username, password=new_password)
     membership, created = Membership.objects.get_or_create(project=project, user=user, role=role)

@@ -118,6 +118,9 @@ def members(request, project_id):
         try:
             _, password = project_services.member_add(project=project, username=d["username"], role=d["role"],
                                                       create_user=d["create_user"], actor=request.user)
+        except project_services.UnknownUser as exc:
+            form.add_error("username", f"No user named “{exc.username}”: tick “Create this user” below to create "
+                                       "the account, or check the spelling.")
         except ValueError as exc:
             form.add_error("username", str(exc))
         else:

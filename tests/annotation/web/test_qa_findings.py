@@ -1,0 +1,30 @@
+"""Regressions found by walking the admin's workspace as a first-time user (the QA pass)."""
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from annotation.models import Membership, Project
+
+from .test_manage import disputed_task
+
+
+def test_adding_an_unknown_member_says_what_to_tick_not_a_command_flag(client, project, project_admin):
+    client.force_login(project_admin)
+    response = client.post(reverse("members", args=[project.pk]), {"username": "ghost", "role": "ml"})
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "No user named “ghost”: tick “Create this user”" in page and "--create-user" not in page
+    api = APIClient()
+    api.force_authenticate(project_admin)
+    response = api.post(f"/api/v1/projects/{project.pk}/members/", {"username": "ghost", "role": "ml"}, format="json")
+    assert response.status_code == 400
+    assert '"create_user": true' in response.json()["error"]["message"]
+    assert not Membership.objects.filter(project=project, user__username="ghost").exists()
+
+
+def test_disputed_page_states_the_threshold_as_the_percent_settings_use(client, project, project_admin):
+    Project.objects.filter(pk=project.pk).update(dispute_threshold=0.25)
+    disputed_task(project)
+    client.force_login(project_admin)
+    page = client.get(reverse("disputed", args=[project.pk])).content.decode()
+    assert "more than 25 % of the judgements differ" in page
+    assert f'<a href="{reverse("project-edit", args=[project.pk])}">Settings</a>' in page
