@@ -28,3 +28,21 @@ def test_disputed_page_states_the_threshold_as_the_percent_settings_use(client, 
     page = client.get(reverse("disputed", args=[project.pk])).content.decode()
     assert "more than 25 % of the judgements differ" in page
     assert f'<a href="{reverse("project-edit", args=[project.pk])}">Settings</a>' in page
+
+
+def test_a_refused_rubric_keeps_what_the_admin_typed_and_a_nul_is_a_message_not_a_500(client, project, project_admin):
+    client.force_login(project_admin)
+    url = reverse("rubric-edit", args=[project.pk])
+    before = project.rubric_id
+    response = client.post(url, {"name": "Draft two", "key-0": "clarity", "label-0": "Clarity", "description-0": "Is it clear?",
+                                 "key-1": "clarity", "label-1": "Again"})
+    page = response.content.decode()
+    assert response.status_code == 400 and "Criterion keys must be unique." in page
+    assert 'value="Draft two"' in page and 'value="Is it clear?"' in page and 'value="Again"' in page
+    response = client.post(url, {"name": "R", "key-0": "clarity", "label-0": "Cla\x00rity"})
+    assert response.status_code == 400
+    assert "Criterion “clarity”: NUL characters are not allowed in its label." in response.content.decode()
+    response = client.post(url, {"name": "R\x00", "key-0": "clarity"})
+    assert response.status_code == 400 and "Rubric name: NUL characters are not allowed." in response.content.decode()
+    project.refresh_from_db()
+    assert project.rubric_id == before
