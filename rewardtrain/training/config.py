@@ -59,6 +59,9 @@ def config_validate(*, config: dict) -> dict:
             raise ConfigError(f"config.{key} must be a finite number greater than {floor}, got {value!r}.")
         if key in CEILINGS and value > CEILINGS[key]:
             raise ConfigError(f"config.{key} must be at most {CEILINGS[key]:g}, got {value:g}.")
+    seed = merged.get("seed")
+    if seed is not None and not 0 <= seed < 2**32:  # numpy's seed range; the trainer would fail on start
+        raise ConfigError(f"config.seed must be a whole number from 0 to {2**32 - 1}, got {seed}.")
     try:
         TrainConfig.from_dict({**merged, "data": "train.jsonl", "out": "model"})
     except (TypeError, ValueError) as exc:

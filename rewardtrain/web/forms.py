@@ -49,7 +49,8 @@ class TrainForm(forms.Form):
     lr = forms.FloatField(initial=5e-5, min_value=1e-8, max_value=CEILINGS["lr"], label="Learning rate",
                           widget=forms.NumberInput(attrs={"step": "any"}), help_text="Peak learning rate, e.g. 5e-5.")
     max_steps = forms.IntegerField(required=False, min_value=1, max_value=CEILINGS["max_steps"], help_text="Empty: as many as the epochs take.")
-    seed = forms.IntegerField(initial=0, help_text="The same seed and snapshot give the same data order.")
+    seed = forms.IntegerField(initial=0, min_value=0, max_value=2**32 - 1,
+                              help_text="The same seed and snapshot give the same data order.")
 
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)

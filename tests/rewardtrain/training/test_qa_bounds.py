@@ -17,6 +17,8 @@ HUGE = "99999999999999999999"
     ({"max_steps": 10**20}, "config.max_steps must be at most 1e+08"),
     ({"lr": float("nan")}, "config.lr must be a finite number greater than 0, got nan."),
     ({"epochs": float("inf")}, "config.epochs must be a finite number greater than 0, got inf."),
+    ({"seed": -1}, "config.seed must be a whole number from 0 to 4294967295, got -1."),
+    ({"seed": 10**20}, "config.seed must be a whole number from 0 to 4294967295"),
 ])
 def test_run_configs_beyond_any_sane_run_are_refused(config, message):
     with pytest.raises(ConfigError, match=message.replace("+", r"\+").replace(".", r"\.")):
@@ -26,7 +28,7 @@ def test_run_configs_beyond_any_sane_run_are_refused(config, message):
 
 def test_the_run_page_refuses_absurd_epochs_and_learning_rates(client, project, ml_engineer, snapshot):
     client.force_login(ml_engineer)
-    for field, value in (("epochs", "1e20"), ("lr", "1e308"), ("max_steps", HUGE)):
+    for field, value in (("epochs", "1e20"), ("lr", "1e308"), ("max_steps", HUGE), ("seed", HUGE)):
         data = {"snapshot": snapshot.pk, "epochs": "1", "lr": "5e-5", "seed": "0", field: value}
         response = client.post(reverse("run-new", args=[project.pk]), data)
         assert response.status_code == 400, field
