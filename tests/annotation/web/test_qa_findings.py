@@ -46,3 +46,13 @@ def test_a_refused_rubric_keeps_what_the_admin_typed_and_a_nul_is_a_message_not_
     assert response.status_code == 400 and "Rubric name: NUL characters are not allowed." in response.content.decode()
     project.refresh_from_db()
     assert project.rubric_id == before
+
+
+def test_the_audit_page_shows_details_as_json_not_python(client, project, project_admin):
+    from annotation.services.audit import audit_record
+    audit_record(action="member.role_added", project=project, target=project,
+                 detail={"member": "<b>x</b>", "user_created": True, "previous": None})
+    client.force_login(project_admin)
+    page = client.get(reverse("audit-log", args=[project.pk])).content.decode()
+    assert "&quot;user_created&quot;: true" in page and "&quot;previous&quot;: null" in page
+    assert "True" not in page.split("<table")[1] and "&lt;b&gt;x&lt;/b&gt;" in page
