@@ -48,6 +48,8 @@ def _service(call, **kwargs):
         return call(**kwargs)
     except projects.LastAdmin as exc:
         raise Conflict(str(exc))
+    except projects.UnknownUser as exc:
+        raise InvalidInput(f"username: no user named {exc.username!r}; send \"create_user\": true to create one.")
     except ValueError as exc:
         raise InvalidInput(str(exc))
 

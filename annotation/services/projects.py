@@ -153,8 +153,16 @@ def project_update(*, project: Project, changes: dict) -> Project:
     return project
 
 
-def _criteria_check(criteria: list[dict]) -> None:
-    """ValueError naming the criterion: a key that is reserved, no slug or repeated; a label too long."""
+def _criteria_check(criteria: list[dict], name: str = "") -> None:
+    """ValueError naming the criterion: a key that is reserved, no slug or repeated; a label too long;
+    a NUL anywhere (PostgreSQL refuses it in text: a 500, not a message, if it got that far)."""
+    if "\x00" in name:
+        raise ValueError("Rubric name: NUL characters are not allowed.")
+    for c in criteria:
+        for field in ("key", "label", "description"):
+            if "\x00" in (c.get(field) or ""):
+                raise ValueError(f"Criterion “{c['key'][:64].replace(chr(0), '')}”: NUL characters are not allowed "
+                                 f"in its {field}.")
     keys = [c["key"] for c in criteria]
     for key in keys:
         if problem := criterion_key_problem(key):
@@ -175,7 +183,7 @@ def rubric_create(*, project: Project, name: str, criteria: list[dict], activate
     """A new rubric version (never an edit of a used one); `criteria` holds key/label/description.
 
     ValueError, and nothing written, for a reserved key ("overall", "*") or a repeated one."""
-    _criteria_check(criteria)
+    _criteria_check(criteria, name)
     last = project.rubrics.order_by("-version").values_list("version", flat=True).first() or 0
     rubric = Rubric.objects.create(project=project, name=name, version=last + 1)
     Criterion.objects.bulk_create(
@@ -196,7 +204,7 @@ def rubric_update(*, project: Project, name: str, criteria: list[dict]) -> tuple
     current = Rubric.objects.select_for_update().filter(pk=project.rubric_id).first()
     if current is None or current.is_used:
         return rubric_create(project=project, name=name, criteria=criteria), True
-    _criteria_check(criteria)
+    _criteria_check(criteria, name)
     current.name = name
     current.save(update_fields=["name"])
     current.criteria.all().delete()
@@ -221,6 +229,14 @@ def _username_validate(username: str) -> None:
         raise ValueError(f"Invalid username {username!r}: {' '.join(exc.messages)}")
 
 
+class UnknownUser(ValueError):
+    """No such user and none to be created; each adapter says how to ask for one (flag, box, field)."""
+
+    def __init__(self, username: str):
+        self.username = username
+        super().__init__(f"No user named {username!r}; pass --create-user to create one.")
+
+
 @transaction.atomic
 def member_add(*, project: Project, username: str, role: str, create_user: bool = False,
                password: str | None = None, actor=None) -> tuple[Membership, str | None]:
@@ -235,7 +251,7 @@ def member_add(*, project: Project, username: str, role: str, create_user: bool 
         user = User.objects.get(username=username)
     except User.DoesNotExist:
         if not create_user:
-            raise ValueError(f"No user named {username!r}; pass --create-user to create one.")
+            raise UnknownUser(username)
         new_password = password or generate_password()
         user = User.objects.create_user(username=username, password=new_password)
     membership, created = Membership.objects.get_or_create(project=project, user=user, role=role)

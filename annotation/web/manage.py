@@ -84,22 +84,29 @@ def markdown_preview(request):
 def rubric_edit(request, project_id):
     project = request.project
     current = project.rubric
+    error = None
     if request.method == "POST":
         criteria = criteria_from_post(request.POST)
         name = request.POST.get("name", "").strip() or "Rubric"
         try:
             rubric, new = project_services.rubric_update(project=project, name=name[:200], criteria=criteria)
         except ValueError as exc:
-            messages.error(request, str(exc))
+            error = str(exc)
+            messages.error(request, error)
         else:
             messages.success(request, f"Saved as a new version v{rubric.version} (the old one is in use)." if new
                              else f"Saved v{rubric.version} (no judgement uses it yet, so it was edited in place).")
             return redirect("rubric-edit", project.pk)
-    rows = [{"key": c.key, "label": c.label, "description": c.description} for c in
-            (current.criteria.all() if current else [])]
+    if error:  # the admin's rows come back as typed, to fix, not the saved version
+        rows, name = [dict(c) for c in criteria], name[:200]
+    else:
+        rows = [{"key": c.key, "label": c.label, "description": c.description} for c in
+                (current.criteria.all() if current else [])]
+        name = current.name if current else "Rubric"
     rows += [{"key": "", "label": "", "description": ""}] * 3
     return render(request, "annotation/manage/rubric.html", {
-        "project": project, "current": current, "rows": rows, "versions": rubrics_list(project=project)})
+        "project": project, "current": current, "rows": rows, "name": name,
+        "versions": rubrics_list(project=project)}, status=400 if error else 200)
 
 
 def _member(project, user_id) -> User:
@@ -118,6 +125,9 @@ def members(request, project_id):
         try:
             _, password = project_services.member_add(project=project, username=d["username"], role=d["role"],
                                                       create_user=d["create_user"], actor=request.user)
+        except project_services.UnknownUser as exc:
+            form.add_error("username", f"No user named “{exc.username}”: tick “Create this user” below to create "
+                                       "the account, or check the spelling.")
         except ValueError as exc:
             form.add_error("username", str(exc))
         else:

@@ -61,12 +61,15 @@ def _setting(name: str, default):
     return getattr(settings, name, default)
 
 
+ROUND_MAX_SIZE = 1_000_000  # the API's bound too; more would overflow the column (a 500, not a 400)
+
+
 def acquisition_params_check(*, strategy, size, epsilon=0.1, diversity=0.3, seed=0) -> dict:
     """The round's parameters, checked; AcquisitionError names the field."""
     if strategy not in STRATEGIES:
         raise AcquisitionError(f"strategy: unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}.")
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise AcquisitionError(f"size: must be a whole number ≥ 1, got {size!r}.")
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= ROUND_MAX_SIZE:
+        raise AcquisitionError(f"size: must be a whole number from 1 to {ROUND_MAX_SIZE:,}, got {size!r}.")
     for name, value in (("epsilon", epsilon), ("diversity", diversity)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
             raise AcquisitionError(f"{name}: must be a number from 0 to 1, got {value!r}.")

@@ -10,14 +10,14 @@ from annotation.permissions import DATA_ROLES
 from rewardtrain.ml.acquisition import STRATEGIES
 
 from ..active.selectors import acquisition_round_picks, acquisition_rounds_of_project
-from ..active.services import AcquisitionConflict, AcquisitionError, acquisition_round_create
+from ..active.services import ROUND_MAX_SIZE, AcquisitionConflict, AcquisitionError, acquisition_round_create
 from ..models import AcquisitionPick, AcquisitionRound
 from .training import ObjectProjectMixin
 
 
 class AcquisitionRoundIn(serializers.Serializer):
     strategy = serializers.ChoiceField(choices=STRATEGIES, help_text="random is the control.")
-    size = serializers.IntegerField(min_value=1, max_value=1_000_000, help_text="Pool tasks to open.")
+    size = serializers.IntegerField(min_value=1, max_value=ROUND_MAX_SIZE, help_text="Pool tasks to open.")
     epsilon = serializers.FloatField(required=False, default=0.1, min_value=0, max_value=1,
                                      help_text="Share of the picks drawn uniformly at random.")
     diversity = serializers.FloatField(required=False, default=0.3, min_value=0, max_value=1,

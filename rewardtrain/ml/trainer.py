@@ -162,6 +162,8 @@ def _plan(data: EncodedData, config: TrainConfig, rank: int, world: int) -> list
         if epoch + 1 > config.epochs:  # fractional last epoch
             epoch_steps = epoch_steps[: math.ceil(len(epoch_steps) * (config.epochs - epoch))]
         steps += [(epoch, micro) for micro in epoch_steps]
+        if config.max_steps is not None and len(steps) >= config.max_steps:
+            break  # planning epochs that max_steps cuts off could take for ever (epochs=1e9)
     if config.max_steps is not None:
         steps = steps[: config.max_steps]
     if not steps:

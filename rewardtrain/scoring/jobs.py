@@ -52,6 +52,8 @@ Progress = Callable[[float], None]
 # --- creating a job -------------------------------------------------------------------------------
 
 def _number(value, name: str, what: str) -> float:
+    if value is None or value == "":  # an empty form field: say it is missing, not "got None"
+        raise ScoringError(f"{name}: required, {what}")
     try:
         number = float(value)
     except (TypeError, ValueError):

@@ -5,6 +5,7 @@ so those are not user settings.  Types are checked here because the dataclass do
 or a string where a number belongs must be a 400 now, not a failed run later.
 """
 import dataclasses
+import math
 import typing
 
 from rewardtrain.ml.config import TrainConfig
@@ -13,6 +14,8 @@ RESERVED = ("data", "eval_data", "out", "checkpoint_dir", "resume", "progress_ba
 # Small defaults for runs started in the app: one pass over the snapshot, frequent checkpoints so a
 # lost worker costs little.  The trainer picks CUDA and bf16 by itself when the hardware has them.
 APP_DEFAULTS = {"epochs": 1.0, "save_every": 50, "max_length": 256}
+# Beyond these a run only ties up a training worker for ever (or diverges at once): refused up front.
+CEILINGS = {"epochs": 1000, "lr": 1.0, "max_steps": 100_000_000}
 _FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 
 
@@ -49,8 +52,16 @@ def config_validate(*, config: dict) -> dict:
     merged = {**APP_DEFAULTS, **config}
     numbers = {"epochs": 0, "lr": 0, "max_steps": 0, "save_every": -1, "eval_every": -1}
     for key, floor in numbers.items():
-        if merged.get(key) is not None and merged[key] <= floor:
-            raise ConfigError(f"config.{key} must be greater than {floor}.")
+        value = merged.get(key)
+        if value is None:
+            continue
+        if not math.isfinite(value) or value <= floor:
+            raise ConfigError(f"config.{key} must be a finite number greater than {floor}, got {value!r}.")
+        if key in CEILINGS and value > CEILINGS[key]:
+            raise ConfigError(f"config.{key} must be at most {CEILINGS[key]:g}, got {value:g}.")
+    seed = merged.get("seed")
+    if seed is not None and not 0 <= seed < 2**32:  # numpy's seed range; the trainer would fail on start
+        raise ConfigError(f"config.seed must be a whole number from 0 to {2**32 - 1}, got {seed}.")
     try:
         TrainConfig.from_dict({**merged, "data": "train.jsonl", "out": "model"})
     except (TypeError, ValueError) as exc:

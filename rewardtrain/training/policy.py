@@ -23,6 +23,8 @@ from .services import RunError, training_run_create
 log = logging.getLogger(__name__)
 EDITABLE = ("retrain_every", "auto_promote", "auto_promote_manual", "promote_confidence", "config",
             "snapshot_val_fraction", "acquire_after_promote", "acquire_every_hours", "acquire_strategy", "acquire_size")
+# Upper bounds of the whole-number fields: beyond them the columns overflow (a 500, not a 400).
+POLICY_MAX = {"retrain_every": 10_000_000, "acquire_every_hours": 24 * 365 * 10, "acquire_size": 1_000_000}
 
 
 class PolicyError(ValueError):
@@ -48,8 +50,11 @@ def training_policy_update(*, project: Project, user=None, **fields) -> Training
     unknown = sorted(set(fields) - set(EDITABLE))
     if unknown:
         raise PolicyError(f"Unknown policy field {unknown[0]!r}.")
-    if "retrain_every" in fields and (not isinstance(fields["retrain_every"], int) or fields["retrain_every"] < 0):
-        raise PolicyError("retrain_every must be a whole number ≥ 0 (0 turns automatic retraining off).")
+    if "retrain_every" in fields and (isinstance(fields["retrain_every"], bool)
+                                      or not isinstance(fields["retrain_every"], int)
+                                      or not 0 <= fields["retrain_every"] <= POLICY_MAX["retrain_every"]):
+        raise PolicyError(f"retrain_every must be a whole number from 0 to {POLICY_MAX['retrain_every']:,} "
+                          "(0 turns automatic retraining off).")
     if "promote_confidence" in fields and not 0.5 < float(fields["promote_confidence"]) < 1:
         raise PolicyError("promote_confidence must be above 0.5 and below 1, e.g. 0.95.")
     if "snapshot_val_fraction" in fields and not 0 < float(fields["snapshot_val_fraction"]) < 1:
@@ -58,8 +63,8 @@ def training_policy_update(*, project: Project, user=None, **fields) -> Training
         raise PolicyError(f"acquire_strategy must be one of {', '.join(STRATEGIES)}.")
     for name, least in (("acquire_size", 1), ("acquire_every_hours", 0)):
         value = fields.get(name, least)
-        if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise PolicyError(f"{name} must be a whole number ≥ {least}.")
+        if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= POLICY_MAX[name]:
+            raise PolicyError(f"{name} must be a whole number from {least} to {POLICY_MAX[name]:,}.")
     if "config" in fields:
         try:
             config_validate(config=fields["config"])  # stored as given; the run adds the app defaults

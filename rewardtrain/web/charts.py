@@ -186,6 +186,12 @@ def reliability_chart(*, bins: Sequence[dict], title: str = "Reliability: predic
     return _svg(parts, width=width, height=height, title=title)
 
 
+def _short(label: str, most: int = 14) -> str:
+    """A bar label that fits under its bar; the cut is in the middle, because names often differ only at
+    the end (demo-annotator, demo-annotator2)."""
+    return label if len(label) <= most else f"{label[:most // 2]}…{label[-(most - most // 2 - 1):]}"
+
+
 def bar_chart(*, bars: Sequence[tuple[str, float]], title: str, y_label: str, x_label: str = "",
               width: int = 640, height: int = 260, reference: float | None = None,
               value_format: str = "{:g}", empty: str = "No data yet.") -> SafeString:
@@ -196,7 +202,7 @@ def bar_chart(*, bars: Sequence[tuple[str, float]], title: str, y_label: str, x_
     top = max([v for _, v in bars] + [reference or 0])
     frame = _Frame(x_ticks=[0, len(bars)], y_ticks=nice_ticks(0, top or 1), width=width, height=height)
     every = max(1, math.ceil(len(bars) / 16))  # at most ~16 labels fit under the axis
-    labels = [(i + 0.5, label[:14]) for i, (label, _) in enumerate(bars) if i % every == 0]
+    labels = [(i + 0.5, _short(label)) for i, (label, _) in enumerate(bars) if i % every == 0]
     parts = frame.axes(title=title, x_label=x_label, y_label=y_label, x_tick_labels=labels)
     step = frame.plot_w / len(bars)
     for i, (label, value) in enumerate(bars):

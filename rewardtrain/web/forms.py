@@ -4,9 +4,12 @@ from django.contrib.auth import get_user_model
 
 from annotation.models import Batch, Membership, PreferencePair, Project
 from annotation.selectors.pairs import OVERALL_NAME
+from rewardtrain.active.services import ROUND_MAX_SIZE
 from rewardtrain.ml.acquisition import STRATEGIES
 from rewardtrain.models import DatasetSnapshot
 from rewardtrain.snapshots.filters import criterion_labels
+from rewardtrain.training.config import CEILINGS
+from rewardtrain.training.policy import POLICY_MAX
 
 
 class SnapshotForm(forms.Form):
@@ -41,12 +44,13 @@ class SnapshotForm(forms.Form):
 class TrainForm(forms.Form):
     snapshot = forms.ModelChoiceField(queryset=DatasetSnapshot.objects.none(), empty_label=None,
                                       help_text="Trains on its training split, validates on its validation split.")
-    epochs = forms.FloatField(initial=1.0, min_value=0.01, widget=forms.NumberInput(attrs={"step": "any"}),
+    epochs = forms.FloatField(initial=1.0, min_value=0.01, max_value=CEILINGS["epochs"], widget=forms.NumberInput(attrs={"step": "any"}),
                               help_text="Passes over the training split; fractions allowed.")
-    lr = forms.FloatField(initial=5e-5, min_value=1e-8, label="Learning rate",
+    lr = forms.FloatField(initial=5e-5, min_value=1e-8, max_value=CEILINGS["lr"], label="Learning rate",
                           widget=forms.NumberInput(attrs={"step": "any"}), help_text="Peak learning rate, e.g. 5e-5.")
-    max_steps = forms.IntegerField(required=False, min_value=1, help_text="Empty: as many as the epochs take.")
-    seed = forms.IntegerField(initial=0, help_text="The same seed and snapshot give the same data order.")
+    max_steps = forms.IntegerField(required=False, min_value=1, max_value=CEILINGS["max_steps"], help_text="Empty: as many as the epochs take.")
+    seed = forms.IntegerField(initial=0, min_value=0, max_value=2**32 - 1,
+                              help_text="The same seed and snapshot give the same data order.")
 
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)
@@ -65,7 +69,7 @@ class TrainForm(forms.Form):
 class TrainingPolicyForm(forms.Form):
     """The retrain loop's settings (ML engineers); the policy service checks the values again."""
 
-    retrain_every = forms.IntegerField(min_value=0, initial=0, label="Retrain after new judgements",
+    retrain_every = forms.IntegerField(min_value=0, max_value=POLICY_MAX["retrain_every"], initial=0, label="Retrain after new judgements",
                                        help_text="0: off. A snapshot is cut and a run started when this many new "
                                                  "human judgements have come in since the last automatic run.")
     auto_promote = forms.BooleanField(required=False, label="Promote automatically when better")
@@ -76,12 +80,14 @@ class TrainingPolicyForm(forms.Form):
                              widget=forms.Textarea(attrs={"rows": 2}))
     acquire_after_promote = forms.BooleanField(required=False, label="Acquisition round after each promotion",
                                                help_text="Opens pool tasks chosen by the new model.")
-    acquire_every_hours = forms.IntegerField(min_value=0, initial=0, required=False,
+    acquire_every_hours = forms.IntegerField(min_value=0, max_value=POLICY_MAX["acquire_every_hours"], initial=0,
+                                             required=False,
                                              label="Acquisition round every N hours",
                                              help_text="0: off. Runs while the pool has tasks.")
     acquire_strategy = forms.ChoiceField(choices=[(s, s) for s in STRATEGIES], initial="dopt", required=False,
                                          label="Acquisition strategy")
-    acquire_size = forms.IntegerField(min_value=1, initial=50, required=False, label="Tasks per automatic round")
+    acquire_size = forms.IntegerField(min_value=1, max_value=POLICY_MAX["acquire_size"], initial=50, required=False,
+                                      label="Tasks per automatic round")
 
     def clean(self):
         data = super().clean()
@@ -101,7 +107,7 @@ class AcquisitionForm(forms.Form):
                                  help_text="random: the control · uncertainty: closest calls (|Δr| smallest) · "
                                            "disagreement: bootstrap heads disagree · dopt: most information "
                                            "for the reward head (D-optimal)")
-    size = forms.IntegerField(min_value=1, initial=50, label="Tasks to open")
+    size = forms.IntegerField(min_value=1, max_value=ROUND_MAX_SIZE, initial=50, label="Tasks to open")
     epsilon = forms.FloatField(min_value=0, max_value=1, initial=0.1, label="Random share (ε)",
                                widget=forms.NumberInput(attrs={"step": "0.05"}),
                                help_text="Share of the picks drawn uniformly, so the labels stay unbiased.")

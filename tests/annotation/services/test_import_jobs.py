@@ -117,6 +117,7 @@ def test_a_failed_job_page_lists_the_errors_escaped(client, project, project_adm
     page = client.get(response["Location"]).content.decode()
     assert "Nothing was imported." in page and "t.jsonl:101: prompt[0].role: must be one of" in page
     assert "&lt;b&gt;x&lt;/b&gt;" in page and "<b>x</b>" not in page
+    assert "lines read" not in page and "<progress" not in page  # not "0 of 101 lines read" after reading them all
     assert Task.objects.count() == 0
 
 

@@ -25,7 +25,7 @@ def test_acquire_eager_worker_path_and_clear_errors(project, active_model, pool,
     with django_capture_on_commit_callbacks(execute=True):  # the command's transaction commits here
         call_command("acquire", project.name, "--strategy", "random", "--size", "2", "--no-wait")
     assert AcquisitionRound.objects.get().picked == 2
-    with pytest.raises(CommandError, match="size: must be a whole number ≥ 1"):
+    with pytest.raises(CommandError, match="size: must be a whole number from 1 to 1,000,000"):
         call_command("acquire", project.name, "--strategy", "dopt", "--size", "0")
     with pytest.raises(CommandError):
         call_command("acquire", project.name, "--strategy", "best", "--size", "2")

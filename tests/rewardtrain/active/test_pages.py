@@ -38,6 +38,7 @@ def test_start_a_round_from_the_page_and_read_its_picks(client, project, project
     assert "Succeeded" in detail and "Opened 9 tasks" in detail
     assert "how unsure the model is, pool vs picks" in detail
     assert detail.count("<tr>") == 10  # a header and the nine picks
+    assert "<td>1</td>" in detail and "<td>9</td>" in detail and "<td>0</td>" not in detail  # ranks read 1..9
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in detail and "<script>alert" not in detail
 
     listing = client.get(reverse("acquisition-list", args=[project.pk])).content.decode()

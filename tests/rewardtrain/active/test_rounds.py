@@ -33,7 +33,7 @@ def test_create_refuses_clearly_and_saves_nothing(project, trained_bert):
     with pytest.raises(AcquisitionError, match="strategy: unknown strategy 'best'; choose one of random, "):
         services.acquisition_round_create(project=project, strategy="best", size=2)
     for size in (0, -1, 1.5, True, "3"):
-        with pytest.raises(AcquisitionError, match="size: must be a whole number ≥ 1"):
+        with pytest.raises(AcquisitionError, match="size: must be a whole number from 1 to 1,000,000"):
             services.acquisition_round_create(project=project, strategy="random", size=size)
     with pytest.raises(AcquisitionError, match="epsilon: must be a number from 0 to 1"):
         services.acquisition_round_create(project=project, strategy="random", size=1, epsilon=2)

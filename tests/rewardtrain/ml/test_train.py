@@ -93,6 +93,22 @@ def test_grad_accumulation_and_fractional_epochs_plan_the_right_number_of_steps(
     assert half.steps == 5
 
 
+def test_max_steps_stops_the_plan_however_many_epochs_are_asked(tmp_path, tiny_bert):
+    import signal
+
+    def too_slow(*_):
+        raise AssertionError("planning 1e12 epochs for a 2-step run did not stop")
+
+    previous = signal.signal(signal.SIGALRM, too_slow)
+    signal.alarm(120)
+    try:
+        result = train(small_config(tmp_path, tiny_bert, epochs=1e12, max_steps=2, save_every=0))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert result.steps == 2
+
+
 def test_criterion_heads_learn_opposite_preferences(tmp_path, tiny_bert):
     # "helpful" prefers GOOD over BAD, "harmless" prefers "safe" over "harm"; on half the rows
     # the two disagree, so one shared output could not get both criteria right.

@@ -120,7 +120,8 @@ def test_a_bad_file_is_refused_whole_and_nothing_is_stored(project, scoring_mode
     ({"mode": "best"}, "mode: must be one of top_k, threshold, top_percent"),
     ({"mode": "top_k", "k": 0}, "k: a whole number"),
     ({"mode": "top_percent", "percent": 150}, "percent: the share of responses to keep"),
-    ({"mode": "threshold"}, "threshold: a finite reward"),
+    ({"mode": "threshold"}, "threshold: required, a finite reward"),  # not "got None"
+    ({"mode": "threshold", "threshold": "abc"}, "threshold: a finite reward .*, got 'abc'"),
 ])
 def test_bad_curation_rules_are_refused(project, scoring_model, params, message):
     with pytest.raises(ScoringError, match=message):

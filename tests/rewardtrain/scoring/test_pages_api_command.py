@@ -68,6 +68,7 @@ def test_ab_page_escapes_prompts_and_shows_the_win_rate(client, project, ml_engi
     job = ScoringJob.objects.get()
     page = client.get(f"/train/projects/{project.pk}/scoring/{job.pk}/")
     assert b"B wins 100%</strong> of 4 prompts" in page.content
+    assert f"Scoring job {job.pk}: Policy A/B</h1>".encode() in page.content  # not "policy a/b"
     assert b"<script>alert" not in page.content and b"&lt;script&gt;alert(0)" in page.content
 
 
@@ -92,7 +93,7 @@ def test_api_creates_polls_and_downloads_a_job(project, ml_engineer, scoring_mod
 
 
 @pytest.mark.parametrize("body, status, message", [
-    ({"kind": "curate", "mode": "top_k"}, 400, "k: a whole number"),
+    ({"kind": "curate", "mode": "top_k"}, 400, "k: required, a whole number"),
     ({"kind": "ab"}, 400, "file_b: a policy A/B job takes two files"),
     ({"kind": "rank"}, 400, "kind: \"rank\" is not a valid choice."),
 ])

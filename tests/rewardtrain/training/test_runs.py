@@ -177,7 +177,7 @@ def test_a_snapshot_without_validation_rows_is_refused_and_never_trains(project,
     ({"epochs": "two"}, "config.epochs must be float"),
     ({"data": "/etc/passwd"}, "config.data is set by the worker"),
     ({"tie_loss": "nope"}, "tie_loss must be one of"),
-    ({"lr": 0}, "config.lr must be greater than 0"),
+    ({"lr": 0}, "config.lr must be a finite number greater than 0"),
 ])
 def test_a_bad_config_is_refused_before_a_run_exists(snapshot, config, message):
     with pytest.raises(RunError, match=message):

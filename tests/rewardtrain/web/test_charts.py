@@ -1,7 +1,7 @@
 """Server-rendered SVG charts: labelled, escaped, and honest about missing data."""
 import xml.etree.ElementTree as ET
 
-from rewardtrain.web.charts import histogram_chart, line_chart, nice_ticks, reliability_chart
+from rewardtrain.web.charts import bar_chart, histogram_chart, line_chart, nice_ticks, reliability_chart
 
 
 def _texts(svg: str) -> list[str]:
@@ -53,3 +53,10 @@ def test_close_ticks_get_enough_digits_to_read_differently():
     assert _tick_labels([-0.009, -0.00895, -0.0089, -0.00885, -0.0088]) == [
         "-0.009", "-0.00895", "-0.0089", "-0.00885", "-0.0088"]
     assert _tick_labels([0.0, 0.5, 1.0]) == ["0", "0.5", "1"]
+
+
+def test_long_bar_labels_stay_distinguishable():
+    svg = bar_chart(bars=[("demo-annotator", 0.6), ("demo-annotator2", 0.3), ("a-very-long-user-name-17", 0.5)],
+                    title="Position bias", y_label="share")
+    texts = _texts(svg)
+    assert "demo-annotator" in texts and "demo-an…tator2" in texts and "a-very-…ame-17" in texts
