@@ -6,6 +6,12 @@ positive number fixes the scale without changing any ranking (Guo et al. 2017):
 P = sigmoid((r(a) - r(b)) / T), with T fitted on held-out comparisons by maximum likelihood.
 
 The negative log-likelihood is convex in beta = 1/T, so a few Newton steps find it exactly.
+
+Targets are smoothed as in Platt (1999): each comparison counts as won with probability
+(n + 1) / (n + 2) rather than 1. Without it, a validation split the model separates perfectly (a
+small or easy one) drives T to 0 and every later probability to 0 or 1; with it, T stays finite and
+the fitted probabilities are no more certain than n comparisons can show. On large splits the
+smoothing changes nothing measurable.
 """
 
 from __future__ import annotations
@@ -16,11 +22,11 @@ N_BINS = 10
 MIN_BETA = 1e-3  # a model no better than chance gets a very high temperature, never a negative one
 
 
-def _nll_terms(beta: float, delta: np.ndarray, weight: np.ndarray) -> tuple[float, float, float]:
+def _nll_terms(beta: float, delta: np.ndarray, weight: np.ndarray, target: float = 1.0) -> tuple[float, float, float]:
     z = beta * delta
     p = 1.0 / (1.0 + np.exp(-z))  # P(better) under the model
-    nll = float((weight * np.logaddexp(0.0, -z)).sum())
-    grad = float((weight * -(1.0 - p) * delta).sum())
+    nll = float((weight * (target * np.logaddexp(0.0, -z) + (1.0 - target) * np.logaddexp(0.0, z))).sum())
+    grad = float((weight * -(target - p) * delta).sum())
     hess = float((weight * p * (1.0 - p) * delta**2).sum())
     return nll, grad, hess
 
@@ -29,23 +35,25 @@ def fit_temperature(delta, weight=None, *, iterations: int = 50) -> float:
     """The T minimising -sum log sigmoid(delta / T) over strict comparisons.
 
     ``delta`` holds r(better) - r(worse) for each comparison (ties excluded), ``weight`` the
-    optional per-comparison weights.  Returns 1.0 when there is nothing to fit.
+    optional per-comparison weights.  Returns 1.0 when there is nothing to fit.  The target of each
+    comparison is Platt's (n + 1) / (n + 2), so a perfectly separated split gives a finite T.
     """
     delta = np.asarray(delta, dtype=np.float64)
     weight = np.ones_like(delta) if weight is None else np.asarray(weight, dtype=np.float64)
     if delta.size == 0 or not np.any(delta != 0):
         return 1.0
+    target = (delta.size + 1.0) / (delta.size + 2.0)
     beta = 1.0
-    nll, grad, hess = _nll_terms(beta, delta, weight)
+    nll, grad, hess = _nll_terms(beta, delta, weight, target)
     for _ in range(iterations):
         if hess <= 0:
             break
         step = grad / hess
         new = max(beta - step, MIN_BETA)
-        new_nll, new_grad, new_hess = _nll_terms(new, delta, weight)
+        new_nll, new_grad, new_hess = _nll_terms(new, delta, weight, target)
         while new_nll > nll + 1e-12 and abs(new - beta) > 1e-9:  # damped Newton: never go uphill
             new = max((beta + new) / 2, MIN_BETA)
-            new_nll, new_grad, new_hess = _nll_terms(new, delta, weight)
+            new_nll, new_grad, new_hess = _nll_terms(new, delta, weight, target)
         converged = abs(new - beta) < 1e-7 * max(beta, 1.0)
         beta, nll, grad, hess = new, new_nll, new_grad, new_hess
         if converged:

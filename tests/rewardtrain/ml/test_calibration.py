@@ -48,3 +48,14 @@ def test_p_best_is_a_distribution_that_the_temperature_flattens():
     # Two responses: exactly the pairwise preference probability.
     assert p_best([1.3, 0.2], 2.0)[0] == pytest.approx(preference_probability(1.3, 0.2, 2.0))
     assert preference_probability(1.0, 0.0, 2.0) == pytest.approx(1 / (1 + np.exp(-0.5)))
+
+
+def test_a_perfectly_separated_small_split_keeps_a_finite_temperature():
+    """36 validation pairs all ranked right by tiny margins (a 30-step demo model): without Platt's
+    smoothed targets T went to 0.0014 and a reward gap of 0.016 became P = 0.99999."""
+    delta = np.linspace(0.001, 0.02, 36)
+    temperature = fit_temperature(delta)
+    probabilities = 1.0 / (1.0 + np.exp(-delta / temperature))
+    assert np.isfinite(temperature) and temperature > 0
+    assert 0.85 < probabilities.mean() < 37 / 38 + 0.01  # about what 36 wins out of 36 can show
+    assert probabilities.max() < 0.9999 and probabilities.min() < 0.7  # unsmoothed: all above 0.9999
