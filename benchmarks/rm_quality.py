@@ -136,7 +136,7 @@ def run_trl(recipe: dict, fold_dir: str, out: str, max_length: int, seed: int) -
     import trainer_vs_trl
 
     args = argparse.Namespace(epochs=recipe["epochs"], lr=recipe["lr"], batch_size=recipe["batch_size"],
-                              max_length=max_length, seed=seed)
+                              max_length=max_length, seed=seed, max_steps=None)
     result = trainer_vs_trl.run_trl(args, fold_dir)  # trains on fold_dir/train.jsonl into fold_dir/trl
     if os.path.abspath(result["model_dir"]) != os.path.abspath(out):
         os.replace(result["model_dir"], out)
