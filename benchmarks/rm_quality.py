@@ -136,7 +136,7 @@ def run_trl(recipe: dict, fold_dir: str, out: str, max_length: int, seed: int) -
     import trainer_vs_trl
 
     args = argparse.Namespace(epochs=recipe["epochs"], lr=recipe["lr"], batch_size=recipe["batch_size"],
-                              max_length=max_length, seed=seed)
+                              max_length=max_length, seed=seed, max_steps=None)
     result = trainer_vs_trl.run_trl(args, fold_dir)  # trains on fold_dir/train.jsonl into fold_dir/trl
     if os.path.abspath(result["model_dir"]) != os.path.abspath(out):
         os.replace(result["model_dir"], out)
@@ -246,7 +246,12 @@ def main() -> None:
         open(marker, "w").close()
         cmd = [sys.executable, __file__, "--recipe", name, "--fold", str(fold), "--work", args.work,
                "--max-length", str(args.max_length), "--seed", str(args.seed), "--threads", str(threads)]
-        subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT})
+        try:
+            subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT})
+        except subprocess.CalledProcessError as exc:  # one failed run must not stop the grid
+            os.remove(marker)  # so the next invocation tries it again
+            print(f"{name} fold {fold} failed (exit {exc.returncode}); the grid goes on", flush=True)
+            return
         with open(results_path, encoding="utf-8") as handle:
             mine = [r for r in map(json.loads, handle) if r["recipe"] == name and r["fold"] == fold][-1]
         print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in mine.items()}), flush=True)
