@@ -36,6 +36,7 @@ from annotation.models import Project
 from annotation.services.audit import audit_record
 
 from ..models import ModelVersion, ScoringJob
+from ..stale import jobs_fail_stale
 from .files import FileProblems, file_check, score_rows
 from .services import ScoringError, scoring_model_for
 
@@ -399,15 +400,9 @@ def _run_ab(*, job: ScoringJob, work: str, out: str, progress: Progress) -> dict
 def scoring_jobs_fail_stale() -> list[int]:
     """Jobs still "running" VERDICT_SCORING_JOB_STALE_SECONDS after they started lost their worker (a killed
     worker's task is not run again: the job is no longer queued): marked failed, so nobody waits forever."""
-    from datetime import timedelta
-
     seconds = int(getattr(settings, "VERDICT_SCORING_JOB_STALE_SECONDS", 6 * 3600))
-    limit = timezone.now() - timedelta(seconds=seconds)
-    stale = list(ScoringJob.objects.filter(status=Status.RUNNING, started_at__lt=limit).values_list("pk", flat=True))
-    ScoringJob.objects.filter(pk__in=stale, status=Status.RUNNING).update(
-        status=Status.FAILED, finished_at=timezone.now(),
-        error=f"worker lost: still running {seconds / 3600:g} h after it started; start the job again.")
-    return stale
+    return jobs_fail_stale(model=ScoringJob, seconds=seconds,
+                           advice="start the job again.")
 
 
 # --- reading jobs -------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ still written once, complete; the job row only tells how far the cut has come.  
 coarse: queued 0 → counting 0.1 → writing 0.3 → done 1.
 """
 import logging
-from datetime import date, timedelta
+from datetime import date
 
 from django.conf import settings
 
@@ -15,6 +15,7 @@ from django.utils import timezone
 from annotation.models import Project
 
 from ..models import SnapshotJob
+from ..stale import jobs_fail_stale
 from .aggregation import pairs_selected
 from .filters import SnapshotError, filters_build
 from .services import empty_selection, snapshot_create
@@ -92,9 +93,5 @@ def snapshot_jobs_fail_stale() -> list[int]:
     """Jobs still "running" long after they started lost their worker (a cut has no heartbeat):
     marked failed so nobody waits forever. A job that does finish later still records its snapshot."""
     seconds = int(getattr(settings, "VERDICT_SNAPSHOT_JOB_STALE_SECONDS", 6 * 3600))
-    limit = timezone.now() - timedelta(seconds=seconds)
-    stale = list(SnapshotJob.objects.filter(status=Status.RUNNING, started_at__lt=limit).values_list("pk", flat=True))
-    SnapshotJob.objects.filter(pk__in=stale, status=Status.RUNNING).update(
-        status=Status.FAILED, finished_at=timezone.now(),
-        error=f"worker lost: still running {seconds / 3600:g} h after it started; cut the snapshot again.")
-    return stale
+    return jobs_fail_stale(model=SnapshotJob, seconds=seconds,
+                           advice="cut the snapshot again.")
