@@ -12,7 +12,8 @@ from annotation.api.common import Conflict, InvalidInput, ProjectScopedMixin, id
 from annotation.permissions import DATA_ROLES
 
 from ..models import ModelVersion, ScoringJob
-from ..scoring.jobs import CURATE_MODES, scoring_job_create, scoring_job_result_name, scoring_job_result_open
+from ..scoring.jobs import (CURATE_MODES, curation_rule_of, scoring_job_create, scoring_job_result_name,
+                            scoring_job_result_open)
 from ..scoring.stats import score_stats_of
 from ..scoring.services import MAX_RESPONSES, NoActiveModel, ScoringError, ScoringUnavailable, responses_score
 from .training import ObjectProjectMixin
@@ -126,7 +127,7 @@ class ScoringJobListCreateApi(ProjectScopedMixin, GenericAPIView):
                    summary="Start a batch scoring job (score, curate or policy A/B)")
     def post(self, request, project_id):
         data = validated(ScoringJobIn, request.data)
-        params = {k: data.get(k) for k in ("mode", "k", "threshold", "percent")} if data["kind"] == "curate" else {}
+        params = curation_rule_of(data)
         try:
             job = scoring_job_create(project=self.get_project(), kind=data["kind"],
                                      files=[data["file"], data.get("file_b")], params=params,

@@ -397,6 +397,11 @@ def _run_ab(*, job: ScoringJob, work: str, out: str, progress: Progress) -> dict
     return summary
 
 
+def curation_rule_of(data: dict) -> dict:
+    """The curation rule of a submitted form or API body (only a curate job has one)."""
+    return {k: data.get(k) for k in ("mode", "k", "threshold", "percent")} if data["kind"] == "curate" else {}
+
+
 def scoring_jobs_fail_stale() -> list[int]:
     """Jobs still "running" VERDICT_SCORING_JOB_STALE_SECONDS after they started lost their worker (a killed
     worker's task is not run again: the job is no longer queued): marked failed, so nobody waits forever."""

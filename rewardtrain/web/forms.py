@@ -143,8 +143,9 @@ class ScoringJobForm(forms.Form):
         self.fields["model"].label_from_instance = lambda m: f"v{m.version} ({m.get_status_display().lower()})"
 
     def params(self) -> dict:
-        data = self.cleaned_data
-        return {k: data.get(k) for k in ("mode", "k", "threshold", "percent")} if data["kind"] == "curate" else {}
+        from ..scoring.jobs import curation_rule_of
+
+        return curation_rule_of(self.cleaned_data)
 
 
 class CanaryImportForm(forms.Form):
