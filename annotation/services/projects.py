@@ -15,6 +15,10 @@ User = get_user_model()
 MAX_OVERLAP = 32767  # Task.target_judgements is a PostgreSQL smallint
 MAX_LEASE_SECONDS = 7 * 24 * 3600
 MAX_STRENGTH_LABELS = 10
+MAX_CRITERION_DESCRIPTION = 2_000  # shown to annotators beside every task: a paragraph, not a manual
+# Bidirectional embedding, override and isolate controls: in a name they reorder the text around it
+# (a project "Safety‮txt.exe" reads backwards), so a name could pose as another in lists and menus.
+BIDI_CONTROLS = {chr(c) for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]}
 
 
 class SettingsInvalid(ValueError):
@@ -57,6 +61,14 @@ def _text(field: str, value, max_length: int | None = None, *, required: bool = 
     return value
 
 
+def _name(field: str, value) -> str:
+    value = _text(field, value, 200, required=True)
+    if found := sorted({f"U+{ord(c):04X}" for c in value if c in BIDI_CONTROLS}):
+        raise SettingsInvalid(field, f"must not contain bidirectional control characters ({', '.join(found)}): "
+                                     "they reorder the text around them, so a name could pose as another.")
+    return value
+
+
 def _strength_scale(value) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(label, str) for label in value):
         raise SettingsInvalid("strength_scale", "must be a list of labels, weakest first.")
@@ -87,7 +99,7 @@ def _bool(field: str, value) -> bool:
 # Every editable setting and its check; the page, the API (PATCH /projects/{id}/) and project_create
 # all go through project_settings_clean.
 _CHECKS = {
-    "name": lambda v: _text("name", v, 200, required=True),
+    "name": lambda v: _name("name", v),
     "description": lambda v: _text("description", v, 10_000),
     "instructions": lambda v: _text("instructions", v, 100_000),
     "mode": lambda v: _choice("mode", v, Project.Mode.values),
@@ -176,6 +188,9 @@ def _criteria_check(criteria: list[dict], name: str = "") -> None:
     for c in criteria:
         if len(c.get("label") or "") > 200 or len(c["key"]) > 64:
             raise ValueError(f"Criterion “{c['key'][:64]}”: keys are at most 64 characters, labels 200.")
+        if len(c.get("description") or "") > MAX_CRITERION_DESCRIPTION:
+            raise ValueError(f"Criterion “{c['key'][:64]}”: the description is {len(c['description'])} characters; "
+                             f"at most {MAX_CRITERION_DESCRIPTION} are allowed (annotators read it beside every task).")
 
 
 @transaction.atomic
@@ -237,6 +252,18 @@ class UnknownUser(ValueError):
         super().__init__(f"No user named {username!r}; pass --create-user to create one.")
 
 
+class AlreadyMember(ValueError):
+    """Adding a member with a role is for newcomers: someone who is already a member keeps their role
+    until it is changed on purpose (`membership_set_role`), never gains a second one by surprise."""
+
+    def __init__(self, *, username: str, project: Project, roles: list[str], role: str):
+        self.username, self.roles, self.role = username, roles, role
+        labels = " and ".join(str(Membership.Role(r).label) for r in roles)
+        super().__init__(f"{username} is already a member of “{project.name}” as {labels}; nothing was changed. "
+                         f"To make them {Membership.Role(role).label} instead, change their role: “Change role "
+                         "to” in the members list, or PATCH the member over the API.")
+
+
 @transaction.atomic
 def member_add(*, project: Project, username: str, role: str, create_user: bool = False,
                password: str | None = None, actor=None) -> tuple[Membership, str | None]:
@@ -254,6 +281,9 @@ def member_add(*, project: Project, username: str, role: str, create_user: bool 
             raise UnknownUser(username)
         new_password = password or generate_password()
         user = User.objects.create_user(username=username, password=new_password)
+    held = sorted(Membership.objects.filter(project=project, user=user).values_list("role", flat=True))
+    if held and role not in held:
+        raise AlreadyMember(username=user.get_username(), project=project, roles=held, role=role)
     membership, created = Membership.objects.get_or_create(project=project, user=user, role=role)
     if created:
         audit_record(action="member.role_added", user=actor, project=project, target=membership,
