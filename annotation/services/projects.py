@@ -252,23 +252,12 @@ class UnknownUser(ValueError):
         super().__init__(f"No user named {username!r}; pass --create-user to create one.")
 
 
-class AlreadyMember(ValueError):
-    """Adding a member with a role is for newcomers: someone who is already a member keeps their role
-    until it is changed on purpose (`membership_set_role`), never gains a second one by surprise."""
-
-    def __init__(self, *, username: str, project: Project, roles: list[str], role: str):
-        self.username, self.roles, self.role = username, roles, role
-        labels = " and ".join(str(Membership.Role(r).label) for r in roles)
-        super().__init__(f"{username} is already a member of “{project.name}” as {labels}; nothing was changed. "
-                         f"To make them {Membership.Role(role).label} instead, change their role: “Change role "
-                         "to” in the members list, or PATCH the member over the API.")
-
-
 @transaction.atomic
 def member_add(*, project: Project, username: str, role: str, create_user: bool = False,
                password: str | None = None, actor=None) -> tuple[Membership, str | None]:
-    """Adds a role (the one path for new roles; `actor` made the change); returns the membership and
-    the new user's password when one was created."""
+    """Adds a role (the one path for new roles; `actor` made the change): a member keeps the roles they
+    had, so one person can be annotator and ML engineer (`membership_set_role` replaces them). Returns
+    the membership and the new user's password when one was created."""
     if role not in Membership.Role.values:
         raise ValueError(f"Unknown role {role!r}; choose one of {', '.join(Membership.Role.values)}.")
     new_password = None
@@ -281,9 +270,6 @@ def member_add(*, project: Project, username: str, role: str, create_user: bool 
             raise UnknownUser(username)
         new_password = password or generate_password()
         user = User.objects.create_user(username=username, password=new_password)
-    held = sorted(Membership.objects.filter(project=project, user=user).values_list("role", flat=True))
-    if held and role not in held:
-        raise AlreadyMember(username=user.get_username(), project=project, roles=held, role=role)
     membership, created = Membership.objects.get_or_create(project=project, user=user, role=role)
     if created:
         audit_record(action="member.role_added", user=actor, project=project, target=membership,

@@ -16,32 +16,33 @@ def api_for(user) -> APIClient:
     return api
 
 
-def test_adding_an_existing_member_with_another_role_is_refused_and_says_how_to_change_it(client, project,
-                                                                                         project_admin):
+def test_adding_an_existing_member_with_another_role_says_the_role_was_added_beside_theirs(client, project,
+                                                                                          project_admin):
+    """Roles add up (the API's members test relies on it): the message used to say "bob is now ML
+    engineer", as if the role had been replaced, while bob was still an annotator too."""
     bob = factories.member(project, "annotator", factories.UserFactory(username="bob"))
     client.force_login(project_admin)
-    response = client.post(reverse("members", args=[project.pk]), {"username": "bob", "role": "ml"})
+    response = client.post(reverse("members", args=[project.pk]), {"username": "bob", "role": "ml"}, follow=True)
     page = response.content.decode()
-    assert response.status_code == 400
-    assert "bob is already a member of" in page and "as Annotator; nothing was changed" in page
-    assert "To make them ML engineer instead, change their role" in page
     assert "is now ML engineer" not in page
-    assert list(Membership.objects.filter(project=project, user=bob).values_list("role", flat=True)) == ["annotator"]
-    response = api_for(project_admin).post(f"/api/v1/projects/{project.pk}/members/",
-                                           {"username": "bob", "role": "admin"}, format="json")
-    assert response.status_code == 400 and "as Annotator; nothing was changed" in response.json()["error"]["message"]
-    assert list(Membership.objects.filter(project=project, user=bob).values_list("role", flat=True)) == ["annotator"]
-    # The way the message points to works: the role is changed from annotator to ML engineer.
+    assert ("ML engineer added: bob was already Annotator and now has both roles (Annotator and ML engineer). "
+            "To replace their role instead, use “Change role to” in the table.") in page
+    assert sorted(Membership.objects.filter(project=project, user=bob).values_list("role", flat=True)) == ["annotator", "ml"]
+    # The way the message points to: the roles become exactly ML engineer.
     client.post(reverse("member-set-role", args=[project.pk, bob.pk]), {"role": "ml"})
     assert list(Membership.objects.filter(project=project, user=bob).values_list("role", flat=True)) == ["ml"]
 
 
-def test_adding_a_member_again_with_the_same_role_changes_nothing(client, project, project_admin):
+def test_adding_a_member_again_with_the_same_role_says_nothing_changed(client, project, project_admin):
     bob = factories.member(project, "annotator", factories.UserFactory(username="bob"))
     client.force_login(project_admin)
-    response = client.post(reverse("members", args=[project.pk]), {"username": "bob", "role": "annotator"})
-    assert response.status_code == 200
+    page = client.post(reverse("members", args=[project.pk]), {"username": "bob", "role": "annotator"},
+                       follow=True).content.decode()
+    assert "bob already is Annotator; nothing changed." in page
     assert Membership.objects.filter(project=project, user=bob).count() == 1
+    page = client.post(reverse("members", args=[project.pk]), {"username": "newbie", "role": "annotator",
+                                                              "create_user": "on"}, follow=True).content.decode()
+    assert "newbie is now Annotator." in page
 
 
 def test_a_criterion_description_has_a_bound_with_a_clear_message(client, project, project_admin):
