@@ -93,6 +93,13 @@ def _stamp_key(project_id: int) -> str:
     return f"quality:v2:{project_id}:stamp"
 
 
+def quality_stamp_forget(*, project_id: int) -> None:
+    """Something the numbers read changed outside judgements (a verdict, the model's preferences): the
+    next view checks the stamp at once instead of after VERDICT_QUALITY_STAMP_SECONDS."""
+    transaction.on_commit(lambda: cache.delete(_stamp_key(project_id)))
+    cache.delete(_stamp_key(project_id))
+
+
 def _stamp_compute(project: Project) -> str:
     stamp = _stamp_query(project)
     if settings.VERDICT_QUALITY_STAMP_SECONDS > 0:

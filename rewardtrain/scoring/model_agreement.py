@@ -17,6 +17,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from annotation.models import Judgement, ModelAgreementState, TaskModelPreference, TaskSlot
+from annotation.quality.units import quality_stamp_forget
 
 from ..models import ModelVersion
 
@@ -40,6 +41,7 @@ def model_agreement_after_switch(*, project_id: int) -> None:
         "model_version_id": active.pk if active else None, "model_label": _label(active) if active else "",
         "status": State.COMPUTING if active else State.NO_MODEL, "error": "",
         **({} if active else {"tasks_scored": 0, "computed_at": None})})
+    quality_stamp_forget(project_id=project_id)
     transaction.on_commit(lambda: tasks.model_agreement_refresh.delay(project_id))
 
 
@@ -114,6 +116,7 @@ def model_agreement_refresh(*, project_id: int) -> str:
             "status": State.FAILED, "error": f"{type(exc).__name__}: {exc}"[:2000]})
         return "failed"
     finally:
+        quality_stamp_forget(project_id=project_id)  # the annotator table reads the new state at once
         cache.delete(f"model-agreement:{project_id}:queued")
 
 
