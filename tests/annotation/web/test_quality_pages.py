@@ -45,6 +45,7 @@ def test_agreement_page_shows_numbers_and_per_criterion(client, judged, project_
     page = client.get(reverse("quality-agreement", args=[judged.pk])).content.decode()
     # the two annotators always disagree on the overall choice: raw agreement 0 %
     assert "Raw agreement" in page and "0.0 %" in page
+    assert "Only annotators' own judgements count here: a project admin's" in page  # verdicts are not answers
     page = client.get(reverse("quality-agreement", args=[judged.pk]) + "?criterion=helpfulness").content.decode()
     assert "100.0 %" in page  # they agree on helpfulness every time
     page = client.get(reverse("quality-agreement", args=[judged.pk]) + "?criterion=nope").content.decode()
