@@ -425,6 +425,47 @@ class Adjudication(models.Model):
         return f"Adjudication of task {self.task_id}"
 
 
+class TaskModelPreference(models.Model):
+    """A reward model's rewards for the responses of a judged task, written by a worker of `rewardtrain`
+    (which scores; `annotation` never imports it, so the model version is an id, not a foreign key) and
+    read by the annotator table's "agreement with the active reward model"."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="model_preferences")
+    model_version_id = models.PositiveIntegerField(help_text="rewardtrain.ModelVersion id.")
+    rewards = models.JSONField(help_text="Response id (as text) -> the model's overall reward.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["task", "model_version_id"], name="task_model_pref_unique")]
+        indexes = [models.Index(fields=["model_version_id", "task"], name="task_model_pref_version_idx")]
+
+    def __str__(self) -> str:
+        return f"Model {self.model_version_id} on task {self.task_id}"
+
+
+class ModelAgreementState(models.Model):
+    """Which model the project's TaskModelPreference rows are for, and where their computation stands
+    (the annotator page says "no active model", "computing" or "version N, computed at …")."""
+
+    class Status(models.TextChoices):
+        NO_MODEL = "no_model", "No active model"
+        COMPUTING = "computing", "Computing"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="model_agreement")
+    model_version_id = models.PositiveIntegerField(null=True, blank=True)
+    model_label = models.CharField(max_length=100, blank=True, help_text="How pages name the model: “version 3”.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NO_MODEL)
+    tasks_scored = models.PositiveIntegerField(default=0)
+    computed_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Model agreement of project {self.project_id}: {self.status}"
+
+
 class PiiFinding(models.Model):
     """A PII value found on import (policies flag, mask-export, mask-import): where, what kind, and the
     value partly hidden (j***@e***.com). The raw value is never stored here."""

@@ -33,6 +33,12 @@ def quality_refresh(project_id: int, name: str, params: list) -> None:
     quality_units.quality_refresh(project_id=project_id, name=name, params=params)
 
 
+@shared_task(name="annotation.tasks.quality_refresh_due")
+def quality_refresh_due() -> list[str]:
+    """Beat: refreshes the quality pages' numbers of projects whose judgements changed."""
+    return quality_units.quality_refresh_due()
+
+
 @shared_task(name="annotation.tasks.import_job_execute")
 def import_job_execute(job_id: int) -> str:
     """Imports one uploaded file (all or nothing). A second delivery finds the job taken and exits."""

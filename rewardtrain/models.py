@@ -27,6 +27,7 @@ class DatasetSnapshot(models.Model):
         MAJORITY = "majority", "Majority per pair, agreement as weight"
         WEIGHTED = "weighted", "Annotator-weighted"
         ADJUDICATED = "adjudicated", "Adjudicated verdict, else majority"
+        DAWID_SKENE = "dawid_skene", "Dawid–Skene weighted"
 
     project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="snapshots")
     version = models.PositiveIntegerField()

@@ -15,6 +15,8 @@ from .active.services import acquisition_rounds_schedule as _acquisition_rounds_
 from .monitoring.alerts import alerts_evaluate as _alerts_evaluate
 from .monitoring.canaries import canary_scores_compute as _canary_scores_compute
 from .scoring.jobs import scoring_job_execute as _scoring_job_execute
+from .scoring.model_agreement import model_agreement_refresh as _model_agreement_refresh
+from .scoring.model_agreement import model_agreements_refresh_due as _model_agreements_refresh_due
 from .scoring.jobs import scoring_jobs_fail_stale as _scoring_jobs_fail_stale
 from .scoring.services import scores_for_version as _scores_for_version
 from .scoring.services import scores_recorded, scores_reply
@@ -58,6 +60,18 @@ def training_policies_trigger() -> dict:
 def acquisition_round_execute(round_id: int) -> str:
     """Claims a queued acquisition round and fans its pool scoring out as a chord."""
     return _acquisition_round_execute(round_id=round_id)
+
+
+@shared_task(name="rewardtrain.tasks.model_agreement_refresh")
+def model_agreement_refresh(project_id: int) -> str:
+    """Scores a project's recently judged tasks with its active model, for the annotator table."""
+    return _model_agreement_refresh(project_id=project_id)
+
+
+@shared_task(name="rewardtrain.tasks.model_agreements_refresh_due")
+def model_agreements_refresh_due() -> list[int]:
+    """Beat, every 15 minutes: projects judged since their model preferences were computed."""
+    return _model_agreements_refresh_due()
 
 
 @shared_task(name="rewardtrain.tasks.acquisition_chunk_score")

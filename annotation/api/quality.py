@@ -8,7 +8,7 @@ from annotation.permissions import DATA_ROLES
 from annotation.quality.agreement import agreement_compute
 from annotation.quality.annotators import annotator_stats_list
 from annotation.quality.leaderboard import leaderboard_compute
-from annotation.quality.units import scope_check
+from annotation.quality.units import COMPUTING, scope_check
 
 from .common import InvalidInput, ProjectScopedMixin, id_field
 
@@ -61,7 +61,15 @@ class AnnotatorOut(serializers.Serializer):
     agreement_with_majority = serializers.FloatField(allow_null=True, help_text="With the leave-one-out majority.")
     majority_units = serializers.IntegerField()
     agreement_with_model = serializers.FloatField(
-        allow_null=True, help_text="Always null for now: agreement with the active reward model is not computed.")
+        allow_null=True, help_text="Share of the response pairs the annotator ordered in which they put the active reward "
+                                   "model's choice (higher reward) first; a tie counts as not agreeing. Over the most "
+                                   "recently judged tasks a worker scored; null without an active model or while computing.")
+    model_pairs = serializers.IntegerField(help_text="Response pairs compared with the model.")
+    agreement_with_adjudication = serializers.FloatField(
+        allow_null=True, help_text="Share of the annotator's judgements on adjudicated tasks that give the verdict's answer.")
+    adjudicated_judgements = serializers.IntegerField()
+    reliability = serializers.FloatField(
+        allow_null=True, help_text="Dawid–Skene reliability: the fitted chance of answering a response pair's true label.")
     position_bias = serializers.FloatField(allow_null=True, help_text="Share of decisive answers choosing the first-shown response.")
     position_bias_n = serializers.IntegerField()
     position_bias_p = serializers.FloatField(allow_null=True, help_text="Two-sided binomial test against 0.5.")
@@ -87,6 +95,19 @@ class LeaderboardOut(serializers.Serializer):
                                      help_text="win_rate[a][b]: share of a's battles against b that a won (ties half).")
 
 
+class ComputingOut(serializers.Serializer):
+    status = serializers.CharField(help_text="\"computing\"")
+    detail = serializers.CharField()
+
+
+def _answer(value, serializer, *, many: bool = False) -> Response:
+    """The numbers, or 202 while a worker computes them for the first time (a large project)."""
+    if value is COMPUTING:
+        return Response({"status": "computing", "detail": "A worker is computing these numbers for the first time; "
+                         "ask again after Retry-After seconds."}, status=202, headers={"Retry-After": "10"})
+    return Response(serializer(value, many=many).data)
+
+
 class _QualityApi(ProjectScopedMixin, generics.GenericAPIView):
     read_roles = DATA_ROLES
     pagination_class = None
@@ -103,20 +124,21 @@ class _QualityApi(ProjectScopedMixin, generics.GenericAPIView):
 class AgreementApi(_QualityApi):
     serializer_class = AgreementOut
 
-    @extend_schema(parameters=[QualityScopeIn], responses=AgreementOut,
+    @extend_schema(parameters=[QualityScopeIn], responses={200: AgreementOut, 202: ComputingOut},
                    summary="Inter-annotator agreement (overall choice unless a criterion is named)")
     def get(self, request, project_id):
         criterion, batch_id = self.scope()
-        return Response(AgreementOut(agreement_compute(project=self.get_project(), criterion=criterion,
-                                                       batch_id=batch_id)).data)
+        return _answer(agreement_compute(project=self.get_project(), criterion=criterion, batch_id=batch_id,
+                                         wait=False), AgreementOut)
 
 
 class AnnotatorStatsApi(_QualityApi):
     serializer_class = AnnotatorOut
 
-    @extend_schema(responses=AnnotatorOut(many=True), summary="One row of quality statistics per annotator")
+    @extend_schema(responses={200: AnnotatorOut(many=True), 202: ComputingOut},
+                   summary="One row of quality statistics per annotator")
     def get(self, request, project_id):
-        return Response(AnnotatorOut(annotator_stats_list(project=self.get_project()), many=True).data)
+        return _answer(annotator_stats_list(project=self.get_project(), wait=False), AnnotatorOut, many=True)
 
 
 class LeaderboardIn(serializers.Serializer):
@@ -127,7 +149,7 @@ class LeaderboardIn(serializers.Serializer):
 class LeaderboardApi(_QualityApi):
     serializer_class = LeaderboardOut
 
-    @extend_schema(parameters=[LeaderboardIn], responses=LeaderboardOut,
+    @extend_schema(parameters=[LeaderboardIn], responses={200: LeaderboardOut, 202: ComputingOut},
                    summary="Bradley–Terry leaderboard of the source models, with bootstrap intervals")
     def get(self, request, project_id):
         f = self.filters(LeaderboardIn)
@@ -135,4 +157,4 @@ class LeaderboardApi(_QualityApi):
             criterion = scope_check(project=self.get_project(), criterion=f.get("criterion", ""))
         except ValueError as exc:
             raise InvalidInput(str(exc))
-        return Response(LeaderboardOut(leaderboard_compute(project=self.get_project(), criterion=criterion)).data)
+        return _answer(leaderboard_compute(project=self.get_project(), criterion=criterion, wait=False), LeaderboardOut)

@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from annotation.models import Criterion, Rubric, criterion_key_problem
 from annotation.selectors.projects import rubrics_list
 from annotation.services import projects
+from annotation.services.projects import MAX_CRITERION_DESCRIPTION
 
 from .common import ProjectScopedMixin
 
@@ -31,7 +32,7 @@ class RubricOut(serializers.ModelSerializer):
 class CriterionIn(serializers.Serializer):
     key = serializers.SlugField(max_length=64, help_text='Not "overall" (the overall preference), any case.')
     label = serializers.CharField(max_length=200, required=False)
-    description = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=MAX_CRITERION_DESCRIPTION)
 
 
 class RubricIn(serializers.Serializer):

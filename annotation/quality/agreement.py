@@ -35,11 +35,11 @@ def agreement_of_units(units) -> dict:
     return result
 
 
-def agreement_compute(*, project: Project, criterion: str = "", batch_id: int | None = None) -> dict:
+def agreement_compute(*, project: Project, criterion: str = "", batch_id: int | None = None, wait: bool = True):
     """{"n_tasks", "n_units", "percent_agreement", "krippendorff_alpha" (nominal on A/B/tie/both bad),
     "krippendorff_alpha_interval" (on the signed strength), "fleiss_kappa", "ci": {name: [low, high]}},
-    cached until the project's judgements change."""
-    return cached(project=project, name="agreement", params=(criterion, batch_id))
+    cached until the project's judgements change; `units.COMPUTING` without `wait` (see `units.cached`)."""
+    return cached(project=project, name="agreement", params=(criterion, batch_id), wait=wait)
 
 
 @computed("agreement")

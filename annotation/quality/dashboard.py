@@ -11,8 +11,8 @@ from . import metrics
 from .units import cached, computed, judgement_rows, units_build
 
 
-def dashboard_data(*, project: Project) -> dict:
-    return cached(project=project, name="dashboard")
+def dashboard_data(*, project: Project, wait: bool = True):
+    return cached(project=project, name="dashboard", wait=wait)
 
 
 @computed("dashboard")

@@ -12,10 +12,10 @@ from . import metrics
 from .units import cached, computed
 
 
-def leaderboard_compute(*, project: Project, criterion: str = "") -> dict:
+def leaderboard_compute(*, project: Project, criterion: str = "", wait: bool = True):
     """{"criterion", "battles", "models": [{"model", "rating", "ci", "strength", "battles", "wins",
     "losses", "ties"}] best first, "win_rate": {model: {opponent: share or None}}}; cached."""
-    return cached(project=project, name="leaderboard", params=(criterion,))
+    return cached(project=project, name="leaderboard", params=(criterion,), wait=wait)
 
 
 @computed("leaderboard")

@@ -17,11 +17,11 @@ from itertools import combinations
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Count, F, IntegerField, Max, Q, Sum, TextField, Value
+from django.db.models import Count, Exists, F, IntegerField, Max, OuterRef, Q, Sum, TextField, Value
 from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import Cast, TruncDate
 
-from annotation.models import Assignment, Judgement, Project
+from annotation.models import Adjudication, Assignment, Judgement, ModelAgreementState, Project
 
 CACHE_SECONDS = 7 * 24 * 3600  # every read checks the stamp: an old entry is never served as current
 
@@ -82,7 +82,7 @@ def units_build(*, rows) -> Units:
 
 def project_stamp(*, project: Project) -> str:
     """Changes whenever a number on the quality pages could: a judgement added, revised or (un)marked
-    gold-correct, or an assignment skipped. Two aggregate queries (~0.1–0.3 s on 300k judgements), so
+    gold-correct, an assignment skipped, a verdict recorded, the model preferences recomputed. Aggregate queries (~0.1–0.3 s on 300k judgements), so
     the stamp itself is kept VERDICT_QUALITY_STAMP_SECONDS: numbers may lag that much behind."""
     if settings.VERDICT_QUALITY_STAMP_SECONDS > 0 and (stamp := cache.get(_stamp_key(project.pk))) is not None:
         return stamp
@@ -91,6 +91,13 @@ def project_stamp(*, project: Project) -> str:
 
 def _stamp_key(project_id: int) -> str:
     return f"quality:v2:{project_id}:stamp"
+
+
+def quality_stamp_forget(*, project_id: int) -> None:
+    """Something the numbers read changed outside judgements (a verdict, the model's preferences): the
+    next view checks the stamp at once instead of after VERDICT_QUALITY_STAMP_SECONDS."""
+    transaction.on_commit(lambda: cache.delete(_stamp_key(project_id)))
+    cache.delete(_stamp_key(project_id))
 
 
 def _stamp_compute(project: Project) -> str:
@@ -105,7 +112,11 @@ def _stamp_query(project: Project) -> str:
         n=Count("id"), last=Max("id"), at=Max("created_at"), revisions=Sum("revision"),
         gold=Count("id", filter=Q(gold_correct__isnull=False)), correct=Count("id", filter=Q(gold_correct=True)))
     skips = Assignment.objects.filter(project=project, status=Assignment.Status.SKIPPED).count()
-    return f"{j['n']}.{j['last']}.{j['at'] and j['at'].timestamp()}.{j['revisions']}.{j['gold']}.{j['correct']}.{skips}"
+    verdicts = Adjudication.objects.filter(task__project=project).aggregate(n=Count("id"), at=Max("updated_at"))
+    model = ModelAgreementState.objects.filter(project=project).values_list("model_version_id", "updated_at").first()
+    return (f"{j['n']}.{j['last']}.{j['at'] and j['at'].timestamp()}.{j['revisions']}.{j['gold']}.{j['correct']}.{skips}"
+            f".{verdicts['n']}.{verdicts['at'] and verdicts['at'].timestamp()}"
+            f".{model and model[0]}.{model and model[1].timestamp()}")
 
 
 COMPUTERS: dict[str, Callable] = {}  # name -> compute(project, *params), registered by the selectors
@@ -132,24 +143,75 @@ def _store(project: Project, name: str, params: tuple) -> object:
     return value
 
 
-def cached(*, project: Project, name: str, params: tuple = ()):
+class Computing:
+    """What `cached(..., wait=False)` returns while a worker computes numbers nobody has stored yet:
+    pages show "computing…" and poll, the API answers 202."""
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "COMPUTING"
+
+
+COMPUTING = Computing()
+REFRESH_LOCK_SECONDS = 600  # one queued refresh per number; a lost worker's lock expires after this
+
+
+def _judgements_in(stamp: str) -> int:
+    return int(stamp.split(".", 1)[0] or 0)
+
+
+def _refresh_later(project: Project, name: str, params: tuple, key: str) -> None:
+    if cache.add(f"{key}:refreshing", 1, timeout=REFRESH_LOCK_SECONDS):
+        from annotation.tasks import quality_refresh  # the adapter, imported late as services do
+
+        transaction.on_commit(lambda: quality_refresh.delay(project.pk, name, list(params)))
+
+
+def cached(*, project: Project, name: str, params: tuple = (), wait: bool = True):
     """The registered `name` computed for this state of the project's judgements (see `project_stamp`).
 
     Stale-while-revalidate: when judgements arrived since the stored numbers were computed, and those
-    are younger than VERDICT_QUALITY_STALE_SECONDS, the page gets them at once and a worker recomputes
-    (one refresh at a time per number); older numbers, or none, are computed in the request. So a page
-    view on a busy project costs two aggregate queries and a cache read, not a recomputation."""
+    are younger than VERDICT_QUALITY_STALE_SECONDS, the caller gets them at once and a worker
+    recomputes (one refresh at a time per number). Otherwise, with `wait` (snapshots, commands) the
+    numbers are computed here. Without it (pages and the API) a request never computes for seconds:
+    they are computed here only for a project of at most VERDICT_QUALITY_INLINE_JUDGEMENTS judgements
+    (well under a second); on a larger one a refresh is queued and the older numbers are served, or
+    `COMPUTING` when none are stored (the beat, `quality_refresh_due`, keeps that rare)."""
     key = _key(project.pk, name, params)
     entry = cache.get(key)
-    if entry is not None and entry["stamp"] == project_stamp(project=project):
+    stamp = project_stamp(project=project)
+    if entry is not None and entry["stamp"] == stamp:
         return entry["value"]
     if entry is not None and time.time() - entry["at"] < settings.VERDICT_QUALITY_STALE_SECONDS:
-        if cache.add(f"{key}:refreshing", 1, timeout=settings.VERDICT_QUALITY_STALE_SECONDS):
-            from annotation.tasks import quality_refresh  # the adapter, imported late as services do
-
-            transaction.on_commit(lambda: quality_refresh.delay(project.pk, name, list(params)))
+        _refresh_later(project, name, params, key)
         return entry["value"]
-    return _store(project, name, params)
+    if wait or _judgements_in(stamp) <= settings.VERDICT_QUALITY_INLINE_JUDGEMENTS:
+        return _store(project, name, params)
+    _refresh_later(project, name, params, key)
+    return COMPUTING if entry is None else entry["value"]
+
+
+# The numbers the pages open with; the beat keeps them current so that a first view rarely waits.
+PAGE_NUMBERS = (("agreement", ("", None)), ("annotators", ()), ("dashboard", ()), ("leaderboard", ("",)))
+
+
+def quality_refresh_due() -> list[str]:
+    """Beat (every VERDICT_QUALITY_REFRESH_SECONDS): for every project with judgements, queue a refresh
+    of each page number stored for an older state of its judgements, or never stored. Returns what
+    was queued ("project:name")."""
+    queued = []
+    with_judgements = Project.objects.filter(Exists(Judgement.objects.filter(task__project=OuterRef("pk"))))
+    for project in with_judgements.only("pk"):
+        stamp = _stamp_compute(project)
+        for name, params in PAGE_NUMBERS:
+            key = _key(project.pk, name, params)
+            entry = cache.get(key)
+            if (entry is None or entry["stamp"] != stamp) and cache.get(f"{key}:refreshing") is None:
+                _refresh_later(project, name, params, key)
+                queued.append(f"{project.pk}:{name}")
+    return queued
 
 
 def quality_refresh(*, project_id: int, name: str, params: list) -> None:

@@ -19,6 +19,11 @@ def members_list(*, project: Project) -> list[dict]:
     return list(rows.values())
 
 
+def member_roles(*, project: Project, username: str) -> list[str]:
+    """The roles a user holds in the project, sorted (none for a non-member or an unknown user)."""
+    return sorted(Membership.objects.filter(project=project, user__username=username).values_list("role", flat=True))
+
+
 def batches_progress(*, project: Project) -> QuerySet[Batch]:
     """The project's batches, newest first, with task counts by status and judgements done / wanted."""
     by_status = {f"tasks_{s}": Count("tasks", filter=Q(tasks__status=s)) for s in Task.Status.values}

@@ -3,6 +3,7 @@ API both call `adjudication_record`). Snapshots with the "adjudicated" aggregati
 instead of the annotators' votes."""
 from django.db import transaction
 
+from annotation.quality.units import quality_stamp_forget
 from annotation.services.audit import audit_record
 from annotation.models import Adjudication, Task, TaskSlot
 
@@ -25,6 +26,7 @@ def adjudication_record(*, task: Task, ranking, note: str, user) -> Adjudication
     _storable_text(note, "note")
     adjudication, _ = Adjudication.objects.update_or_create(
         task=task, defaults={"ranking": ranking, "note": note, "decided_by": user})
+    quality_stamp_forget(project_id=task.project_id)  # "agrees with verdicts" changes now
     audit_record(action="adjudication.recorded", user=user, project=task.project, target=adjudication,
                  detail={"task": task.pk, "ranking": ranking, "note": note})
     return adjudication

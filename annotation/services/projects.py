@@ -15,6 +15,10 @@ User = get_user_model()
 MAX_OVERLAP = 32767  # Task.target_judgements is a PostgreSQL smallint
 MAX_LEASE_SECONDS = 7 * 24 * 3600
 MAX_STRENGTH_LABELS = 10
+MAX_CRITERION_DESCRIPTION = 2_000  # shown to annotators beside every task: a paragraph, not a manual
+# Bidirectional embedding, override and isolate controls: in a name they reorder the text around it
+# (a project "Safety‮txt.exe" reads backwards), so a name could pose as another in lists and menus.
+BIDI_CONTROLS = {chr(c) for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]}
 
 
 class SettingsInvalid(ValueError):
@@ -57,6 +61,14 @@ def _text(field: str, value, max_length: int | None = None, *, required: bool = 
     return value
 
 
+def _name(field: str, value) -> str:
+    value = _text(field, value, 200, required=True)
+    if found := sorted({f"U+{ord(c):04X}" for c in value if c in BIDI_CONTROLS}):
+        raise SettingsInvalid(field, f"must not contain bidirectional control characters ({', '.join(found)}): "
+                                     "they reorder the text around them, so a name could pose as another.")
+    return value
+
+
 def _strength_scale(value) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(label, str) for label in value):
         raise SettingsInvalid("strength_scale", "must be a list of labels, weakest first.")
@@ -87,7 +99,7 @@ def _bool(field: str, value) -> bool:
 # Every editable setting and its check; the page, the API (PATCH /projects/{id}/) and project_create
 # all go through project_settings_clean.
 _CHECKS = {
-    "name": lambda v: _text("name", v, 200, required=True),
+    "name": lambda v: _name("name", v),
     "description": lambda v: _text("description", v, 10_000),
     "instructions": lambda v: _text("instructions", v, 100_000),
     "mode": lambda v: _choice("mode", v, Project.Mode.values),
@@ -176,6 +188,9 @@ def _criteria_check(criteria: list[dict], name: str = "") -> None:
     for c in criteria:
         if len(c.get("label") or "") > 200 or len(c["key"]) > 64:
             raise ValueError(f"Criterion “{c['key'][:64]}”: keys are at most 64 characters, labels 200.")
+        if len(c.get("description") or "") > MAX_CRITERION_DESCRIPTION:
+            raise ValueError(f"Criterion “{c['key'][:64]}”: the description is {len(c['description'])} characters; "
+                             f"at most {MAX_CRITERION_DESCRIPTION} are allowed (annotators read it beside every task).")
 
 
 @transaction.atomic
@@ -240,8 +255,9 @@ class UnknownUser(ValueError):
 @transaction.atomic
 def member_add(*, project: Project, username: str, role: str, create_user: bool = False,
                password: str | None = None, actor=None) -> tuple[Membership, str | None]:
-    """Adds a role (the one path for new roles; `actor` made the change); returns the membership and
-    the new user's password when one was created."""
+    """Adds a role (the one path for new roles; `actor` made the change): a member keeps the roles they
+    had, so one person can be annotator and ML engineer (`membership_set_role` replaces them). Returns
+    the membership and the new user's password when one was created."""
     if role not in Membership.Role.values:
         raise ValueError(f"Unknown role {role!r}; choose one of {', '.join(Membership.Role.values)}.")
     new_password = None

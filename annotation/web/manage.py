@@ -17,8 +17,8 @@ from annotation.parsing import ascii_int
 from annotation.permissions import MANAGE_ROLES, project_role_required
 from annotation.rendering import markdown_to_safe_html
 from annotation.selectors.gold import gold_task_responses
-from annotation.selectors.manage import (batches_progress, judgement_rows, members_list, task_with_judgements,
-                                         tasks_browse)
+from annotation.selectors.manage import (batches_progress, judgement_rows, member_roles, members_list,
+                                         task_with_judgements, tasks_browse)
 from annotation.selectors.projects import rubrics_list
 from annotation.services import batches as batch_services
 from annotation.services import projects as project_services
@@ -122,6 +122,7 @@ def members(request, project_id):
     created = None
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
+        had = member_roles(project=project, username=d["username"])
         try:
             _, password = project_services.member_add(project=project, username=d["username"], role=d["role"],
                                                       create_user=d["create_user"], actor=request.user)
@@ -133,11 +134,24 @@ def members(request, project_id):
         else:
             if password:
                 created = {"username": d["username"], "password": password}
-            messages.success(request, f"{d['username']} is now {Membership.Role(d['role']).label}.")
+            messages.success(request, _member_added_message(d["username"], d["role"], had))
             form = MemberAddForm()
     return render(request, "annotation/manage/members.html", {
         "project": project, "members": members_list(project=project), "form": form, "created": created,
         "roles": Membership.Role.choices}, status=400 if form.errors else 200)
+
+
+def _member_added_message(username: str, role: str, had: list[str]) -> str:
+    """Says what happened to an existing member's roles: a role is added beside theirs, never swapped."""
+    label = Membership.Role(role).label
+    if not had:
+        return f"{username} is now {label}."
+    if role in had:
+        return f"{username} already is {label}; nothing changed."
+    now = " and ".join(str(Membership.Role(r).label) for r in sorted({*had, role}))
+    before = " and ".join(str(Membership.Role(r).label) for r in had)
+    return (f"{label} added: {username} was already {before} and now has both roles ({now}). To replace their "
+            "role instead, use “Change role to” in the table.")
 
 
 @require_POST

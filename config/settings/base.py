@@ -220,6 +220,14 @@ VERDICT_RENDER_TIME_LIMIT = float(os.environ.get("VERDICT_RENDER_TIME_LIMIT", "0
 # judgements changed is checked at most every VERDICT_QUALITY_STAMP_SECONDS (0: on every page view).
 VERDICT_QUALITY_STALE_SECONDS = float(os.environ.get("VERDICT_QUALITY_STALE_SECONDS", "86400"))
 VERDICT_QUALITY_STAMP_SECONDS = float(os.environ.get("VERDICT_QUALITY_STAMP_SECONDS", "10"))
+# Pages and the API compute missing quality numbers in the request only for projects of at most this many
+# judgements; larger ones get "computing…" (page, polling) or 202 (API) while a worker computes them. The
+# beat refreshes every project's numbers after new judgements, every VERDICT_QUALITY_REFRESH_SECONDS.
+VERDICT_QUALITY_INLINE_JUDGEMENTS = int(os.environ.get("VERDICT_QUALITY_INLINE_JUDGEMENTS", "5000"))
+VERDICT_QUALITY_REFRESH_SECONDS = int(os.environ.get("VERDICT_QUALITY_REFRESH_SECONDS", "120"))
+# Agreement with the active reward model (rewardtrain.quality): a worker scores at most this many of a
+# project's judged tasks, the most recently judged first, after a promotion or rollback and on the beat.
+VERDICT_MODEL_AGREEMENT_MAX_TASKS = int(os.environ.get("VERDICT_MODEL_AGREEMENT_MAX_TASKS", "5000"))
 VERDICT_DIFF_MAX_WORDS = int(os.environ.get("VERDICT_DIFF_MAX_WORDS", "5000"))
 
 # Celery: Redis in production; with no broker configured, a filesystem "broker" needs no server.
@@ -273,6 +281,9 @@ CELERY_BEAT_SCHEDULE = {
     "fail-stale-scoring-jobs": {"task": "rewardtrain.tasks.scoring_jobs_fail_stale",
                                 "schedule": timedelta(minutes=10)},
     "monitoring-alerts": {"task": "rewardtrain.tasks.alerts_evaluate", "schedule": timedelta(minutes=5)},
+    "quality-refresh": {"task": "annotation.tasks.quality_refresh_due",
+                        "schedule": timedelta(seconds=VERDICT_QUALITY_REFRESH_SECONDS)},
+    "model-agreement": {"task": "rewardtrain.tasks.model_agreements_refresh_due", "schedule": timedelta(minutes=15)},
 }
 # Webhooks (annotation/services/webhooks.py): attempts, back-off base · 2^(attempt-1) capped at MAX, the
 # receiver's timeout, and whether targets may resolve to loopback/private addresses (SSRF; off in production).

@@ -19,6 +19,7 @@ from annotation.services.webhooks import webhook_event
 
 from ..monitoring.canaries import canary_scores_enqueue
 from ..models import ModelEvent, ModelVersion, TrainingRun
+from ..scoring.model_agreement import model_agreement_after_switch
 from ..training.storage import storage_files
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ def _switch_active(*, old: ModelVersion | None, new: ModelVersion, action: str, 
     webhook_event(project_id=new.project_id, event=name, data={
         "model": {"id": new.pk, "version": new.version, "run": new.run_id}, "previous_active": previous,
         "by": _user(user).get_username() if _user(user) else None})
+    model_agreement_after_switch(project_id=new.project_id)  # the annotator table's "agrees with model"
     if action == Action.PROMOTE:  # by hand or automatically: the project's policy may start a round
         transaction.on_commit(lambda: _after_promote(new.pk))
 
@@ -130,6 +132,8 @@ def model_version_archive(*, model_version: ModelVersion, user=None) -> ModelVer
                                   previous_active=model if was_active else None, user=_user(user))
         audit_record(action="model.archived", user=user, project=Project.objects.get(pk=model.project_id),
                      target=model, detail={"version": model.version, "was_active": was_active})
+        if was_active:
+            model_agreement_after_switch(project_id=model.project_id)
     return model
 
 

@@ -1,7 +1,8 @@
 """From selected pairs to snapshot rows: votes grouped by comparison (one streaming query), then one
-row per vote (every) or one per comparison (majority, weighted by gold reliability, or adjudicated:
-a project admin's verdict on the task where there is one, else the majority); the train/val split
-by prompt; annotator pseudonyms."""
+row per vote (every) or one per comparison (majority; weighted by gold reliability; weighted by
+Dawid–Skene reliability, fitted on every annotator's answers without gold; or adjudicated: a project
+admin's verdict on the task where there is one, else the majority); the train/val split by prompt;
+annotator pseudonyms."""
 import hashlib
 import hmac
 import json
@@ -12,6 +13,7 @@ from django.conf import settings
 from django.db.models.functions import Greatest, Least
 
 from annotation.models import Adjudication, Project
+from annotation.quality.annotators import dawid_skene_reliability
 from annotation.selectors.gold import gold_reliability
 from annotation.selectors.pairs import pairs_filter
 from rewardtrain.models import DatasetSnapshot
@@ -170,7 +172,8 @@ def snapshot_rows(*, project: Project, filters: SnapshotFilters, aggregation: st
                   val_fraction: float, stats: dict | None = None) -> Iterator[dict]:
     """The snapshot's rows in their canonical order (also used by tests and the benchmark)."""
     stats = stats if stats is not None else {}
-    reliability = gold_reliability(project=project) if aggregation == Aggregation.WEIGHTED else {}
+    reliability = (gold_reliability(project=project) if aggregation == Aggregation.WEIGHTED
+                   else dawid_skene_reliability(project=project) if aggregation == Aggregation.DAWID_SKENE else {})
     verdicts = _verdicts(project) if aggregation == Aggregation.ADJUDICATED else {}
     for group in _votes_grouped(pairs_selected(project=project, filters=filters)):
         counts = {"forward": 0, "backward": 0, "tie": 0}
@@ -187,7 +190,7 @@ def snapshot_rows(*, project: Project, filters: SnapshotFilters, aggregation: st
             for vote in group:
                 yield _vote_row(vote, split=split, agreement=agreement, votes=len(group))
             continue
-        if aggregation == Aggregation.WEIGHTED:
+        if aggregation in (Aggregation.WEIGHTED, Aggregation.DAWID_SKENE):
             scores = {"forward": 0.0, "backward": 0.0, "tie": 0.0}
             for vote in group:
                 annotator = vote["annotator_id"] or vote["judgement__annotator_id"]

@@ -6,7 +6,7 @@ from django.shortcuts import render
 from annotation.permissions import DATA_ROLES, project_role_required
 from annotation.quality.annotators import annotator_stats_list, position_bias_project
 from annotation.quality.dashboard import dashboard_data
-from annotation.quality.units import numbers_as_of
+from annotation.quality.units import COMPUTING, numbers_as_of
 
 from . import charts
 
@@ -20,8 +20,10 @@ def _days(rows, first):
 @project_role_required(*DATA_ROLES)
 def quality_dashboard(request, project_id):
     project = request.project
-    data = dashboard_data(project=project)
-    annotators = annotator_stats_list(project=project)
+    data = dashboard_data(project=project, wait=False)
+    annotators = annotator_stats_list(project=project, wait=False)
+    if data is COMPUTING or annotators is COMPUTING:
+        return render(request, "rewardtrain/quality_dashboard.html", {"project": project, "computing": True})
     bias = position_bias_project(rows=annotators)
     first = data["per_day"][0][0] if data["per_day"] else None
     since = f"days since {first:%Y-%m-%d}" if first else "day"

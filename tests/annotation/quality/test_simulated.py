@@ -117,7 +117,7 @@ def test_annotator_table_flags_the_biased_and_the_lazy(world):
     assert tie["position_bias"] is None and tie["position_bias_p"] is None and tie["tie_rate"] == 1.0
     assert tie["agreement_with_majority"] == 0.0 and tie["median_seconds"] == 1.0
     assert {"mostly_ties", "too_fast", "low_agreement"} <= set(tie["flags"])
-    assert all(r["agreement_with_model"] is None for r in rows.values())
+    assert all(r["agreement_with_model"] is None and r["model_pairs"] == 0 for r in rows.values())  # no model yet
 
 
 def test_gold_accuracy_has_a_wilson_interval(world):
@@ -218,3 +218,59 @@ def test_k_way_rankings_compare_through_their_pairs(project):
     # Fleiss (every unit has two answers): P̄ = 2/3, P̄e = (5/6)² + (1/6)² = 26/36 → κ = (24 − 26)/(36 − 26) = −0.2
     assert data["fleiss_kappa"] == pytest.approx(-0.2)
     assert data["ci"]["percent_agreement"] is None  # one task: no bootstrap over tasks
+
+
+def test_verdicts_score_the_annotators_and_leave_inter_annotator_agreement_alone(world):
+    """A project admin adjudicates 8 tasks through the API, each time for the strong response: the careful
+    annotators agree with every verdict, the always-tie one with none, the always-left one where the strong
+    response happened to be shown first. α and raw agreement are over the annotators' answers only."""
+    before = get(world, "quality/agreement/")
+    settled = world["tasks"][:8]
+    for t in settled:
+        weak = [r for r in t.slots.values_list("response_id", flat=True) if r != world["strong"][t.pk]][0]
+        response = world["client"].post(f"/api/v1/tasks/{t.pk}/adjudication/",
+                                        {"ranking": [[world["strong"][t.pk]], [weak]], "note": "The strong one."},
+                                        format="json")
+        assert response.status_code == 201, response.content
+    rows = {r["username"]: r for r in get(world, "quality/annotators/")}
+    left_right = sum(world["shown_first"][t.pk] == world["strong"][t.pk] for t in settled)
+    assert rows["careful0"]["agreement_with_adjudication"] == 1.0 and rows["careful0"]["adjudicated_judgements"] == 8
+    assert rows["left3"]["agreement_with_adjudication"] == pytest.approx(left_right / 8)
+    assert rows["tie4"]["agreement_with_adjudication"] == 0.0
+    after = get(world, "quality/agreement/")
+    assert {k: after[k] for k in ("n_labels", "percent_agreement", "krippendorff_alpha")} == {
+        k: before[k] for k in ("n_labels", "percent_agreement", "krippendorff_alpha")}
+    # Disputed (over 25 % differ from the most common answer): the tasks where the always-left annotator
+    # was wrong (3 A, 1 B, 1 tie). The list leaves settled ones out, and shows them with their verdict
+    # only when asked for all.
+    disputed = {t.pk for t in world["tasks"] if world["shown_first"][t.pk] != world["strong"][t.pk]}
+    open_ids = {t["id"] for t in get(world, "quality/disputed/")["results"]}
+    assert open_ids == disputed - {t.pk for t in settled}
+    every = {t["id"]: t for t in get(world, "quality/disputed/?all=true")["results"]}
+    assert set(every) == disputed
+    assert all(every[pk]["adjudication"]["note"] == "The strong one." for pk in disputed & {t.pk for t in settled})
+    assert all(every[pk]["adjudication"] is None for pk in open_ids)
+
+
+def test_dawid_skene_reliability_matches_an_independent_fit(world):
+    """The reliabilities in the table are those of a Dawid–Skene fit on the (task × annotator) label matrix
+    built here from the stored judgements; careful annotators come out on top, the always-tie one last."""
+    from annotation.quality.dawid_skene import dawid_skene
+
+    rows = {r["username"]: r for r in get(world, "quality/annotators/")}
+    names = sorted(world["users"])
+    order = sorted(world["strong"])
+    code = {"A": 0, "B": 1, "tie": 2}
+    items, annotators, labels = [], [], []
+    for j in Judgement.objects.filter(task__project=world["project"]).select_related("annotator"):
+        a, b = sorted(r for g in j.ranking for r in g)
+        label = "tie" if len(j.ranking) == 1 else ("A" if j.ranking[0] == [a] else "B")
+        items.append(order.index(j.task_id))
+        annotators.append(names.index(j.annotator.username))
+        labels.append(code[label])
+    fit = dawid_skene(items, annotators, labels, n_items=N_TASKS, n_annotators=len(names), n_classes=4)
+    for k, name in enumerate(names):
+        assert rows[name]["reliability"] == pytest.approx(fit.reliability[k], abs=1e-3)
+    assert min(rows[f"careful{i}"]["reliability"] for i in range(3)) > rows["left3"]["reliability"]
+    assert rows["left3"]["reliability"] > rows["tie4"]["reliability"]
+    assert rows["careful0"]["reliability"] > 0.9 and rows["tie4"]["reliability"] < 0.2

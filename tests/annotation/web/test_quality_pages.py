@@ -45,6 +45,7 @@ def test_agreement_page_shows_numbers_and_per_criterion(client, judged, project_
     page = client.get(reverse("quality-agreement", args=[judged.pk])).content.decode()
     # the two annotators always disagree on the overall choice: raw agreement 0 %
     assert "Raw agreement" in page and "0.0 %" in page
+    assert "Only annotators' own judgements count here: a project admin's" in page  # verdicts are not answers
     page = client.get(reverse("quality-agreement", args=[judged.pk]) + "?criterion=helpfulness").content.decode()
     assert "100.0 %" in page  # they agree on helpfulness every time
     page = client.get(reverse("quality-agreement", args=[judged.pk]) + "?criterion=nope").content.decode()
@@ -115,3 +116,57 @@ def test_pages_say_when_numbers_are_being_recomputed(client, judged, project_adm
     assert "Computed " in (page := client.get(url).content.decode()) and "being recomputed" not in page
     factories.judged_pair(judged)  # a new judgement: the page shows the stored table and says so
     assert "being recomputed" in client.get(url).content.decode()
+
+
+def test_a_large_projects_first_view_says_computing_and_polls_instead_of_computing_in_the_request(
+        client, judged, project_admin, settings, django_capture_on_commit_callbacks):
+    """Numbers nobody has computed yet, on a project over VERDICT_QUALITY_INLINE_JUDGEMENTS: every page and
+    API answer comes back at once (computing…, polling / 202) with one refresh queued per number; when the
+    worker is done, the same URLs show the numbers (and the polling element is gone)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.VERDICT_QUALITY_INLINE_JUDGEMENTS = 10  # the fixture has 20 judgements: "large"
+    client.force_login(project_admin)
+    urls = [reverse(name, args=[judged.pk]) for name in PAGES]
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        for url in urls:
+            response = client.get(url)
+            page = response.content.decode()
+            assert response.status_code == 200 and "Computing…" in page, url
+            assert f'hx-get="{url}" hx-trigger="every 2s" hx-select="#quality-numbers"' in page
+        api = client.get(f"/api/v1/projects/{judged.pk}/quality/agreement/")
+        assert api.status_code == 202 and api.json()["status"] == "computing" and api["Retry-After"]
+        assert client.get(urls[2] + "?format=csv").status_code == 503
+    # dashboard (dashboard + annotators), agreement, annotators (already queued), leaderboard: one each
+    assert len(callbacks) == 4
+    for callback in callbacks:
+        callback()  # the worker (eager Celery)
+    for url in urls:
+        page = client.get(url).content.decode()
+        assert "Computing…" not in page and 'hx-trigger="every 2s"' not in page and 'id="quality-numbers"' in page
+    assert "Raw agreement" in client.get(urls[1]).content.decode()
+    assert client.get(f"/api/v1/projects/{judged.pk}/quality/agreement/").status_code == 200
+
+
+def test_the_beat_refreshes_the_page_numbers_of_projects_with_new_judgements(judged, settings,
+                                                                            django_capture_on_commit_callbacks):
+    from django.core.cache import cache
+
+    from annotation.quality.agreement import agreement_compute
+    from annotation.quality.units import quality_refresh_due
+
+    cache.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sorted(quality_refresh_due()) == sorted(f"{judged.pk}:{n}" for n in
+                                                       ("agreement", "annotators", "dashboard", "leaderboard"))
+    assert quality_refresh_due() == []  # all current: nothing to do
+    settings.VERDICT_QUALITY_INLINE_JUDGEMENTS = 0
+    n_labels = agreement_compute(project=judged, wait=False)["n_labels"]  # served from the cache
+    t = factories.task(judged)
+    factories.judgement(t, factories.member(judged, "annotator"))
+    factories.judgement(t, factories.member(judged, "annotator"))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert len(quality_refresh_due()) == 4
+    cache.delete(f"quality:v2:{judged.pk}:stamp")
+    assert agreement_compute(project=judged, wait=False)["n_labels"] == n_labels + 2

@@ -181,6 +181,35 @@ def test_annotator_weighted_aggregation_trusts_annotators_with_a_good_gold_recor
     assert winner("weighted") == slots[1]
 
 
+def test_dawid_skene_aggregation_trusts_annotators_who_agree_with_the_crowd_without_any_gold(project):
+    """Three careful annotators and two contrarians (always the other response) judge 20 tasks: Dawid–Skene
+    finds the contrarians unreliable. On one more task a careful annotator is outvoted 2 : 1 by them; the
+    majority follows the contrarians, the Dawid–Skene weighted aggregation the careful one."""
+    careful = [factories.member(project, "annotator") for _ in range(3)]
+    contrarians = [factories.member(project, "annotator") for _ in range(2)]
+    for _ in range(20):
+        t = factories.task(project)
+        good, bad = t.slots.order_by("position").values_list("response_id", flat=True)
+        for annotator in careful:
+            factories.judgement(t, annotator, [[good], [bad]])
+        for annotator in contrarians:
+            factories.judgement(t, annotator, [[bad], [good]])
+    disputed = factories.task(project)
+    good, bad = disputed.slots.order_by("position").values_list("response_id", flat=True)
+    factories.judgement(disputed, careful[0], [[good], [bad]])
+    for annotator in contrarians:
+        factories.judgement(disputed, annotator, [[bad], [good]])
+
+    def winner(aggregation):
+        return next(r["chosen_id"] for r in rows_of(cut(project, aggregation=aggregation))
+                    if r["prompt_id"] == disputed.prompt_id)
+
+    assert winner("majority") == bad
+    assert winner("dawid_skene") == good
+    snapshot = DatasetSnapshot.objects.get(aggregation="dawid_skene")
+    assert snapshot.get_aggregation_display() == "Dawid–Skene weighted"
+
+
 def test_snapshots_are_immutable(project):
     factories.judged_pair(project)
     snap = cut(project)
