@@ -156,3 +156,98 @@ def test_make_run_announces_the_url_only_when_the_server_answers(tmp_path):
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+WHILE_A_RUN_TRAINS = textwrap.dedent("""
+    import time
+    from django.test import Client
+    from django.urls import reverse
+    from annotation.models import Project
+    from rewardtrain.models import SnapshotJob, TrainingMetric, TrainingRun
+
+    def wait(what, seconds, done):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            row = done()
+            if row is not None:
+                return row
+            time.sleep(0.5)
+        raise AssertionError(f"{what} not within {seconds} s")
+
+    def snapshot_cut():
+        cut = client.post(reverse("snapshot-new", args=[project.id]), {"aggregation": "every", "seed": 0,
+                                                                       "val_fraction": 0.1})
+        assert cut.status_code == 302, cut.content[:500]
+        job = SnapshotJob.objects.filter(project=project).latest("id")
+        return wait(f"snapshot job {job.id}", 180, lambda: SnapshotJob.objects.filter(
+            pk=job.pk, status__in=("succeeded", "failed")).first())
+
+    project = Project.objects.get(mode="pairwise")
+    client = Client()
+    assert client.login(username="demo-ml", password="verdict-demo")
+    first = snapshot_cut()
+    assert first.status == "succeeded", first.error
+    # A run that trains far longer than this test: 1000 epochs.
+    started = client.post(reverse("run-new", args=[project.id]),
+                          {"snapshot": first.snapshot_id, "epochs": 1000, "lr": 5e-5, "seed": 0})
+    assert started.status_code == 302, started.content[:500]
+    run = TrainingRun.objects.get(project=project)
+    wait("the run's claim", 180, lambda: TrainingRun.objects.filter(pk=run.pk, status="running").first())
+    second = snapshot_cut()  # the default queue's worker is free while the training worker trains
+    assert second.status == "succeeded", second.error
+    assert TrainingRun.objects.get(pk=run.pk).status == "running"
+    print("SNAPSHOT-WHILE-TRAINING-OK", flush=True)
+    cancel = client.post(reverse("run-cancel", args=[project.id, run.pk]))
+    assert cancel.status_code == 302
+    run = wait("the cancel", 120, lambda: TrainingRun.objects.filter(pk=run.pk, status="cancelled").first())
+    print("CANCELLED-OK", run.error, TrainingMetric.objects.filter(run=run).count(), flush=True)
+""")
+
+
+def _stop_group(proc) -> None:
+    """Stops run.sh and everything it started. A worker still inside a task shuts down only once the
+    task ends (Celery's warm shutdown): after 30 s the whole group is killed."""
+    import signal
+    import time
+
+    os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.5)
+    else:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+
+
+def test_make_run_keeps_snapshots_moving_while_a_run_trains(tmp_path):
+    """`make run` trains on a worker of its own: a snapshot job (like imports and webhooks, on the
+    default queue) finishes while a long run trains, and both workers share the SQLite file."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "DJANGO_SETTINGS_MODULE",
+                        "CACHE_URL"}}
+    env.update(VERDICT_VAR_DIR=str(tmp_path), PORT=str(port), ALLOWED_HOSTS="testserver,localhost,127.0.0.1")
+    proc = subprocess.Popen(["bash", str(ROOT / "scripts/run.sh")], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        for line in proc.stdout:
+            if "Verdict is running at" in line:
+                break
+        else:
+            pytest.fail("run.sh ended without announcing the URL")
+        env["DEBUG"] = "1"
+        checked = subprocess.run([sys.executable, str(ROOT / "manage.py"), "shell", "-c", WHILE_A_RUN_TRAINS],
+                                 cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    finally:
+        _stop_group(proc)
+    logs = "".join(f"\n--- {log.name}\n{log.read_text()[-3000:]}" for log in sorted(tmp_path.glob("*.log")))
+    assert "SNAPSHOT-WHILE-TRAINING-OK" in checked.stdout, checked.stdout + checked.stderr + logs
+    assert "CANCELLED-OK" in checked.stdout, checked.stdout + checked.stderr + logs

@@ -82,6 +82,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "config.errors.MethodNotAllowedPageMiddleware",  # inside CSRF and CSP: its page is a normal page
     "axes.middleware.AxesMiddleware",  # last: turns a lockout into a 429
 ]
 

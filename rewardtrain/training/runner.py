@@ -25,8 +25,21 @@ Status = TrainingRun.Status
 TRAIN_SHARE = 0.9  # of the progress bar; validation and registration take the rest
 
 
+BEFORE_FIRST_STEP = "Cancelled before the first training step."
+
+
 class RunCancelled(Exception):
-    pass
+    """The run's cancel was requested; the message is the run's error."""
+
+    def __init__(self, message: str = "Cancelled while training."):
+        super().__init__(message)
+
+
+def _stop_if_cancelled(run_id: int) -> None:
+    """Asks the database, not the poll: called once at each stage before training, where a cancel
+    pressed on a run that shows "running" but has no step yet must not wait for the next poll."""
+    if services.training_run_cancel_requested(run_id=run_id):
+        raise RunCancelled(BEFORE_FIRST_STEP)
 
 
 class ClaimLost(Exception):
@@ -44,6 +57,7 @@ class _Callback:
     def __init__(self, run: TrainingRun, token: str, heartbeat: Heartbeat):
         self.run, self.token, self.heartbeat = run, token, heartbeat
         self.last_poll = time.monotonic()
+        self.stepped = False
 
     def __call__(self, event: dict) -> None:
         kind = event["event"]
@@ -51,6 +65,7 @@ class _Callback:
         if kind == "start" and event.get("resumed_from"):
             fields["resumed_from_step"] = event["resumed_from"]
         elif kind == "step":
+            self.stepped = True
             services.training_metric_record(
                 run_id=self.run.pk, step=event["step"], kind="train", loss=event["loss"],
                 accuracy=event["accuracy"], lr=event["lr"],
@@ -64,15 +79,17 @@ class _Callback:
             self._upload_checkpoint(event)
         if not services.training_run_beat(run_id=self.run.pk, token=self.token, **fields):
             raise ClaimLost()
-        self._check_cancel()
+        # "start" comes once the model is loaded, before the first step: always ask then.
+        self._check_cancel(now=kind == "start")
 
-    def _check_cancel(self) -> None:
+    def _check_cancel(self, now: bool = False) -> None:
+        message = "Cancelled while training." if self.stepped else BEFORE_FIRST_STEP
         if self.heartbeat.cancelled.is_set():
-            raise RunCancelled()
-        if time.monotonic() - self.last_poll >= cancel_poll_seconds():
+            raise RunCancelled(message)
+        if now or time.monotonic() - self.last_poll >= cancel_poll_seconds():
             self.last_poll = time.monotonic()
             if services.training_run_cancel_requested(run_id=self.run.pk):
-                raise RunCancelled()
+                raise RunCancelled(message)
 
     def _upload_checkpoint(self, event: dict) -> None:
         # A fresh prefix per checkpoint; the row points at it only once it is complete.
@@ -99,9 +116,8 @@ def training_run_execute(*, run_id: int, worker: str | None = None) -> str:
     try:
         with tempfile.TemporaryDirectory(prefix=f"verdict-run-{run_id}-") as tmp:
             outcome = _train_and_register(run, token, heartbeat, tmp)
-    except RunCancelled:
-        services.training_run_finish(run_id=run_id, token=token, status=Status.CANCELLED,
-                                     error="Cancelled while training.")
+    except RunCancelled as cancelled:
+        services.training_run_finish(run_id=run_id, token=token, status=Status.CANCELLED, error=str(cancelled))
         outcome = "cancelled"
     except ClaimLost:
         outcome = "claim lost to another delivery"
@@ -123,6 +139,7 @@ def _train_and_register(run: TrainingRun, token: str, heartbeat: Heartbeat, tmp:
     from ..registry.services import model_version_register
     from .policy import training_policy_confidence
 
+    _stop_if_cancelled(run.pk)  # cancelled between the claim and here
     snapshot = run.snapshot
     train_path, val_path = os.path.join(tmp, "train.jsonl"), os.path.join(tmp, "val.jsonl")
     if _export(snapshot, "train", train_path) == 0:
@@ -134,6 +151,7 @@ def _train_and_register(run: TrainingRun, token: str, heartbeat: Heartbeat, tmp:
     checkpoint = os.path.join(tmp, "checkpoint")
     if run.checkpoint_path:  # a run resumed here, perhaps on another host
         storage_download_dir(prefix=run.checkpoint_path, local=checkpoint)
+    _stop_if_cancelled(run.pk)  # the export or download took a while
     out = os.path.join(tmp, "model")
     config = config_for_worker(config=run.config, data=train_path, eval_data=val_path, out=out,
                                checkpoint_dir=checkpoint)

@@ -50,7 +50,7 @@ def _list(request, form, status=200, policy_form=None):
     runs = list(runs_of_project(project=request.project))
     return render(request, "rewardtrain/training/runs.html", {
         "project": request.project, "runs": runs, "form": form, "can_train": _can_train(request),
-        "live": any(run.status not in TrainingRun.FINISHED for run in runs),
+        "live": any(run.status not in TrainingRun.FINISHED for run in runs), "active_statuses": TrainingRun.ACTIVE,
         "policy": policy, "policy_form": policy_form or _policy_form(policy),
         "new_judgements": training_policy_new_judgements(policy=policy) if policy.retrain_every else None},
         status=status)
@@ -93,8 +93,9 @@ def run_cancel(request, project_id, run_id):
     run = run_of_project(project=request.project, run_id=run_id)
     if run.status in TrainingRun.FINISHED:
         messages.error(request, f"Run {run.pk} has already finished ({run.status}).")
+    elif training_run_cancel(run=run).status == TrainingRun.Status.CANCELLED:
+        messages.success(request, f"Run {run.pk} cancelled before a worker took it.")
     else:
-        training_run_cancel(run=run)
         messages.success(request, f"Run {run.pk}: cancel requested; it stops within seconds.")
     return redirect("run-detail", project_id=request.project.pk, run_id=run.pk)
 

@@ -179,3 +179,16 @@ def test_a_snapshot_job_that_would_select_nothing_is_refused_at_once(project, ml
     assert response.status_code == 400
     assert "select no pairs" in response.json()["error"]["message"]
     assert not SnapshotJob.objects.exists()
+
+
+def test_cancel_a_run_a_worker_has_claimed_before_its_first_step(project, ml_engineer, snapshot, tiny_config):
+    from rewardtrain.training.services import training_run_claim
+
+    client = client_for(ml_engineer)
+    run = client.post(f"/api/v1/projects/{project.pk}/training-runs/", {"snapshot": snapshot.pk,
+                                                                        "config": tiny_config}, format="json").json()
+    training_run_claim(run_id=run["id"], worker="gpu-1:7")  # loading the model: running, no metrics yet
+    cancelled = client.post(f"/api/v1/training-runs/{run['id']}/cancel/")
+    assert cancelled.status_code == 200, cancelled.content
+    body = cancelled.json()
+    assert (body["status"], body["cancel_requested"], body["metrics"]) == ("running", True, [])

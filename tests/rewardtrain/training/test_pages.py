@@ -71,7 +71,7 @@ def test_rollback_and_cancel_from_the_pages(client, project, ml_engineer, snapsh
 
     run = training_run_create(project=project, snapshot_id=snapshot.pk, config={})
     cancelled = client.post(reverse("run-cancel", args=[project.pk, run.pk]), follow=True)
-    assert b"cancel requested" in cancelled.content
+    assert f"Run {run.pk} cancelled before a worker took it.".encode() in cancelled.content
     assert TrainingRun.objects.get(pk=run.pk).status == "cancelled"
 
 
@@ -121,3 +121,30 @@ def test_the_report_shows_the_active_model_beside_it_with_labelled_charts(client
     assert 'data-confirm="Promote v2 to active?' in page
     compare = client.get(reverse("model-compare", args=[project.pk]), {"a": model.pk}, follow=True)
     assert b"Choose two model versions to compare." in compare.content
+
+
+def test_a_queued_or_starting_run_offers_cancel_on_the_list_and_its_page(client, project, ml_engineer, snapshot):
+    client = logged_in(client, ml_engineer)
+    queued = training_run_create(project=project, snapshot_id=snapshot.pk, config={})
+    starting = training_run_create(project=project, snapshot_id=snapshot.pk, config={})
+    training_run_claim(run_id=starting.pk, worker="gpu-1:7")  # claimed, loading the model: no step yet
+    listing = client.get(reverse("run-list", args=[project.pk])).content.decode()
+    for run in (queued, starting):
+        assert f'action="{reverse("run-cancel", args=[project.pk, run.pk])}"' in listing
+        page = client.get(reverse("run-detail", args=[project.pk, run.pk])).content.decode()
+        assert "Waiting for the first training step" in page and "Cancel run</button>" in page
+
+    now = client.post(reverse("run-cancel", args=[project.pk, queued.pk]), follow=True).content.decode()
+    assert f"Run {queued.pk} cancelled before a worker took it." in now
+    assert TrainingRun.objects.get(pk=queued.pk).status == "cancelled"
+    later = client.post(reverse("run-cancel", args=[project.pk, starting.pk]), follow=True).content.decode()
+    assert "cancel requested" in later and "Cancelling…</button>" in later
+    assert TrainingRun.objects.get(pk=starting.pk).cancel_requested
+    listing = client.get(reverse("run-list", args=[project.pk])).content.decode()
+    assert f'action="{reverse("run-cancel", args=[project.pk, queued.pk])}"' not in listing  # finished
+
+
+def test_the_runs_list_offers_no_cancel_to_project_admins(client, project, snapshot):
+    run = training_run_create(project=project, snapshot_id=snapshot.pk, config={})
+    listing = logged_in(client, factories.member(project, "admin")).get(reverse("run-list", args=[project.pk]))
+    assert reverse("run-cancel", args=[project.pk, run.pk]).encode() not in listing.content

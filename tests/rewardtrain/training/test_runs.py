@@ -191,3 +191,46 @@ def test_a_snapshot_of_another_project_is_refused(snapshot):
     other = factories.ProjectFactory()
     with pytest.raises(RunError, match=f"No snapshot {snapshot.pk} in project"):
         training_run_create(project=other, snapshot_id=snapshot.pk, config={})
+
+
+def test_a_run_cancelled_while_the_model_loads_stops_before_the_first_step(snapshot, tiny_config, monkeypatch,
+                                                                           settings):
+    """Cancel pressed on a run that shows "running" but has recorded no step yet: the worker is
+    exporting the snapshot or loading the model. It must stop before training, however long the
+    cancel poll interval is."""
+    from rewardtrain.ml import trainer
+
+    settings.VERDICT_TRAINING_CANCEL_POLL_SECONDS = 60
+    run = start(snapshot, tiny_config)
+    load = trainer.load_model
+
+    def cancel_then_load(*args, **kwargs):
+        services.training_run_cancel(run=TrainingRun.objects.get(pk=run.pk))
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, "load_model", cancel_then_load)
+    assert runner.training_run_execute(run_id=run.pk) == "cancelled"
+    run.refresh_from_db()
+    assert (run.status, run.progress) == (Status.CANCELLED, 0.0) and run.finished_at
+    assert run.error == "Cancelled before the first training step."
+    assert not TrainingMetric.objects.filter(run=run).exists()
+    assert not ModelVersion.objects.exists()
+
+
+def test_a_run_cancelled_between_its_claim_and_the_export_never_trains(snapshot, tiny_config, monkeypatch):
+    run = start(snapshot, tiny_config)
+    claim = services.training_run_claim
+
+    def claim_then_cancel(**kwargs):
+        token = claim(**kwargs)
+        services.training_run_cancel(run=TrainingRun.objects.get(pk=run.pk))
+        return token
+
+    def no_export(*args, **kwargs):
+        raise AssertionError("a cancelled run must not export its snapshot")
+
+    monkeypatch.setattr(services, "training_run_claim", claim_then_cancel)
+    monkeypatch.setattr(runner, "_export", no_export)
+    assert runner.training_run_execute(run_id=run.pk) == "cancelled"
+    run.refresh_from_db()
+    assert run.status == Status.CANCELLED and run.error == "Cancelled before the first training step."
