@@ -14,14 +14,16 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import phonenumbers
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models import Count
 
 from annotation.models import Batch, PiiFinding, Project
 from annotation.services.audit import audit_record
 
-from .detectors import KINDS, PLACEHOLDERS, find, mask, partly_hidden
+from .detectors import DEFAULT_PHONE_REGIONS, KINDS, PLACEHOLDERS, find, mask, partly_hidden
 
 Policy = Project.PiiPolicy
 MASKED_WHEN_EXPORTED = (Policy.MASK_EXPORT,)
@@ -29,8 +31,14 @@ MASKED_WHEN_EXPORTED = (Policy.MASK_EXPORT,)
 _KEEP_KEYS = {"id", "model", "role"}
 
 
-def _region() -> str:
-    return getattr(settings, "VERDICT_PII_PHONE_REGION", "US")
+def _region() -> tuple[str, ...]:
+    """VERDICT_PII_PHONE_REGIONS, checked: an unknown region code is an error that names it."""
+    regions = tuple(getattr(settings, "VERDICT_PII_PHONE_REGIONS", ()) or ())
+    unknown = [r for r in regions if r not in phonenumbers.SUPPORTED_REGIONS]
+    if unknown:
+        raise ImproperlyConfigured(f"VERDICT_PII_PHONE_REGIONS holds unknown region code(s) {', '.join(unknown)}; "
+                                   "use ISO 3166 two-letter codes such as US,GB,DE.")
+    return regions or DEFAULT_PHONE_REGIONS
 
 
 def pii_mask(text: str) -> tuple[str, Counter]:
