@@ -156,6 +156,8 @@ def answer_as_post(*, judgement, project: Project, criteria) -> dict:
 
 class PiiPolicyForm(django_forms.Form):
     pii_policy = django_forms.ChoiceField(choices=Project.PiiPolicy.choices, label="PII policy")
+    confirm = django_forms.BooleanField(required=False, label=(
+        "I understand: mask on import rewrites the texts already stored with placeholders, for good"))
 
 
 class WebhookForm(django_forms.Form):

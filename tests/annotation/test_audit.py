@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 from rest_framework.test import APIClient
 
-from annotation.models import AuditEvent, Membership
+from annotation.models import AuditEvent, Membership, PiiApplyJob
 from annotation.services.audit import audit_record
 from rewardtrain.models import ModelVersion
 from tests import factories
@@ -144,6 +144,7 @@ def test_role_and_policy_changes_in_the_project_admin_page_are_audited(client, p
     assert response.status_code == 302, response.content.decode()[:3000]
     events = list(AuditEvent.objects.order_by("id").values_list("action", "username", "detail"))
     assert events == [
-        ("pii_policy.changed", "root3", {"from": "off", "to": "flag", "via": "admin"}),
+        ("pii_policy.changed", "root3", {"from": "off", "to": "flag", "via": "admin",
+                                         "apply_job": PiiApplyJob.objects.get().pk}),
         ("member.role_added", "root3", {"member": "dave3", "role": "ml", "via": "admin"}),
         ("member.role_changed", "root3", {"member": "carol3", "from": "annotator", "to": "admin", "via": "admin"})]
