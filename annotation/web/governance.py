@@ -60,9 +60,14 @@ def webhooks(request, project_id):
         else:
             messages.success(request, f"Webhook {hook.pk} added; sign-check deliveries with its secret.")
             return redirect("webhooks", project.pk)
+    deliveries = list(webhook_deliveries(project=project, limit=100))
+    # polled (htmx) while an attempt is waiting or under way, so codes and retries appear as they happen
+    log = {"project": project, "deliveries": deliveries,
+           "deliveries_live": any(d.status in (d.Status.PENDING, d.Status.SENDING) for d in deliveries)}
+    if request.htmx and request.method == "GET" and request.GET.get("fragment") == "deliveries":
+        return render(request, "annotation/governance/_webhook_deliveries.html", log)
     return render(request, "annotation/governance/webhooks.html", {
-        "project": project, "form": form, "webhooks": project.webhooks.all(),
-        "deliveries": webhook_deliveries(project=project, limit=100)}, status=400 if form.errors else 200)
+        **log, "form": form, "webhooks": project.webhooks.all()}, status=400 if form.errors else 200)
 
 
 def _webhook(request, webhook_id) -> Webhook:

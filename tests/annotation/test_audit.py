@@ -163,3 +163,20 @@ def test_role_and_policy_changes_in_the_project_admin_page_are_audited(client, p
                                          "apply_job": PiiApplyJob.objects.get().pk}),
         ("member.role_added", "root3", {"member": "dave3", "role": "ml", "via": "admin"}),
         ("member.role_changed", "root3", {"member": "carol3", "from": "annotator", "to": "admin", "via": "admin"})]
+
+
+def test_the_page_filters_by_a_select_of_known_actions_and_the_api_takes_any(client, project, project_admin):
+    for action in ("alert.acknowledged", "alert.resolved", "model.promoted"):
+        audit_record(action=action, project=project)
+    client.force_login(project_admin)
+    page = client.get(f"/projects/{project.pk}/audit/").content.decode()
+    assert '<select name="action"' in page and '<option value="alert.">' in page
+    assert '<option value="pii_policy.applied">' in page and '<option value="training_policy.changed">' in page
+    filtered = client.get(f"/projects/{project.pk}/audit/", {"action": "alert."}).content.decode()
+    assert filtered.count("<td>alert.") == 2 and "<td>model.promoted" not in filtered
+    bad = client.get(f"/projects/{project.pk}/audit/", {"action": "<script>"})
+    assert bad.status_code == 400 and "<script>" not in bad.content.decode()
+    api = api_for(project_admin)
+    base = f"/api/v1/projects/{project.pk}/audit-events/"
+    assert len(api.get(base, {"action": "alert.resolved"}).json()["results"]) == 1
+    assert api.get(base, {"action": "no.such"}).json()["results"] == []

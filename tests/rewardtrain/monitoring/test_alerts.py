@@ -144,3 +144,14 @@ def test_monitoring_page_plots_the_days_and_its_buttons_work(client, project, ac
     client.post(f"/train/projects/{project.pk}/monitoring/alerts/{alert.pk}/resolve/")
     alert.refresh_from_db()
     assert alert.status == "resolved" and alert.resolved_by == ml_engineer
+
+
+def test_a_long_alert_list_is_paginated(client, project, active, project_admin):
+    for i in range(30):
+        Alert.objects.create(project=project, model_version=active, rule="canary_shift", message=f"alert number {i}",
+                             status="resolved")
+    client.force_login(project_admin)
+    first = client.get(f"/train/projects/{project.pk}/monitoring/").content.decode()
+    assert first.count('<tr id="alert-') == 25 and "alerts page 1 of 2" in first and "alert number 29" in first
+    second = client.get(f"/train/projects/{project.pk}/monitoring/", {"alerts_page": 2}).content.decode()
+    assert second.count('<tr id="alert-') == 5 and "alert number 0<" in second
