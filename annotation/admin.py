@@ -5,7 +5,7 @@ from django.db.models import F
 from .models import (Adjudication, Assignment, AuditEvent, Batch, Criterion, ImportJob, Judgement, Membership,
                      PiiFinding, PreferencePair, Project, Prompt, Response, Rubric, Task, TaskSlot, Webhook,
                      WebhookDelivery)
-from .services.audit import audit_record
+from .pii.services import project_set_pii_policy
 from .services.projects import membership_changed_record
 
 
@@ -27,11 +27,15 @@ class ProjectAdmin(admin.ModelAdmin):
     inlines = [MembershipInline]
 
     def save_model(self, request, obj, form, change):
+        """A PII policy change goes through the policy service (audited, applied to stored text); the Django
+        admin is for site staff, so saving here confirms an irreversible mask-import."""
         before = Project.objects.filter(pk=obj.pk).values_list("pii_policy", flat=True).first() if change else None
+        wanted = obj.pii_policy
+        if change and before != wanted:
+            obj.pii_policy = before
         super().save_model(request, obj, form, change)
-        if change and before != obj.pii_policy:
-            audit_record(action="pii_policy.changed", user=request.user, project=obj, target=obj,
-                         detail={"from": before, "to": obj.pii_policy, "via": "admin"})
+        if change and before != wanted:
+            project_set_pii_policy(project=obj, policy=wanted, user=request.user, confirm=True, via="admin")
 
     def save_formset(self, request, form, formset, change):
         """Role changes made in the members inline go to the audit trail like any other."""

@@ -488,6 +488,41 @@ class PiiFinding(models.Model):
         return f"{self.kind} in {self.field} (line {self.line})"
 
 
+class PiiApplyJob(models.Model):
+    """A change of PII policy applied to what is already stored (annotation/pii/apply.py): texts that
+    entered while the policy was off are scanned and their findings recorded; under mask-import every
+    stored prompt, response and rationale is masked in place (irreversible). Progress counts texts."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="pii_apply_jobs")
+    policy = models.CharField(max_length=16, choices=Project.PiiPolicy.choices)
+    mask = models.BooleanField(default=False, help_text="Rewrite stored texts with placeholders.")
+    record = models.BooleanField(default=False, help_text="Record findings (texts that were never scanned).")
+    record_since = models.DateTimeField(null=True, blank=True,
+                                        help_text="Findings only for texts stored since (the policy's last switch off).")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    counts = models.JSONField(default=dict, blank=True)
+    masked_texts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"PII {self.policy} on project {self.project_id}: {self.status}"
+
+
 class AuditEvent(models.Model):
     """One governance action: who, when, what, on which project and object. Append-only: the app has
     no way to edit or delete a row (read-only admin, no API write), and on PostgreSQL and SQLite a

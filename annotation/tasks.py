@@ -63,3 +63,11 @@ def webhook_deliveries_resend_stale() -> list[int]:
     from annotation.services.webhooks import webhook_deliveries_resend_stale as resend
 
     return resend()
+
+
+@shared_task(name="annotation.tasks.pii_apply")
+def pii_apply(job_id: int) -> str:
+    """Applies a PII policy change to stored text (annotation/pii/apply.py); a second delivery exits."""
+    from annotation.pii.apply import pii_apply_run
+
+    return pii_apply_run(job_id=job_id)

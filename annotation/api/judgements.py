@@ -7,7 +7,7 @@ from annotation.models import Judgement
 from annotation.permissions import DATA_ROLES, user_roles
 from annotation.selectors.judgements import judgements_filter, judgements_visible
 
-from .common import DateRangeIn, IdCursorPagination, ProjectScopedMixin, id_field
+from .common import PiiMaskedReads, DateRangeIn, IdCursorPagination, ProjectScopedMixin, id_field
 
 
 class JudgementOut(serializers.ModelSerializer):
@@ -32,8 +32,9 @@ class JudgementListIn(DateRangeIn):
     annotator = id_field(required=False, help_text="User id (project admins and ML engineers only).")
 
 
-class JudgementListApi(ProjectScopedMixin, generics.GenericAPIView):
-    """Judgements, oldest first. Admins and ML engineers see all; an annotator sees only their own."""
+class JudgementListApi(PiiMaskedReads, ProjectScopedMixin, generics.GenericAPIView):
+    """Judgements, oldest first. Admins and ML engineers see all; an annotator sees only their own. Under
+    the mask-export PII policy, rationales are masked for all but project admins."""
 
     serializer_class = JudgementOut
     pagination_class = IdCursorPagination
@@ -52,7 +53,7 @@ class JudgementListApi(ProjectScopedMixin, generics.GenericAPIView):
         qs = judgements_filter(judgements=self.judgements(), since=f.get("since"), until=f.get("until"),
                                task_id=f.get("task"), annotator_id=f.get("annotator"))
         page = self.paginate_queryset(qs)
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        return self.get_paginated_response(self.out(self.get_serializer(page, many=True).data))
 
 
 class JudgementDetailApi(JudgementListApi):
@@ -63,4 +64,4 @@ class JudgementDetailApi(JudgementListApi):
         judgement = self.judgements().filter(pk=judgement_id).first()
         if judgement is None:
             raise exceptions.NotFound("No such judgement.")
-        return Response(self.get_serializer(judgement).data)
+        return Response(self.out(self.get_serializer(judgement).data))

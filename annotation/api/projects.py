@@ -7,7 +7,8 @@ from rest_framework.response import Response
 
 from annotation.models import Project
 from annotation.permissions import DATA_ROLES, user_roles, visible_projects
-from annotation.pii.services import project_set_pii_policy
+from annotation.pii.apply import pii_apply_latest
+from annotation.pii.services import PiiPolicyError, project_set_pii_policy
 from annotation.services.projects import SETTINGS, SettingsInvalid, project_update
 
 from .common import IdCursorPagination, InvalidInput, ProjectScopedMixin, validated
@@ -92,22 +93,51 @@ class ProjectDetailApi(ProjectScopedMixin, generics.GenericAPIView):
 class PiiPolicyIn(serializers.Serializer):
     pii_policy = serializers.ChoiceField(choices=Project.PiiPolicy.values,
                                          help_text="off | flag | mask-export | mask-import (annotation/pii).")
+    confirm = serializers.BooleanField(required=False, default=False, help_text=(
+        "Switching to mask-import rewrites stored text irreversibly: send true to go ahead (else 400)."))
+
+
+class PiiApplyJobOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    policy = serializers.CharField()
+    status = serializers.CharField(help_text="queued | running | done | failed")
+    mask = serializers.BooleanField(help_text="Stored texts are rewritten with placeholders.")
+    record = serializers.BooleanField(help_text="Texts stored while the policy was off are scanned.")
+    done = serializers.IntegerField()
+    total = serializers.IntegerField()
+    counts = serializers.DictField(child=serializers.IntegerField(), help_text="Findings per kind so far.")
+    error = serializers.CharField()
+
+
+class PiiPolicyOut(serializers.Serializer):
+    pii_policy = serializers.CharField()
+    apply_job = PiiApplyJobOut(allow_null=True, help_text="The last change applied to stored text, if any.")
+
+
+def _pii_out(project) -> dict:
+    job = pii_apply_latest(project=project)
+    return {"pii_policy": project.pii_policy, "apply_job": PiiApplyJobOut(job).data if job else None}
 
 
 class ProjectPiiPolicyApi(ProjectScopedMixin, generics.GenericAPIView):
-    """The project's PII policy: any member reads it; project admins change it (recorded in the audit trail)."""
+    """The project's PII policy: any member reads it; project admins change it (recorded in the audit
+    trail, and applied to stored text by a job whose progress is in `apply_job`)."""
 
     serializer_class = PiiPolicyIn
 
     def get_object(self):
         return self.get_project()
 
-    @extend_schema(responses=PiiPolicyIn, summary="The project's PII policy")
+    @extend_schema(responses=PiiPolicyOut, summary="The project's PII policy")
     def get(self, request, project_id):
-        return Response({"pii_policy": self.get_project().pii_policy})
+        return Response(_pii_out(self.get_project()))
 
-    @extend_schema(request=PiiPolicyIn, responses=PiiPolicyIn, summary="Change the project's PII policy")
+    @extend_schema(request=PiiPolicyIn, responses=PiiPolicyOut, summary="Change the project's PII policy")
     def put(self, request, project_id):
         data = validated(PiiPolicyIn, request.data)
-        project = project_set_pii_policy(project=self.get_project(), policy=data["pii_policy"], user=request.user)
-        return Response({"pii_policy": project.pii_policy})
+        try:
+            project = project_set_pii_policy(project=self.get_project(), policy=data["pii_policy"], user=request.user,
+                                             confirm=data["confirm"])
+        except PiiPolicyError as exc:
+            raise InvalidInput(str(exc)) from None
+        return Response(_pii_out(project))

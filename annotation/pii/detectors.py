@@ -71,14 +71,24 @@ _SSN_BARE = re.compile(r"(?i)\b(?:ssn|social security(?: number| no\.?)?)\s*(?:#
                        r"((?!000|666|9\d\d)\d{3}(?!00)\d{2}(?!0000)\d{4})\b")
 _IPV4 = re.compile(r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
                    r"(?![\w]|\.\d)")
-_VERSION_BEFORE = re.compile(r"(?i)\b(?:v|version|release|build|ver\.?|firmware)\s*$")
+_VERSION_BEFORE = re.compile(r"(?i)\b(?:v|version|release|build|ver\.?|firmware)\s*[=:]?\s*$")
 _IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{1,4})?"
                    r"(?:/\d{1,3})?(?![\w:]|\.\d)")
 _NANP_SHAPE = re.compile(r"^(?:\+?1[ .-]?)?(?:\(\d{3}\) ?|\d{3}[ .-])\d{3}[ .-]\d{4}$")
 _REFERENCE_CONTEXT = re.compile(r"(?i)\b(?:order|invoice|inv|ref|reference|id|sku|part|case|ticket|account|acct|"
-                                r"po|serial|tracking|confirmation|receipt|customer|item|batch|lot|build)\b[^\n]{0,16}$")
-_PHONE_CONTEXT = re.compile(r"(?i)\b(?:call|phone|tel|telephone|mobile|cell|fax|sms|text|whatsapp|contact|"
-                            r"reach|dial|number|ring)\b[^\n]{0,24}$")
+                                r"po|serial|tracking|confirmation|receipt|customer|item|batch|lot|build|claim|booking|policy|membership|"
+                                r"isbn(?:-1[03])?|issn|ean|upc|doi)\b[^\n]{0,16}$")
+# Shapes that are not phone numbers whatever the region reads into them: dates (01-02-2025, 09/27,
+# 2024-01-15), hyphenated ISBN-10s (0-306-40615-2: four groups, a single check character last) and the
+# US SSN shape 123-45-6789 (the SSN detector's, or a look-alike of one).
+_NOT_PHONE_SHAPE = re.compile(r"^(?:\d{1,4}[-/.]\d{1,2}(?:[-/.]\d{2,4})?|\d{1,5}-\d{1,7}-\d{1,7}-[\dX]|"
+                              r"\d{3}-\d{2}-\d{4,5})$")
+PHONE_MIN_DIGITS = 7  # shorter ones (911, extensions, "the number 42") identify no one
+# English and the words of the default regions' languages (Telefon, Tél., móvil, cellulare, Handy, 電話…)
+_PHONE_CONTEXT = re.compile(r"(?i)(?:\b(?:call|phone|tel|telephone|mobile|cell|fax|sms|text|whatsapp|contact|"
+                            r"reach|dial|number|ring|mobil|handy|telefon|telefone|telefono|teléfono|tél|"
+                            r"téléphone|portable|móvil|celular|cellulare|numero|número|nummer|rufnummer)\b|"
+                            r"電話|携帯|手机|电话)[^\n]{0,24}$")
 
 IBAN_LENGTHS = {
     "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BR": 29, "BY": 28,
@@ -174,30 +184,57 @@ def _ssns(text: str):
         yield m.start(1), m.end(1)
 
 
-def _phones(text: str, region: str):
-    """Numbers libphonenumber finds possible; kept when they are valid for their region, or written the
-    way phone numbers are (+country code, the North American (555) 123-4567 shape) — fictional 555
-    numbers are not "valid" but are still someone's way of writing a phone. A bare run of digits is as
-    likely an order or account number: it counts only after a word such as "call" or "phone"."""
-    valid = None
-    for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.POSSIBLE):
-        raw = match.raw_string
-        before = text[match.start - 1] if match.start else " "
-        if before.isalnum() or before in "-/#_":  # part of a reference such as INV-2024-000123
-            continue
-        context = _PHONE_CONTEXT.search(text[max(0, match.start - 40):match.start])
-        if raw.isdigit():
-            keep = bool(context)
-        else:
-            keep = raw.startswith("+") or _NANP_SHAPE.match(raw) or context
-            if not keep:  # otherwise only what libphonenumber's stricter VALID matching (grouping too) finds
-                if valid is None:
-                    valid = {(m.start, m.end) for m in phonenumbers.PhoneNumberMatcher(
-                        text, region, leniency=phonenumbers.Leniency.VALID)}
-                keep = ((match.start, match.end) in valid
-                        and not _REFERENCE_CONTEXT.search(text[max(0, match.start - 30):match.start]))
-        if keep:
-            yield match.start, match.end
+DEFAULT_PHONE_REGIONS = ("US", "GB", "DE", "FR", "IN", "JP", "AU", "IT", "ES", "NL", "BR", "MX", "CN")
+
+
+_DIGIT_RUN = re.compile(r"\d(?:[\s().\-/]{0,3}\d){%d,}" % (PHONE_MIN_DIGITS - 1))
+
+
+def _valid_spans(text: str, region: str) -> set[tuple[int, int]]:
+    """Spans libphonenumber's stricter VALID matching finds (valid number, national prefix where required)."""
+    return {(m.start, m.end) for m in phonenumbers.PhoneNumberMatcher(text, region,
+                                                                       leniency=phonenumbers.Leniency.VALID)}
+
+
+def _phones(text: str, regions: tuple[str, ...]):
+    """Numbers libphonenumber finds possible in any of `regions` (national formats differ: 020 7946 0958
+    is London only when read as GB); kept when they are valid for one of them, or written the way phone
+    numbers are (+country code, the North American (555) 123-4567 shape) — fictional 555 numbers are
+    not "valid" but are still someone's way of writing a phone. A bare run of digits is as likely an
+    order or account number: it counts only after a word such as "call" or "phone"; a number after a
+    word such as "order" or "invoice" counts only with a + country code. Where the regions read
+    overlapping numbers, the longest wins (0049 89 1234567 as a German number, not 1234567)."""
+    if not _DIGIT_RUN.search(text):  # cheap: no PHONE_MIN_DIGITS digits close together, no phone number
+        return
+    kept: dict[tuple[int, int], bool] = {}
+    for region in regions:
+        valid = None
+        for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.POSSIBLE):
+            start, end, raw = match.start, match.end, match.raw_string
+            before = text[start - 1] if start else " "
+            if before.isalnum() or before in "-/#_":  # part of a reference such as INV-2024-000123
+                continue
+            if sum(ch.isdigit() for ch in raw) < PHONE_MIN_DIGITS or _NOT_PHONE_SHAPE.match(raw):
+                continue
+            if raw.startswith("+"):
+                keep = True
+            elif _REFERENCE_CONTEXT.search(text[max(0, start - 30):start]):
+                keep = False
+            elif _PHONE_CONTEXT.search(text[max(0, start - 40):start]):
+                keep = True
+            elif raw.isdigit():
+                keep = False
+            elif _NANP_SHAPE.match(raw):
+                keep = True
+            else:  # otherwise only what libphonenumber's stricter VALID matching (grouping too) finds
+                valid = _valid_spans(text, region) if valid is None else valid
+                keep = (start, end) in valid
+            kept[(start, end)] = kept.get((start, end), False) or keep
+    taken: list[tuple[int, int]] = []
+    for start, end in sorted(kept, key=lambda span: span[0] - span[1]):  # longest first
+        if kept[(start, end)] and not any(start < e and s < end for s, e in taken):
+            taken.append((start, end))
+    yield from taken
 
 
 def _regex(pattern):
@@ -218,12 +255,20 @@ def _tokens(text: str):
             yield m.start(), m.end()
 
 
-def find(text: str, *, phone_region: str = "US") -> list[Finding]:
-    """Every PII value in `text`, in order, without overlaps (an earlier detector below wins a span)."""
+def _regions(phone_region) -> tuple[str, ...]:
+    if not phone_region:
+        return DEFAULT_PHONE_REGIONS
+    return (phone_region,) if isinstance(phone_region, str) else tuple(phone_region)
+
+
+def find(text: str, *, phone_region: str | tuple[str, ...] | None = None) -> list[Finding]:
+    """Every PII value in `text`, in order, without overlaps (an earlier detector below wins a span).
+    `phone_region`: the region(s) national phone numbers are read in (default DEFAULT_PHONE_REGIONS)."""
+    regions = _regions(phone_region)
     detectors = [
         ("secret", _regex(_KEY_BLOCK)), ("secret", _regex(_KNOWN_SECRETS)), ("email", _regex(_EMAIL)),
         ("iban", _ibans), ("card", _cards), ("ssn", _ssns), ("ip", _ipv6), ("ip", _ipv4),
-        ("phone", lambda t: _phones(t, phone_region)), ("secret", _assigned), ("secret", _tokens),
+        ("phone", lambda t: _phones(t, regions)), ("secret", _assigned), ("secret", _tokens),
     ]
     taken: list[Finding] = []
     if not text:
@@ -235,7 +280,7 @@ def find(text: str, *, phone_region: str = "US") -> list[Finding]:
     return sorted(taken, key=lambda f: f.start)
 
 
-def mask(text: str, *, phone_region: str = "US") -> tuple[str, Counter]:
+def mask(text: str, *, phone_region: str | tuple[str, ...] | None = None) -> tuple[str, Counter]:
     """`text` with every PII value replaced by its placeholder ([EMAIL], [PHONE], ...), and counts per kind."""
     findings = find(text, phone_region=phone_region)
     if not findings:

@@ -14,23 +14,33 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import phonenumbers
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models import Count
 
 from annotation.models import Batch, PiiFinding, Project
 from annotation.services.audit import audit_record
 
-from .detectors import KINDS, PLACEHOLDERS, find, mask, partly_hidden
+from .detectors import DEFAULT_PHONE_REGIONS, KINDS, PLACEHOLDERS, find, mask, partly_hidden
 
 Policy = Project.PiiPolicy
-MASKED_WHEN_EXPORTED = (Policy.MASK_EXPORT,)
+# mask-import too: text stored before the switch is masked by a job (annotation/pii/apply.py), and an
+# export cut meanwhile must not hold what that job has not reached yet.
+MASKED_WHEN_EXPORTED = (Policy.MASK_EXPORT, Policy.MASK_IMPORT)
 # Keys of an imported row that name things rather than hold text: never rewritten.
 _KEEP_KEYS = {"id", "model", "role"}
 
 
-def _region() -> str:
-    return getattr(settings, "VERDICT_PII_PHONE_REGION", "US")
+def _region() -> tuple[str, ...]:
+    """VERDICT_PII_PHONE_REGIONS, checked: an unknown region code is an error that names it."""
+    regions = tuple(getattr(settings, "VERDICT_PII_PHONE_REGIONS", ()) or ())
+    unknown = [r for r in regions if r not in phonenumbers.SUPPORTED_REGIONS]
+    if unknown:
+        raise ImproperlyConfigured(f"VERDICT_PII_PHONE_REGIONS holds unknown region code(s) {', '.join(unknown)}; "
+                                   "use ISO 3166 two-letter codes such as US,GB,DE.")
+    return regions or DEFAULT_PHONE_REGIONS
 
 
 def pii_mask(text: str) -> tuple[str, Counter]:
@@ -105,19 +115,41 @@ def import_scrubber(*, project: Project, source: str) -> ImportScrubber:
     return ImportScrubber(project=project, source=source)
 
 
+class PiiPolicyError(ValueError):
+    """The policy change is refused (unknown policy, or an irreversible one not confirmed); nothing changed."""
+
+
 @transaction.atomic
-def project_set_pii_policy(*, project: Project, policy: str, user=None) -> Project:
-    """Sets the policy; ValueError naming the choices for an unknown one. Applies to what is imported
-    and cut from now on (mask-import does not rewrite text already stored)."""
+def project_set_pii_policy(*, project: Project, policy: str, user=None, confirm: bool = False, via: str = "") -> Project:
+    """Sets the policy and applies it to what is already stored (annotation/pii/apply.py: a job scans
+    texts that were never scanned and, for mask-import, masks every stored text in place). Switching to
+    mask-import on a project with stored text is irreversible: PiiPolicyError unless `confirm`.
+    Setting the same policy again re-queues the last job if it failed."""
+    from .apply import pii_apply_enqueue, pii_apply_latest, pii_apply_plan, pii_stored_texts
+
     if policy not in Policy.values:
-        raise ValueError(f"Unknown PII policy {policy!r}; choose one of {', '.join(Policy.values)}.")
+        raise PiiPolicyError(f"Unknown PII policy {policy!r}; choose one of {', '.join(Policy.values)}.")
     locked = Project.objects.select_for_update().get(pk=project.pk)
     before = locked.pii_policy
     if before != policy:
+        if policy == Policy.MASK_IMPORT and not confirm and (stored := pii_stored_texts(project=locked)):
+            raise PiiPolicyError(
+                f"Mask on import rewrites the {stored} text(s) already stored in this project with placeholders "
+                "([EMAIL], [PHONE], …): the raw values are gone for good. Confirm to go ahead "
+                "(tick the confirmation on the page, \"confirm\": true in the API, --yes with the command).")
+        plan = pii_apply_plan(project=locked, before=before, after=policy)
         locked.pii_policy = policy
         locked.save(update_fields=["pii_policy"])
-        audit_record(action="pii_policy.changed", user=user, project=locked, target=locked,
-                     detail={"from": before, "to": policy})
+        detail = {"from": before, "to": policy, **({"via": via} if via else {})}
+        if plan:
+            job = pii_apply_enqueue(project=locked, plan=plan, policy=policy, user=user)
+            detail["apply_job"] = job.pk
+        audit_record(action="pii_policy.changed", user=user, project=locked, target=locked, detail=detail)
+    else:
+        last = pii_apply_latest(project=locked)
+        if last is not None and last.status == last.Status.FAILED and last.policy == policy:
+            pii_apply_enqueue(project=locked, plan={"record": last.record, "mask": last.mask,
+                                                    "record_since": last.record_since}, policy=policy, user=user)
     project.pii_policy = policy
     return project
 
@@ -128,9 +160,34 @@ def pii_findings(*, project: Project, kind: str | None = None):
     return rows.filter(kind=kind) if kind else rows
 
 
-def pii_finding_counts(*, project: Project) -> dict[str, int]:
-    counts = dict(PiiFinding.objects.filter(project=project).values_list("kind").annotate(n=Count("id")))
+def pii_finding_counts(*, project: Project, field: str | None = None) -> dict[str, int]:
+    """Findings per kind (every kind, zeros included); `field="rationale"` counts annotators' rationales only."""
+    rows = PiiFinding.objects.filter(project=project)
+    if field:
+        rows = rows.filter(field=field)
+    counts = dict(rows.order_by().values_list("kind").annotate(n=Count("id")))
     return counts_out(Counter(counts))
+
+
+# --- annotators' rationales ------------------------------------------------------------------------
+
+def rationale_scrub(*, project: Project, rationale: str) -> tuple[str, list[PiiFinding]]:
+    """The rationale to store (masked under mask-import) and its findings, unsaved (the judgement's id
+    goes into their source once it exists; see rationale_findings_save). Nothing under the off policy."""
+    if project.pii_policy == Policy.OFF or not rationale:
+        return rationale, []
+    findings = [PiiFinding(project=project, field="rationale", kind=f.kind, masked=project.pii_policy == Policy.MASK_IMPORT,
+                           hidden_value=partly_hidden(f.value, f.kind)[:200])
+                for f in find(rationale, phone_region=_region())]
+    if findings and project.pii_policy == Policy.MASK_IMPORT:
+        return pii_mask(rationale)[0], findings
+    return rationale, findings
+
+
+def rationale_findings_save(*, judgement_id: int, findings: list[PiiFinding]) -> None:
+    for f in findings:
+        f.source = f"judgement {judgement_id}"
+    PiiFinding.objects.bulk_create(findings)
 
 
 # --- snapshots --------------------------------------------------------------------------------
@@ -149,12 +206,10 @@ class SnapshotScrubber:
     def _scan(self, key, text: str) -> tuple[str, Counter]:
         hit = self._cache.get(key)
         if hit is None or hit[0] != text:
-            if self.policy == Policy.MASK_IMPORT:
-                counts = Counter({k: text.count(p) for k, p in PLACEHOLDERS.items() if p in text})
-                hit = (text, text, counts)
-            else:
-                masked, counts = pii_mask(text)
-                hit = (text, masked, counts)
+            masked, counts = pii_mask(text)
+            if self.policy == Policy.MASK_IMPORT:  # the placeholders stored count as what they replaced
+                counts.update({k: text.count(p) for k, p in PLACEHOLDERS.items() if p in text})
+            hit = (text, masked, counts)
             if len(self._cache) > 10_000:
                 self._cache.clear()
             self._cache[key] = hit
@@ -188,12 +243,19 @@ class SnapshotScrubber:
 
 
 def snapshot_scrubber(*, project: Project) -> SnapshotScrubber:
-    return SnapshotScrubber(policy=project.pii_policy)
+    # the policy as stored now, not as the caller's (possibly older) project object says
+    return SnapshotScrubber(policy=Project.objects.values_list("pii_policy", flat=True).get(pk=project.pk))
+
+
+def export_masks(*, project: Project, snapshot_stats: dict | None) -> bool:
+    """Whether an export of a stored snapshot must be masked as it streams: the project masks exports now
+    but the snapshot was cut unmasked (before the policy changed)."""
+    return project.pii_policy in MASKED_WHEN_EXPORTED and not ((snapshot_stats or {}).get("pii") or {}).get("masked")
 
 
 # --- API reads of stored text (tasks, pairs) ------------------------------------------------------
 
-_TEXT_KEYS = {"text", "content"}
+_TEXT_KEYS = {"text", "content", "rationale"}
 
 
 def reads_masked_for(*, project: Project, user) -> bool:

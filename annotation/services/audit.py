@@ -3,7 +3,8 @@ records, so an action that rolls back leaves no row (and a recorded one always h
 
 Actions (dotted, past tense): member.role_added, member.role_removed, pii_policy.changed,
 snapshot.downloaded, snapshot.exported, model.downloaded, model.promoted, model.rolled_back,
-model.archived, webhook.created, webhook.deleted, adjudication.recorded (the adjudication service
+model.archived, webhook.created, webhook.deleted, adjudication.recorded, pii_policy.applied (a policy
+change applied to stored text), alert.acknowledged, alert.resolved, training_policy.changed (the adjudication service
 calls it: `audit_record(action="adjudication.recorded", user=user, project=task.project,
 target=adjudication, detail={"task": task.pk, "ranking": ranking, "note": note})`).
 """
@@ -14,7 +15,8 @@ from annotation.models import AuditEvent, Project
 ACTIONS = ("member.role_added", "member.role_changed", "member.role_removed", "pii_policy.changed", "snapshot.downloaded",
            "snapshot.exported", "model.downloaded", "model.promoted", "model.rolled_back", "model.archived",
            "webhook.created", "webhook.updated", "webhook.deleted", "webhook.tested", "adjudication.recorded",
-           "scoring.downloaded")
+           "scoring.downloaded", "pii_policy.applied", "alert.acknowledged", "alert.resolved",
+           "training_policy.changed")
 
 
 def audit_record(*, action: str, user=None, project: Project | None = None, target: models.Model | None = None,

@@ -44,6 +44,7 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from annotation.models import Assignment, Batch, Criterion, Judgement, PreferencePair, Task, Webhook
+from annotation.pii.services import rationale_findings_save, rationale_scrub
 from annotation.quality.disputes import task_is_disputed
 from annotation.services.webhooks import webhook_event
 from annotation.selectors.judgements import judgement_last
@@ -228,6 +229,7 @@ def judgement_submit(*, assignment: Assignment, ranking=None, strength=None, bot
     if data["duration_ms"] is None:
         elapsed_ms = int((now - assignment.created_at).total_seconds() * 1000)
         data["duration_ms"] = min(max(elapsed_ms, 0), MAX_DURATION_MS)
+    data["rationale"], pii_found = rationale_scrub(project=project, rationale=data["rationale"])  # the PII policy
 
     on_time = assignment.status in Assignment.HELD and assignment.expires_at > now
     others_holding = 0 if on_time else (
@@ -241,6 +243,7 @@ def judgement_submit(*, assignment: Assignment, ranking=None, strength=None, bot
         gold_correct=gold_matches(ranking=data["ranking"], gold_ranking=task.gold_ranking) if task.is_gold else None,
         **data,
     )
+    rationale_findings_save(judgement_id=judgement.pk, findings=pii_found)
     if counts:
         task.completed_judgements += 1
         if task.completed_judgements >= task.target_judgements:
@@ -284,6 +287,8 @@ def judgement_revise(*, judgement: Judgement, ranking=None, strength=None, both_
                       both_bad=both_bad, criteria=criteria, rationale=rationale, duration_ms=duration_ms)
     if data["duration_ms"] is None:
         data["duration_ms"] = judgement.duration_ms
+    data["rationale"], pii_found = rationale_scrub(project=project, rationale=data["rationale"])
+    rationale_findings_save(judgement_id=judgement.pk, findings=pii_found)
     judgement.history = [*judgement.history, {
         "ranking": judgement.ranking, "strength": judgement.strength, "both_bad": judgement.both_bad,
         "criteria": judgement.criteria, "rationale": judgement.rationale, "duration_ms": judgement.duration_ms,

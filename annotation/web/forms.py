@@ -156,6 +156,8 @@ def answer_as_post(*, judgement, project: Project, criteria) -> dict:
 
 class PiiPolicyForm(django_forms.Form):
     pii_policy = django_forms.ChoiceField(choices=Project.PiiPolicy.choices, label="PII policy")
+    confirm = django_forms.BooleanField(required=False, label=(
+        "I understand: mask on import rewrites the texts already stored with placeholders, for good"))
 
 
 class WebhookForm(django_forms.Form):
@@ -165,8 +167,17 @@ class WebhookForm(django_forms.Form):
         widget=django_forms.CheckboxSelectMultiple, label="Events (none ticked: every event)")
 
 
+def _audit_action_choices():
+    from annotation.services.audit import ACTIONS
+
+    prefixes = sorted({a.split(".")[0] + "." for a in ACTIONS})
+    return [("", "every action"), ("Every action of a kind", [(p, f"{p}* (all)") for p in prefixes]),
+            ("One action", [(a, a) for a in sorted(ACTIONS)])]
+
+
 class AuditFilterForm(django_forms.Form):
-    action = django_forms.CharField(max_length=64, required=False, help_text='Exact, or a prefix ending in "." (model.)')
+    # The known actions (and their "kind." prefixes); the API still takes any exact action or prefix.
+    action = django_forms.ChoiceField(choices=_audit_action_choices, required=False)
     user = django_forms.CharField(max_length=150, required=False)
     since = django_forms.DateField(required=False, widget=django_forms.DateInput(attrs={"type": "date"}))
     until = django_forms.DateField(required=False, widget=django_forms.DateInput(attrs={"type": "date"}))

@@ -11,7 +11,8 @@ from django.views.decorators.http import require_POST
 from annotation.models import Webhook
 from annotation.permissions import MANAGE_ROLES, project_role_required
 from annotation.pii.detectors import KINDS
-from annotation.pii.services import pii_finding_counts, pii_findings, project_set_pii_policy
+from annotation.pii.apply import pii_apply_latest, pii_stored_texts
+from annotation.pii.services import PiiPolicyError, pii_finding_counts, pii_findings, project_set_pii_policy
 from annotation.selectors.audit import audit_events
 from annotation.services.webhooks import (WebhookError, webhook_create, webhook_deliveries, webhook_delete,
                                           webhook_send_test, webhook_update)
@@ -24,16 +25,25 @@ def project_pii(request, project_id):
     """The project's PII policy (a small form) and the flagged items, values partly hidden."""
     project = request.project
     form = forms.PiiPolicyForm(request.POST or None, initial={"pii_policy": project.pii_policy})
-    if request.method == "POST":
-        if form.is_valid():
-            project_set_pii_policy(project=project, policy=form.cleaned_data["pii_policy"], user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            project_set_pii_policy(project=project, policy=form.cleaned_data["pii_policy"], user=request.user,
+                                   confirm=form.cleaned_data["confirm"])
+        except PiiPolicyError as exc:
+            form.add_error("confirm", str(exc))
+        else:
             messages.success(request, f"PII policy is now “{project.get_pii_policy_display()}”.")
             return redirect("project-pii", project.pk)
+    job = pii_apply_latest(project=project)
+    if request.htmx and request.method == "GET" and request.GET.get("fragment") == "job":
+        return render(request, "annotation/governance/_pii_job.html", {"project": project, "job": job})
     kind = request.GET.get("kind") if request.GET.get("kind") in KINDS else None
     page = Paginator(pii_findings(project=project, kind=kind), 100).get_page(request.GET.get("page"))
     return render(request, "annotation/governance/pii.html", {
-        "project": project, "form": form, "page": page, "kind": kind, "kinds": KINDS,
-        "counts": pii_finding_counts(project=project)}, status=400 if form.errors else 200)
+        "project": project, "form": form, "page": page, "kind": kind, "kinds": KINDS, "job": job,
+        "stored_texts": pii_stored_texts(project=project), "counts": pii_finding_counts(project=project),
+        "rationale_counts": pii_finding_counts(project=project, field="rationale")},
+        status=400 if form.errors else 200)
 
 
 @project_role_required(*MANAGE_ROLES)
@@ -50,9 +60,14 @@ def webhooks(request, project_id):
         else:
             messages.success(request, f"Webhook {hook.pk} added; sign-check deliveries with its secret.")
             return redirect("webhooks", project.pk)
+    deliveries = list(webhook_deliveries(project=project, limit=100))
+    # polled (htmx) while an attempt is waiting or under way, so codes and retries appear as they happen
+    log = {"project": project, "deliveries": deliveries,
+           "deliveries_live": any(d.status in (d.Status.PENDING, d.Status.SENDING) for d in deliveries)}
+    if request.htmx and request.method == "GET" and request.GET.get("fragment") == "deliveries":
+        return render(request, "annotation/governance/_webhook_deliveries.html", log)
     return render(request, "annotation/governance/webhooks.html", {
-        "project": project, "form": form, "webhooks": project.webhooks.all(),
-        "deliveries": webhook_deliveries(project=project, limit=100)}, status=400 if form.errors else 200)
+        **log, "form": form, "webhooks": project.webhooks.all()}, status=400 if form.errors else 200)
 
 
 def _webhook(request, webhook_id) -> Webhook:

@@ -293,8 +293,11 @@ VERDICT_WEBHOOK_BACKOFF_SECONDS = float(os.environ.get("VERDICT_WEBHOOK_BACKOFF_
 VERDICT_WEBHOOK_BACKOFF_MAX_SECONDS = float(os.environ.get("VERDICT_WEBHOOK_BACKOFF_MAX_SECONDS", "3600"))
 VERDICT_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("VERDICT_WEBHOOK_TIMEOUT_SECONDS", "10"))
 VERDICT_WEBHOOK_ALLOW_PRIVATE = env_bool("VERDICT_WEBHOOK_ALLOW_PRIVATE", False)
-# PII (annotation/pii): the region national phone numbers (without +country code) are read in.
-VERDICT_PII_PHONE_REGION = os.environ.get("VERDICT_PII_PHONE_REGION", "US")
+# PII (annotation/pii): the regions national phone numbers (without +country code) are read in, comma
+# separated (ISO 3166 codes). VERDICT_PII_PHONE_REGION (one region) is still read when the list is unset.
+VERDICT_PII_PHONE_REGIONS = tuple(r.strip().upper() for r in os.environ.get(
+    "VERDICT_PII_PHONE_REGIONS", os.environ.get("VERDICT_PII_PHONE_REGION", "US,GB,DE,FR,IN,JP,AU,IT,ES,NL,BR,MX,CN")
+).split(",") if r.strip())
 # Training runs (rewardtrain.training). A worker beats every HEARTBEAT seconds; a run whose last beat
 # is older than STALE seconds is taken to have lost its worker: the minute reaper re-queues it to
 # resume from its stored checkpoint while it has been started fewer than MAX_ATTEMPTS times, else

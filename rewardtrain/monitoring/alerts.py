@@ -21,6 +21,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from annotation.models import Project
+from annotation.services.audit import audit_record
 from annotation.services.webhooks import webhook_alert_fired
 
 from ..models import Alert, ModelVersion, ScoreDaily
@@ -171,6 +173,8 @@ def _transition(*, alert_id: int, to: str, user) -> Alert:
             alert.resolved_by, alert.resolved_at = who, now
         alert.status = to
         alert.save()
+        audit_record(action=f"alert.{to}", user=who, project=Project.objects.get(pk=alert.project_id), target=alert,
+                     detail={"rule": alert.rule, "model_version": alert.model_version_id, "message": alert.message})
     return alert
 
 

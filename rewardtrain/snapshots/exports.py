@@ -31,6 +31,8 @@ from django.core.files.storage import default_storage
 from django.http import StreamingHttpResponse
 
 from annotation.hh import hh_transcript
+from annotation.models import Project
+from annotation.pii.services import SnapshotScrubber, export_masks
 from annotation.selectors.pairs import OVERALL_NAME, criterion_from_input
 from rewardtrain.models import DatasetSnapshot
 
@@ -91,17 +93,26 @@ def artifact_chunks(*, snapshot: DatasetSnapshot, raw: str = "jsonl", lines: boo
     return chunks()
 
 
+def _late_scrubber(snapshot: DatasetSnapshot):
+    """A scrubber for a snapshot cut unmasked under a policy that now masks exports (the PII policy is
+    retroactive: snapshots cut before the switch are masked as they stream), else None."""
+    if not export_masks(project=snapshot.project, snapshot_stats=snapshot.stats):
+        return None
+    return SnapshotScrubber(policy=Project.PiiPolicy.MASK_EXPORT)
+
+
 def artifact_rows(*, snapshot: DatasetSnapshot, split: str = "all", criterion: str | None = None) -> Iterator[dict]:
     if split not in SPLITS:
         raise ExportError(f"Unknown split {split!r}; use {', '.join(SPLITS)}.")
     stored = None if criterion is None else criterion_from_input(criterion)
     lines = artifact_chunks(snapshot=snapshot, lines=True)  # a missing or resized artifact fails here, eagerly
+    scrubber = _late_scrubber(snapshot)
 
     def rows():
         for line in lines:
             row = json.loads(line)
             if (split == "all" or row["split"] == split) and (stored is None or row["criterion"] == stored):
-                yield row
+                yield scrubber.row(row) if scrubber else row
 
     return rows()
 
@@ -259,6 +270,16 @@ def artifact_response(*, snapshot: DatasetSnapshot, raw: str, split: str = "all"
         raise ExportError(f"The {raw} artifact is the whole snapshot, as hashed: split and criterion do not apply "
                           f"(filter its split and criterion columns, or use the full export with a split).")
     content_type = CONTENT_TYPE if raw == "jsonl" else PARQUET_CONTENT_TYPE
+    if _late_scrubber(snapshot) is not None:
+        if raw == "parquet":
+            raise ExportError(
+                f"{snapshot_label(snapshot)} was cut before the project's PII policy became "
+                f"{snapshot.project.pii_policy}, so its stored Parquet file holds unmasked text and is not served. "
+                "Download the jsonl artifact or any export format (masked as they stream), or cut a new snapshot.")
+        # the stored bytes hold raw text: served masked, line by line (so neither its size nor its sha256)
+        response = StreamingHttpResponse((_line(row) for row in artifact_rows(snapshot=snapshot)),
+                                         content_type=content_type)
+        return _attachment(response, f"project{snapshot.project_id}-snapshot-v{snapshot.version}.masked.{raw}")
     response = StreamingHttpResponse(artifact_chunks(snapshot=snapshot, raw=raw), content_type=content_type)
     if size := (snapshot.stats or {}).get("bytes", {}).get(raw):
         response["Content-Length"] = str(size)

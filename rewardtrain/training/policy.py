@@ -12,6 +12,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from annotation.models import Judgement, Project
+from annotation.services.audit import audit_record
 from rewardtrain.ml.acquisition import STRATEGIES
 
 from ..models import TrainingPolicy, TrainingRun
@@ -76,10 +77,14 @@ def training_policy_update(*, project: Project, user=None, **fields) -> Training
         if fields.get("retrain_every") and not policy.retrain_every:
             # Switching the loop on counts from now, not from the project's first judgement.
             policy.judgements_seen = _latest_judgement_id(project.pk)
+        changed = {key: {"from": getattr(policy, key), "to": value} for key, value in fields.items()
+                   if getattr(policy, key) != value}
         for key, value in fields.items():
             setattr(policy, key, value)
         policy.updated_by = user if user is not None and getattr(user, "is_authenticated", False) else None
         policy.save()
+        if changed:
+            audit_record(action="training_policy.changed", user=user, project=project, target=policy, detail=changed)
     return policy
 
 

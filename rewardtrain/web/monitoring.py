@@ -3,6 +3,7 @@ correlation) of the active model and its predecessors, the alert rules with thei
 list (acknowledge, resolve) and the canary set upload. Project admins and ML engineers; ML engineers
 replace the canary set."""
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -43,11 +44,15 @@ def monitoring_charts(*, project) -> list:
     ]
 
 
+ALERTS_PER_PAGE = 25
+
+
 def _page(request, form, status=200):
     project = request.project
+    alerts = Paginator(alerts_of(project=project), ALERTS_PER_PAGE).get_page(request.GET.get("alerts_page"))
     return render(request, "rewardtrain/monitoring/page.html", {
         "project": project, "charts": monitoring_charts(project=project), "rules": rule_descriptions(),
-        "alerts": alerts_of(project=project)[:100], "canaries": Canary.objects.filter(project=project).count(),
+        "alerts": alerts, "canaries": Canary.objects.filter(project=project).count(),
         "form": form, "can_import": has_role(user=request.user, project=project, roles=(Role.ML,))}, status=status)
 
 

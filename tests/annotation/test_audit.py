@@ -10,9 +10,9 @@ from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 from rest_framework.test import APIClient
 
-from annotation.models import AuditEvent, Membership
+from annotation.models import AuditEvent, Membership, PiiApplyJob
 from annotation.services.audit import audit_record
-from rewardtrain.models import ModelVersion
+from rewardtrain.models import Alert, ModelVersion
 from tests import factories
 
 
@@ -53,8 +53,22 @@ def test_a_scripted_sequence_is_read_back_in_order(client, project, project_admi
         assert api_for(ml).post(f"/api/v1/models/{model.pk}/promote/").status_code == 200
     assert api_for(ml).post(f"/api/v1/projects/{project.pk}/models/rollback/").status_code == 200
     assert api_for(ml).get(f"/api/v1/models/{v1.pk}/download/").status_code == 200
+    # 12-13. an alert acknowledged through the API, resolved on the monitoring page; 14. the training policy
+    alert = Alert.objects.create(project=project, model_version=v1, rule="mean_drop", message="fell")
+    assert api_for(ml).post(f"/api/v1/alerts/{alert.pk}/acknowledge/").status_code == 200
+    assert api_for(ml).post(f"/api/v1/alerts/{alert.pk}/acknowledge/").status_code == 200  # a retry: no new row
+    client.post(f"/train/projects/{project.pk}/monitoring/alerts/{alert.pk}/resolve/")
+    assert api_for(ml).patch(f"/api/v1/projects/{project.pk}/training-policy/", {"retrain_every": 50},
+                             format="json").status_code == 200
 
     trail = api_for(project_admin).get(f"/api/v1/projects/{project.pk}/audit-events/").json()["results"]
+    latest, trail = trail[-3:], trail[:-3]
+    assert [(e["action"], e["user"]) for e in latest] == [
+        ("alert.acknowledged", ml.username), ("alert.resolved", project_admin.username),
+        ("training_policy.changed", ml.username)]
+    assert latest[0]["detail"]["rule"] == "mean_drop"
+    assert latest[1]["target_type"] == "alert" and latest[1]["target_id"] == str(alert.pk)
+    assert latest[2]["detail"]["retrain_every"] == {"from": 0, "to": 50}
     assert [(e["action"], e["user"]) for e in trail] == [
         ("member.role_added", ""), ("member.role_changed", "root"), ("member.role_removed", "root"),
         ("pii_policy.changed", project_admin.username), ("snapshot.downloaded", ml.username),
@@ -75,7 +89,8 @@ def test_a_scripted_sequence_is_read_back_in_order(client, project, project_admi
     assert {e["action"] for e in api.get(base, {"user": "root"}).json()["results"]} == {
         "member.role_changed", "member.role_removed"}
     today = date.today()
-    assert len(api.get(base, {"since": today.isoformat(), "until": today.isoformat()}).json()["results"]) == 11
+    assert len(api.get(base, {"since": today.isoformat(), "until": today.isoformat()}).json()["results"]) == 14
+    assert len(api.get(base, {"action": "alert."}).json()["results"]) == 2
     assert api.get(base, {"until": (today - timedelta(days=1)).isoformat()}).json()["results"] == []
     assert api.get(base, {"since": "yesterday"}).status_code == 400
 
@@ -144,6 +159,24 @@ def test_role_and_policy_changes_in_the_project_admin_page_are_audited(client, p
     assert response.status_code == 302, response.content.decode()[:3000]
     events = list(AuditEvent.objects.order_by("id").values_list("action", "username", "detail"))
     assert events == [
-        ("pii_policy.changed", "root3", {"from": "off", "to": "flag", "via": "admin"}),
+        ("pii_policy.changed", "root3", {"from": "off", "to": "flag", "via": "admin",
+                                         "apply_job": PiiApplyJob.objects.get().pk}),
         ("member.role_added", "root3", {"member": "dave3", "role": "ml", "via": "admin"}),
         ("member.role_changed", "root3", {"member": "carol3", "from": "annotator", "to": "admin", "via": "admin"})]
+
+
+def test_the_page_filters_by_a_select_of_known_actions_and_the_api_takes_any(client, project, project_admin):
+    for action in ("alert.acknowledged", "alert.resolved", "model.promoted"):
+        audit_record(action=action, project=project)
+    client.force_login(project_admin)
+    page = client.get(f"/projects/{project.pk}/audit/").content.decode()
+    assert '<select name="action"' in page and '<option value="alert.">' in page
+    assert '<option value="pii_policy.applied">' in page and '<option value="training_policy.changed">' in page
+    filtered = client.get(f"/projects/{project.pk}/audit/", {"action": "alert."}).content.decode()
+    assert filtered.count("<td>alert.") == 2 and "<td>model.promoted" not in filtered
+    bad = client.get(f"/projects/{project.pk}/audit/", {"action": "<script>"})
+    assert bad.status_code == 400 and "<script>" not in bad.content.decode()
+    api = api_for(project_admin)
+    base = f"/api/v1/projects/{project.pk}/audit-events/"
+    assert len(api.get(base, {"action": "alert.resolved"}).json()["results"]) == 1
+    assert api.get(base, {"action": "no.such"}).json()["results"] == []

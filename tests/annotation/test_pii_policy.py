@@ -3,6 +3,7 @@ searched for raw values, counts per kind, the flagged-items page, the annotator 
 policy set through the page, the API and create_project."""
 import io
 import json
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -152,7 +153,8 @@ def test_admin_sets_the_policy_on_the_page_and_sees_flagged_items(client, projec
     bad = client.post(f"/projects/{project.pk}/pii/", {"pii_policy": "everything"})
     assert bad.status_code == 400 and "everything" in bad.content.decode()
     event = AuditEvent.objects.get(action="pii_policy.changed")
-    assert (event.username, event.detail) == (project_admin.username, {"from": "off", "to": "flag"})
+    assert event.username == project_admin.username
+    assert (event.detail["from"], event.detail["to"]) == ("off", "flag") and event.detail["apply_job"]
     client.force_login(annotator)
     assert client.get(f"/projects/{project.pk}/pii/").status_code == 403
 
@@ -162,12 +164,13 @@ def test_policy_through_the_api_and_the_command(project, project_admin, ml_engin
     api.force_authenticate(project_admin)
     url = f"/api/v1/projects/{project.pk}/pii-policy/"
     response = api.put(url, {"pii_policy": "mask-export"}, format="json")
-    assert response.status_code == 200 and response.json() == {"pii_policy": "mask-export"}
+    assert response.status_code == 200 and response.json()["pii_policy"] == "mask-export"
+    assert response.json()["apply_job"]["status"] == "queued"  # runs once the change commits
     bad = api.put(url, {"pii_policy": "maybe"}, format="json")
     assert bad.status_code == 400 and "pii_policy" in bad.json()["error"]["message"]
     api.force_authenticate(ml_engineer)
     assert api.put(url, {"pii_policy": "off"}, format="json").status_code == 403
-    assert api.get(url).json() == {"pii_policy": "mask-export"}
+    assert api.get(url).json()["pii_policy"] == "mask-export"
     assert api.get(f"/api/v1/projects/{project.pk}/").json()["pii_policy"] == "mask-export"
     project.refresh_from_db()
     assert project.pii_policy == "mask-export"
@@ -212,3 +215,77 @@ def test_the_snapshot_page_shows_pii_counts(client, project, project_admin):
     client.force_login(project_admin)
     page = client.get(f"/train/projects/{project.pk}/snapshots/").content.decode()
     assert "PII (mask-export, masked)" in page and "email 3" in page
+
+
+# --- issue 15's own check: a held-out corpus under each policy, every way text leaves Verdict ---------
+
+HELDOUT = [json.loads(line) for line in (Path(__file__).parent / "pii_corpus_heldout.jsonl").read_text().splitlines()]
+
+
+def _heldout_rows():
+    """Pairs whose prompts are the held-out corpus texts (with and without PII); each chosen answer quotes
+    the next text, so PII sits in responses too."""
+    texts = [r["text"] for r in HELDOUT]
+    return [{"prompt": f"[{i}] {text}", "chosen": f"Noted. Also: {texts[(i + 1) % len(texts)]}",
+             "rejected": "I cannot help with that."} for i, text in enumerate(texts)]
+
+
+@pytest.mark.parametrize("policy", Policy.values)
+def test_heldout_corpus_under_each_policy_searched_in_every_output(project, annotator, project_admin, ml_engineer,
+                                                                   client, policy, tmp_path):
+    project.pii_policy = policy
+    project.save()
+    result = pairs_import(project=project, fileobj=io.BytesIO(jsonl(_heldout_rows())), filename="heldout.jsonl")
+    tasks_import(project=project, fileobj=io.BytesIO(jsonl([{"prompt": f"Mail {EMAIL}", "responses": ["a", "b"]}])),
+                 filename="t.jsonl")
+    ann = APIClient()
+    ann.force_authenticate(annotator)
+    lease = ann.post(f"/api/v1/projects/{project.pk}/next-task/").json()
+    workspace = json.dumps(lease)
+    a, b = [r["id"] for r in lease["task"]["responses"]]
+    assert ann.post(f"/api/v1/assignments/{lease['assignment_id']}/judgement/",
+                    {"ranking": [[a], [b]], "rationale": f"B leaks {CARD} and {EMAIL}"},
+                    format="json").status_code == 201
+    snapshot = snapshot_create(project=project, filters=filters_build(project=project))
+
+    outputs = {f"api:{k}": v for k, v in downloads(project, snapshot).items()}
+    outputs["api:parquet"] = parquet_text(outputs["api:parquet"], tmp_path).encode()
+    client.force_login(ml_engineer)
+    for fmt in (*FORMATS, "jsonl"):
+        page = client.get(f"/train/projects/{project.pk}/snapshots/{snapshot.pk}/download/{fmt}/")
+        assert page.status_code == 200, fmt
+        outputs[f"page:{fmt}"] = b"".join(page.streaming_content)
+    for fmt in FORMATS:
+        out = tmp_path / f"{fmt}.jsonl"
+        call_command("export_snapshot", str(snapshot.pk), "--format", fmt, "--out", str(out), stdout=io.StringIO(),
+                     stderr=io.StringIO())
+        outputs[f"command:{fmt}"] = out.read_bytes()
+    ml = APIClient()
+    ml.force_authenticate(ml_engineer)
+    for name in ("pairs", "tasks", "judgements"):
+        pages, url = [], f"/api/v1/projects/{project.pk}/{name}/"
+        while url:
+            body = ml.get(url).json()
+            pages.append(json.dumps(body, ensure_ascii=False))
+            url = body.get("next")
+        outputs[f"api:{name}"] = "".join(pages).encode()
+    outputs["annotator workspace"] = workspace.encode()
+
+    raw = sorted({item["value"] for row in HELDOUT for item in row["pii"]} | {EMAIL, CARD}, key=len, reverse=True)
+    leaks = {where: [v for v in raw if v.encode() in data] for where, data in outputs.items()}
+    assert leaks["annotator workspace"] == []  # annotators see masked text under every policy
+    if policy in (Policy.MASK_EXPORT, Policy.MASK_IMPORT):
+        assert {where: found for where, found in leaks.items() if found} == {}
+        trl = outputs["api:trl"].decode()
+        kept = [r["text"] for r in HELDOUT if r.get("lookalike")]
+        assert sum(json.dumps(t, ensure_ascii=False)[1:-1] in trl for t in kept) >= 0.98 * len(kept)
+    else:  # off and flag: the text leaves as it was given
+        assert len(leaks["api:trl"]) > 0.9 * len(raw) - 2 and leaks["api:judgements"]
+    if policy != Policy.OFF:
+        expected = {}
+        for row in HELDOUT:
+            for item in row["pii"]:
+                expected[item["kind"]] = expected.get(item["kind"], 0) + 1
+        # every positive is found at least once (prompts), again where the next row quotes it (responses)
+        assert all(result.pii[kind] >= n for kind, n in expected.items()), (result.pii, expected)
+        assert snapshot.stats["pii"]["counts"]["email"] >= expected["email"]

@@ -336,3 +336,17 @@ def test_the_beat_resends_attempts_whose_queue_message_was_lost(project, loopbac
         assert webhook_deliveries_resend_stale() == [lost.pk]
     assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"succeeded"}
     assert len(receiver.requests) == 2
+
+
+def test_the_delivery_log_is_polled_while_deliveries_are_pending(client, project, project_admin, loopback):
+    receiver = loopback()
+    hook = hook_for(project, receiver)
+    webhook_send_test(webhook=hook)  # not committed in this test: the attempt stays pending
+    client.force_login(project_admin)
+    page = client.get(f"/projects/{project.pk}/webhooks/").content.decode()
+    assert 'id="webhook-deliveries"' in page and 'hx-trigger="every 2s"' in page and "Pending" in page
+    fragment = client.get(f"/projects/{project.pk}/webhooks/?fragment=deliveries", HTTP_HX_REQUEST="true")
+    assert fragment.content.decode().startswith('<div id="webhook-deliveries"') and b"<html" not in fragment.content
+    WebhookDelivery.objects.update(status="succeeded", response_code=200)
+    done = client.get(f"/projects/{project.pk}/webhooks/?fragment=deliveries", HTTP_HX_REQUEST="true").content.decode()
+    assert "hx-trigger" not in done and ">200<" in done  # settled: the log stops polling

@@ -144,3 +144,49 @@ def test_monitoring_page_plots_the_days_and_its_buttons_work(client, project, ac
     client.post(f"/train/projects/{project.pk}/monitoring/alerts/{alert.pk}/resolve/")
     alert.refresh_from_db()
     assert alert.status == "resolved" and alert.resolved_by == ml_engineer
+
+
+def test_a_long_alert_list_is_paginated(client, project, active, project_admin):
+    for i in range(30):
+        Alert.objects.create(project=project, model_version=active, rule="canary_shift", message=f"alert number {i}",
+                             status="resolved")
+    client.force_login(project_admin)
+    first = client.get(f"/train/projects/{project.pk}/monitoring/").content.decode()
+    assert first.count('<tr id="alert-') == 25 and "alerts page 1 of 2" in first and "alert number 29" in first
+    second = client.get(f"/train/projects/{project.pk}/monitoring/", {"alerts_page": 2}).content.decode()
+    assert second.count('<tr id="alert-') == 5 and "alert number 0<" in second
+
+
+def test_a_synthetic_drop_reaches_a_failing_receiver_and_the_log_and_audit_show_it(
+        client, project, active, project_admin, settings, django_capture_on_commit_callbacks):
+    from annotation.models import AuditEvent
+    from annotation.services.webhooks import webhook_create
+    from tests.annotation.test_webhooks import Receiver
+
+    settings.VERDICT_WEBHOOK_BACKOFF_SECONDS = 0.1
+    receiver = Receiver(fail_first=2)
+    try:
+        hook = webhook_create(project=project, url=receiver.url, events=["alert.fired"])
+        receiver.secret = hook.secret
+        history(active)
+        rng = np.random.default_rng(5)
+        serve_today(active, rng.normal(0.6, 0.5, 120), rng.integers(20, 400, 120))
+        with django_capture_on_commit_callbacks(execute=True):
+            fired = alerts_evaluate()["fired"]
+        assert len(fired) == 1
+        codes = list(WebhookDelivery.objects.filter(webhook=hook).order_by("attempt").values_list("response_code",
+                                                                                                  flat=True))
+        assert codes == [500, 500, 200] and all(r["signed"] for r in receiver.requests)
+        client.force_login(project_admin)
+        log = client.get(f"/projects/{project.pk}/webhooks/").content.decode()
+        assert log.count(">500<") == 2 and log.count(">200<") == 1 and "alert.fired" in log
+        client.post(f"/train/projects/{project.pk}/monitoring/alerts/{fired[0]}/acknowledge/")
+        client.post(f"/train/projects/{project.pk}/monitoring/alerts/{fired[0]}/resolve/")
+        trail = list(AuditEvent.objects.filter(project_id=project.pk, action__startswith="alert.")
+                     .order_by("id").values_list("action", "username", "target_id"))
+        assert trail == [("alert.acknowledged", project_admin.username, str(fired[0])),
+                         ("alert.resolved", project_admin.username, str(fired[0]))]
+        audit_page = client.get(f"/projects/{project.pk}/audit/", {"action": "alert."}).content.decode()
+        assert audit_page.count("<td>alert.") == 2
+    finally:
+        receiver.close()
