@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotation', '0009_webhooks'),
+        ('annotation', '0010_model_agreement'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
