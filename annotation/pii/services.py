@@ -120,7 +120,8 @@ class PiiPolicyError(ValueError):
 
 
 @transaction.atomic
-def project_set_pii_policy(*, project: Project, policy: str, user=None, confirm: bool = False, via: str = "") -> Project:
+def project_set_pii_policy(*, project: Project, policy: str, user=None, confirm: bool = False,
+                           via: str = "") -> Project:
     """Sets the policy and applies it to what is already stored (annotation/pii/apply.py: a job scans
     texts that were never scanned and, for mask-import, masks every stored text in place). Switching to
     mask-import on a project with stored text is irreversible: PiiPolicyError unless `confirm`.
