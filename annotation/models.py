@@ -503,8 +503,8 @@ class PiiApplyJob(models.Model):
     policy = models.CharField(max_length=16, choices=Project.PiiPolicy.choices)
     mask = models.BooleanField(default=False, help_text="Rewrite stored texts with placeholders.")
     record = models.BooleanField(default=False, help_text="Record findings (texts that were never scanned).")
-    record_since = models.DateTimeField(null=True, blank=True,
-                                        help_text="Findings only for texts stored since (the policy's last switch off).")
+    record_since = models.DateTimeField(null=True, blank=True, help_text=(
+        "Findings only for texts stored since (the policy's last switch off)."))
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)

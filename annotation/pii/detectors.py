@@ -76,7 +76,8 @@ _IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:(?:\d{1,3}\.){3}\d{
                    r"(?:/\d{1,3})?(?![\w:]|\.\d)")
 _NANP_SHAPE = re.compile(r"^(?:\+?1[ .-]?)?(?:\(\d{3}\) ?|\d{3}[ .-])\d{3}[ .-]\d{4}$")
 _REFERENCE_CONTEXT = re.compile(r"(?i)\b(?:order|invoice|inv|ref|reference|id|sku|part|case|ticket|account|acct|"
-                                r"po|serial|tracking|confirmation|receipt|customer|item|batch|lot|build|claim|booking|policy|membership|"
+                                r"po|serial|tracking|confirmation|receipt|customer|item|batch|lot|build|claim|booking|policy|"
+                                r"membership|"
                                 r"isbn(?:-1[03])?|issn|ean|upc|doi)\b[^\n]{0,16}$")
 # Shapes that are not phone numbers whatever the region reads into them: dates (01-02-2025, 09/27,
 # 2024-01-15), hyphenated ISBN-10s (0-306-40615-2: four groups, a single check character last) and the

@@ -120,7 +120,8 @@ class PiiPolicyError(ValueError):
 
 
 @transaction.atomic
-def project_set_pii_policy(*, project: Project, policy: str, user=None, confirm: bool = False, via: str = "") -> Project:
+def project_set_pii_policy(*, project: Project, policy: str, user=None, confirm: bool = False,
+                           via: str = "") -> Project:
     """Sets the policy and applies it to what is already stored (annotation/pii/apply.py: a job scans
     texts that were never scanned and, for mask-import, masks every stored text in place). Switching to
     mask-import on a project with stored text is irreversible: PiiPolicyError unless `confirm`.
@@ -200,13 +201,18 @@ class SnapshotScrubber:
     scanned once (a small cache keyed by id) and counted once per row it appears in."""
 
     policy: str
+    # mask-import with its rewrite of stored text not done yet (annotation/pii/apply.py): mask here too
+    stored_unmasked: bool = False
     counts: Counter = field(default_factory=Counter)
     _cache: dict = field(default_factory=dict)
 
     def _scan(self, key, text: str) -> tuple[str, Counter]:
         hit = self._cache.get(key)
         if hit is None or hit[0] != text:
-            masked, counts = pii_mask(text)
+            if self.policy == Policy.MASK_IMPORT and not self.stored_unmasked:
+                masked, counts = text, Counter()  # everything stored is masked already: count placeholders
+            else:
+                masked, counts = pii_mask(text)
             if self.policy == Policy.MASK_IMPORT:  # the placeholders stored count as what they replaced
                 counts.update({k: text.count(p) for k, p in PLACEHOLDERS.items() if p in text})
             hit = (text, masked, counts)
@@ -244,7 +250,14 @@ class SnapshotScrubber:
 
 def snapshot_scrubber(*, project: Project) -> SnapshotScrubber:
     # the policy as stored now, not as the caller's (possibly older) project object says
-    return SnapshotScrubber(policy=Project.objects.values_list("pii_policy", flat=True).get(pk=project.pk))
+    policy = Project.objects.values_list("pii_policy", flat=True).get(pk=project.pk)
+    unmasked = False
+    if policy == Policy.MASK_IMPORT:
+        from .apply import pii_apply_latest
+
+        job = pii_apply_latest(project=project)
+        unmasked = job is not None and job.mask and job.status != job.Status.DONE
+    return SnapshotScrubber(policy=policy, stored_unmasked=unmasked)
 
 
 def export_masks(*, project: Project, snapshot_stats: dict | None) -> bool:

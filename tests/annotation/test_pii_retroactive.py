@@ -15,7 +15,7 @@ from annotation.models import AuditEvent, Judgement, PiiApplyJob, PiiFinding, Pr
 from annotation.pii.services import project_set_pii_policy
 from annotation.services.imports.pairs import pairs_import
 from annotation.services.imports.tasks import tasks_import
-from rewardtrain.snapshots.exports import FORMATS
+from rewardtrain.snapshots.exports import FORMATS, artifact_chunks
 from rewardtrain.snapshots.filters import filters_build
 from rewardtrain.snapshots.services import snapshot_create
 from tests import factories
@@ -205,3 +205,12 @@ def test_rationales_follow_the_policy_when_saved(project, annotator, project_adm
         web.force_login(project_admin)
         body = web.get(f"/projects/{project.pk}/pii/").content.decode()
         assert "In annotators' rationales: email 1" in body
+
+
+def test_a_snapshot_cut_while_the_mask_job_has_not_run_is_masked(project):
+    import_rows(project)
+    switch(project, Policy.MASK_IMPORT, confirm=True)  # not committed in this test: the job stays queued
+    assert EMAIL in stored()
+    snapshot = snapshot_create(project=project, filters=filters_build(project=project))
+    raw = b"".join(artifact_chunks(snapshot=snapshot)).decode()
+    assert EMAIL not in raw and "[EMAIL]" in raw and snapshot.stats["pii"]["masked"] is True
