@@ -391,6 +391,48 @@ def report(results: dict, args, log) -> None:
         log(f"\nplot: {args.plot}")
 
 
+def child_argv(args, pool: str) -> list[str]:
+    """This script's command line for one pool: the same settings, JSON out, no plot."""
+    argv = [sys.executable, os.path.abspath(__file__), "--pools", pool, "--json", "--jobs", "1", "--plot", ""]
+    if args.pool:
+        argv += ["--pool", args.pool, "--eval", args.eval]
+    else:
+        argv += ["--data", args.data]
+    for flag in ("strategies", "seeds", "first_seed", "rounds", "batch", "initial", "pool_size", "candidates",
+                 "eval_size", "max_length", "lr", "train_layers", "epsilon", "threads"):
+        value = getattr(args, flag)
+        argv += ["--" + flag.replace("_", "-"), ",".join(value) if isinstance(value, list) else str(value)]
+    return argv
+
+
+def run_parallel(pools: list[str], args, log) -> dict:
+    """One process per pool, ``--jobs`` at a time; their logs go to stderr, their JSON is merged."""
+    import resource
+    import subprocess
+
+    started = time.perf_counter()
+    results: dict = {}
+    pending = list(pools)
+    running: list[tuple[str, subprocess.Popen]] = []
+    while pending or running:
+        while pending and len(running) < args.jobs:
+            pool = pending.pop(0)
+            running.append((pool, subprocess.Popen(child_argv(args, pool), stdout=subprocess.PIPE, text=True)))
+        pool, proc = running.pop(0)
+        out, _ = proc.communicate()
+        if proc.returncode:
+            raise SystemExit(f"the {pool} pool's process failed (exit {proc.returncode})")
+        results.update(json.loads(out.strip().splitlines()[-1]))
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+    report(results, args, log)
+    log(f"total {time.perf_counter() - started:.0f}s wall, {cpu.ru_utime + cpu.ru_stime:.0f} cpu-s in {len(pools)} processes "
+        f"({args.jobs} at a time, {args.threads} thread(s) each) on {platform.processor() or platform.machine()}, "
+        f"torch {torch.__version__}, {date.today()}, load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    if args.json:
+        print(json.dumps(results))
+    return results
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pool", help="JSONL of HH pairs to draw labels from")
@@ -400,18 +442,21 @@ def main(argv=None) -> dict:
     parser.add_argument("--pools", default="hh,mixed")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--first-seed", type=int, default=0, help="run seeds first-seed .. first-seed+seeds-1")
-    parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument("--batch", type=int, default=32, help="pairs labelled per round")
-    parser.add_argument("--initial", type=int, default=32, help="random pairs labelled before round 1")
-    parser.add_argument("--pool-size", type=int, default=600, help="HH pool pairs used (0 = all)")
-    parser.add_argument("--candidates", type=int, default=200, help="unlabelled pool pairs scored per round")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--batch", type=int, default=64, help="pairs labelled per round")
+    parser.add_argument("--initial", type=int, default=64, help="random pairs labelled before round 1")
+    parser.add_argument("--pool-size", type=int, default=0, help="HH pool pairs used (0 = all)")
+    parser.add_argument("--candidates", type=int, default=256, help="unlabelled pool pairs scored per round")
     parser.add_argument("--eval-size", type=int, default=0, help="HH eval pairs used (0 = all)")
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--lr", type=float, default=1e-4)
-    parser.add_argument("--train-layers", type=int, default=2)
+    parser.add_argument("--train-layers", type=int, default=1)
     parser.add_argument("--epsilon", type=float, default=0.1)
     parser.add_argument("--plot", default=os.path.join(ROOT, "benchmarks", "out", "active_learning.png"))
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per process")
+    parser.add_argument("--jobs", type=int, default=2,
+                        help="pools run as this many parallel processes (each with --threads threads); 1 = one after the other")
     parser.add_argument("--merge", nargs="+", metavar="JSON",
                         help="only print the table and plot from saved --json outputs (e.g. one run per pool)")
     args = parser.parse_args(argv)
@@ -438,6 +483,11 @@ def main(argv=None) -> dict:
             print(json.dumps(results))
         return results
 
+    torch.set_num_threads(args.threads)
+    wanted = [p.strip() for p in args.pools.split(",") if p.strip()]
+    if args.jobs > 1 and len(wanted) > 1:
+        return run_parallel(wanted, args, log)
+
     if args.pool or args.eval:
         if not (args.pool and args.eval):
             parser.error("--pool and --eval go together")
@@ -459,7 +509,6 @@ def main(argv=None) -> dict:
     texts = Texts()
     eval_pairs = texts.pairs(eval_rows)
     pools = {}
-    wanted = [p.strip() for p in args.pools.split(",") if p.strip()]
     if "hh" in wanted:
         pools["hh"] = texts.pairs(pool_rows)
     if "mixed" in wanted:
