@@ -1,9 +1,16 @@
 """Active learning vs random sampling: how many labels does each acquisition strategy save?
 
     .venv/bin/python benchmarks/active_learning.py [--pool FILE --eval FILE | --data FILE]
-        [--strategies random,uncertainty,disagreement,dopt] [--seeds 3] [--rounds 4] [--batch 32]
-        [--initial 32] [--pool-size 600] [--candidates 200] [--max-length 128] [--lr 1e-4]
-        [--train-layers 2] [--epsilon 0.1] [--plot benchmarks/out/active_learning.png] [--json]
+        [--strategies random,uncertainty,disagreement,dopt] [--seeds 3] [--rounds 5] [--batch 64]
+        [--initial 64] [--pool-size 0 (all)] [--candidates 256] [--eval-size 0 (all)] [--max-length 128]
+        [--lr 1e-4] [--train-layers 1] [--epsilon 0.1] [--threads 1] [--jobs 2]
+        [--plot benchmarks/out/active_learning.png] [--json]
+
+The defaults are the whole experiment: the full pool (1,188 HH pairs of the dev file; mixed:
+4,752), the full eval split (281 HH pairs), 64 random labels then 5 rounds of 64 (64 -> 384
+labels), 3 seeds, both pools, each pool in its own process with one torch thread (``--jobs 2``).
+Estimated from CPU-seconds measured under load (BENCHMARKS.md) at about 32-35 minutes on an idle
+2-core machine; ``--rounds 4`` is about a fifth less and its curves are a prefix of these.
 
 Without ``--pool``/``--eval`` the HH-harmless file (``--data``, default
 ``../shared/data/hh-harmless-dev.jsonl``) is split by a SHA-256 hash of the prompt: one fifth
@@ -23,11 +30,12 @@ fine-tuned warm from the previous round for ceil(2 * batch / 16) steps of 16 pai
 pair once plus as many replayed older ones.
 
 The model is the packaged all-MiniLM-L6-v2 (input layout and truncation from rewardtrain.ml);
-its top ``--train-layers`` transformer layers, pooler and reward head are fine-tuned, and the
-lower layers are frozen, so their outputs are computed once per text and cached: scoring the
-pool each round costs only the top layers.  This is a fine-tuned reward model, not a frozen
+its top ``--train-layers`` transformer layers (default 1), pooler and reward head are fine-tuned,
+and the lower layers are frozen, so their outputs are computed once per text and cached: scoring
+the pool each round costs only the top layers.  This is a fine-tuned reward model, not a frozen
 sentence embedding with a linear probe (which the issue notes is near chance on HH-harmless);
-``--train-layers 6`` fine-tunes the whole model at about three times the cost.
+``--train-layers 2`` doubles the cost of every round, ``--train-layers 6`` fine-tunes the whole
+model at about six times the cost.
 
 Strategies are :func:`rewardtrain.ml.acquisition.select` with its defaults (epsilon 0.1 random
 picks, diversity 0.3).  ``disagreement`` uses 8 bootstrap last-layer heads refitted on the
@@ -433,7 +441,7 @@ def run_parallel(pools: list[str], args, log) -> dict:
     return results
 
 
-def main(argv=None) -> dict:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pool", help="JSONL of HH pairs to draw labels from")
     parser.add_argument("--eval", help="JSONL of HH pairs to evaluate on")
@@ -459,6 +467,11 @@ def main(argv=None) -> dict:
                         help="pools run as this many parallel processes (each with --threads threads); 1 = one after the other")
     parser.add_argument("--merge", nargs="+", metavar="JSON",
                         help="only print the table and plot from saved --json outputs (e.g. one run per pool)")
+    return parser
+
+
+def main(argv=None) -> dict:
+    parser = build_parser()
     args = parser.parse_args(argv)
     args.strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
     unknown = set(args.strategies) - set(STRATEGIES)
