@@ -9,8 +9,8 @@
 The defaults are the whole experiment: the full pool (1,188 HH pairs of the dev file; mixed:
 4,752), the full eval split (281 HH pairs), 64 random labels then 5 rounds of 64 (64 -> 384
 labels), 3 seeds, both pools, each pool in its own process with one torch thread (``--jobs 2``).
-Estimated from CPU-seconds measured under load (BENCHMARKS.md) at about 32-35 minutes on an idle
-2-core machine; ``--rounds 4`` is about a fifth less and its curves are a prefix of these.
+Estimated from CPU-seconds measured under load (BENCHMARKS.md) at about 35-37 minutes on an idle
+2-core machine (over the issue's 30); ``--rounds 4`` is about a fifth less and its curves are a prefix of these.
 
 Without ``--pool``/``--eval`` the HH-harmless file (``--data``, default
 ``../shared/data/hh-harmless-dev.jsonl``) is split by a SHA-256 hash of the prompt: one fifth
