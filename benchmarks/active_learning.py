@@ -1,9 +1,16 @@
 """Active learning vs random sampling: how many labels does each acquisition strategy save?
 
     .venv/bin/python benchmarks/active_learning.py [--pool FILE --eval FILE | --data FILE]
-        [--strategies random,uncertainty,disagreement,dopt] [--seeds 3] [--rounds 4] [--batch 32]
-        [--initial 32] [--pool-size 600] [--candidates 200] [--max-length 128] [--lr 1e-4]
-        [--train-layers 2] [--epsilon 0.1] [--plot benchmarks/out/active_learning.png] [--json]
+        [--strategies random,uncertainty,disagreement,dopt] [--seeds 3] [--rounds 5] [--batch 64]
+        [--initial 64] [--pool-size 0 (all)] [--candidates 256] [--eval-size 0 (all)] [--max-length 128]
+        [--lr 1e-4] [--train-layers 1] [--epsilon 0.1] [--threads 1] [--jobs 2]
+        [--plot benchmarks/out/active_learning.png] [--json]
+
+The defaults are the whole experiment: the full pool (1,188 HH pairs of the dev file; mixed:
+4,752), the full eval split (281 HH pairs), 64 random labels then 5 rounds of 64 (64 -> 384
+labels), 3 seeds, both pools, each pool in its own process with one torch thread (``--jobs 2``).
+Estimated from CPU-seconds measured under load (BENCHMARKS.md) at about 35-37 minutes on an idle
+2-core machine (over the issue's 30); ``--rounds 4`` is about a fifth less and its curves are a prefix of these.
 
 Without ``--pool``/``--eval`` the HH-harmless file (``--data``, default
 ``../shared/data/hh-harmless-dev.jsonl``) is split by a SHA-256 hash of the prompt: one fifth
@@ -23,11 +30,12 @@ fine-tuned warm from the previous round for ceil(2 * batch / 16) steps of 16 pai
 pair once plus as many replayed older ones.
 
 The model is the packaged all-MiniLM-L6-v2 (input layout and truncation from rewardtrain.ml);
-its top ``--train-layers`` transformer layers, pooler and reward head are fine-tuned, and the
-lower layers are frozen, so their outputs are computed once per text and cached: scoring the
-pool each round costs only the top layers.  This is a fine-tuned reward model, not a frozen
+its top ``--train-layers`` transformer layers (default 1), pooler and reward head are fine-tuned,
+and the lower layers are frozen, so their outputs are computed once per text and cached: scoring
+the pool each round costs only the top layers.  This is a fine-tuned reward model, not a frozen
 sentence embedding with a linear probe (which the issue notes is near chance on HH-harmless);
-``--train-layers 6`` fine-tunes the whole model at about three times the cost.
+``--train-layers 2`` doubles the cost of every round, ``--train-layers 6`` fine-tunes the whole
+model at about six times the cost.
 
 Strategies are :func:`rewardtrain.ml.acquisition.select` with its defaults (epsilon 0.1 random
 picks, diversity 0.3).  ``disagreement`` uses 8 bootstrap last-layer heads refitted on the
@@ -391,7 +399,49 @@ def report(results: dict, args, log) -> None:
         log(f"\nplot: {args.plot}")
 
 
-def main(argv=None) -> dict:
+def child_argv(args, pool: str) -> list[str]:
+    """This script's command line for one pool: the same settings, JSON out, no plot."""
+    argv = [sys.executable, os.path.abspath(__file__), "--pools", pool, "--json", "--jobs", "1", "--plot", ""]
+    if args.pool:
+        argv += ["--pool", args.pool, "--eval", args.eval]
+    else:
+        argv += ["--data", args.data]
+    for flag in ("strategies", "seeds", "first_seed", "rounds", "batch", "initial", "pool_size", "candidates",
+                 "eval_size", "max_length", "lr", "train_layers", "epsilon", "threads"):
+        value = getattr(args, flag)
+        argv += ["--" + flag.replace("_", "-"), ",".join(value) if isinstance(value, list) else str(value)]
+    return argv
+
+
+def run_parallel(pools: list[str], args, log) -> dict:
+    """One process per pool, ``--jobs`` at a time; their logs go to stderr, their JSON is merged."""
+    import resource
+    import subprocess
+
+    started = time.perf_counter()
+    results: dict = {}
+    pending = list(pools)
+    running: list[tuple[str, subprocess.Popen]] = []
+    while pending or running:
+        while pending and len(running) < args.jobs:
+            pool = pending.pop(0)
+            running.append((pool, subprocess.Popen(child_argv(args, pool), stdout=subprocess.PIPE, text=True)))
+        pool, proc = running.pop(0)
+        out, _ = proc.communicate()
+        if proc.returncode:
+            raise SystemExit(f"the {pool} pool's process failed (exit {proc.returncode})")
+        results.update(json.loads(out.strip().splitlines()[-1]))
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+    report(results, args, log)
+    log(f"total {time.perf_counter() - started:.0f}s wall, {cpu.ru_utime + cpu.ru_stime:.0f} cpu-s in {len(pools)} processes "
+        f"({args.jobs} at a time, {args.threads} thread(s) each) on {platform.processor() or platform.machine()}, "
+        f"torch {torch.__version__}, {date.today()}, load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    if args.json:
+        print(json.dumps(results))
+    return results
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pool", help="JSONL of HH pairs to draw labels from")
     parser.add_argument("--eval", help="JSONL of HH pairs to evaluate on")
@@ -400,20 +450,28 @@ def main(argv=None) -> dict:
     parser.add_argument("--pools", default="hh,mixed")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--first-seed", type=int, default=0, help="run seeds first-seed .. first-seed+seeds-1")
-    parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument("--batch", type=int, default=32, help="pairs labelled per round")
-    parser.add_argument("--initial", type=int, default=32, help="random pairs labelled before round 1")
-    parser.add_argument("--pool-size", type=int, default=600, help="HH pool pairs used (0 = all)")
-    parser.add_argument("--candidates", type=int, default=200, help="unlabelled pool pairs scored per round")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--batch", type=int, default=64, help="pairs labelled per round")
+    parser.add_argument("--initial", type=int, default=64, help="random pairs labelled before round 1")
+    parser.add_argument("--pool-size", type=int, default=0, help="HH pool pairs used (0 = all)")
+    parser.add_argument("--candidates", type=int, default=256, help="unlabelled pool pairs scored per round")
     parser.add_argument("--eval-size", type=int, default=0, help="HH eval pairs used (0 = all)")
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--lr", type=float, default=1e-4)
-    parser.add_argument("--train-layers", type=int, default=2)
+    parser.add_argument("--train-layers", type=int, default=1)
     parser.add_argument("--epsilon", type=float, default=0.1)
     parser.add_argument("--plot", default=os.path.join(ROOT, "benchmarks", "out", "active_learning.png"))
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per process")
+    parser.add_argument("--jobs", type=int, default=2,
+                        help="pools run as this many parallel processes (each with --threads threads); 1 = one after the other")
     parser.add_argument("--merge", nargs="+", metavar="JSON",
                         help="only print the table and plot from saved --json outputs (e.g. one run per pool)")
+    return parser
+
+
+def main(argv=None) -> dict:
+    parser = build_parser()
     args = parser.parse_args(argv)
     args.strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
     unknown = set(args.strategies) - set(STRATEGIES)
@@ -438,6 +496,11 @@ def main(argv=None) -> dict:
             print(json.dumps(results))
         return results
 
+    torch.set_num_threads(args.threads)
+    wanted = [p.strip() for p in args.pools.split(",") if p.strip()]
+    if args.jobs > 1 and len(wanted) > 1:
+        return run_parallel(wanted, args, log)
+
     if args.pool or args.eval:
         if not (args.pool and args.eval):
             parser.error("--pool and --eval go together")
@@ -459,7 +522,6 @@ def main(argv=None) -> dict:
     texts = Texts()
     eval_pairs = texts.pairs(eval_rows)
     pools = {}
-    wanted = [p.strip() for p in args.pools.split(",") if p.strip()]
     if "hh" in wanted:
         pools["hh"] = texts.pairs(pool_rows)
     if "mixed" in wanted:
