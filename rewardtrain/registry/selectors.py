@@ -3,13 +3,22 @@ from django.http import Http404
 
 from annotation.models import Project
 
-from ..models import ModelVersion
+from ..models import ModelEvent, ModelVersion
 
 PLOTS = ("reliability", "reward_histogram")
 
 
 def models_of_project(*, project: Project):
     return ModelVersion.objects.filter(project=project).select_related("run__snapshot").order_by("-version")
+
+
+def model_rollback_target(*, active: ModelVersion | None) -> ModelVersion | None:
+    """The version a rollback from `active` re-activates: the one active before its last promotion."""
+    if active is None:
+        return None
+    promoted = (ModelEvent.objects.filter(model_version=active, action=ModelEvent.Action.PROMOTE)
+                .select_related("previous_active").order_by("-at", "-id").first())
+    return promoted.previous_active if promoted else None
 
 
 def model_of_project(*, project: Project, model_id) -> ModelVersion:

@@ -20,6 +20,7 @@ from annotation.services.webhooks import webhook_event
 from ..monitoring.canaries import canary_scores_enqueue
 from ..models import ModelEvent, ModelVersion, TrainingRun
 from ..scoring.model_agreement import model_agreement_after_switch
+from .selectors import model_rollback_target
 from ..training.storage import storage_files
 
 log = logging.getLogger(__name__)
@@ -108,9 +109,7 @@ def model_version_rollback(*, project: Project, user=None) -> ModelVersion:
         current = _active(project.pk)
         if current is None:
             raise RegistryError(f"Project “{project.name}” has no active model to roll back from.")
-        promoted = (ModelEvent.objects.filter(model_version=current, action=Action.PROMOTE)
-                    .select_related("previous_active").order_by("-at", "-id").first())
-        target = promoted.previous_active if promoted else None
+        target = model_rollback_target(active=current)
         if target is None:
             raise RegistryError(f"Version {current.version} was the first active model: there is nothing to "
                                 "roll back to.")

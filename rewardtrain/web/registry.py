@@ -11,7 +11,9 @@ from annotation.selectors.pairs import OVERALL_NAME
 from . import charts
 
 from ..monitoring.canaries import canary_shift_of
-from ..registry.selectors import model_of_project, model_plot_name, models_compared, models_of_project
+from ..models import ModelVersion
+from ..registry.selectors import (model_of_project, model_plot_name, model_rollback_target, models_compared,
+                                  models_of_project)
 from ..registry.services import RegistryError, model_version_promote, model_version_rollback
 
 
@@ -21,9 +23,11 @@ def _can_change(request) -> bool:
 
 @project_role_required(*DATA_ROLES)
 def model_list(request, project_id):
+    models = list(models_of_project(project=request.project))
+    active = next((m for m in models if m.status == ModelVersion.Status.ACTIVE), None)
     return render(request, "rewardtrain/registry/models.html", {
-        "project": request.project, "models": models_of_project(project=request.project),
-        "can_change": _can_change(request)})
+        "project": request.project, "models": models, "can_change": _can_change(request),
+        "rollback_to": model_rollback_target(active=active)})
 
 
 # (key, label, +1 when higher is better / -1 when lower is better / 0 when neither)

@@ -145,7 +145,7 @@ def test_train_watch_promote_compare_and_roll_back(page, project, tiny_runs):
     expect(page.locator("table.compare")).to_contain_text("v2 − v1")
     expect(page.locator(".errors")).to_contain_text("different snapshots")  # v2 has no run: rows not known equal
     page.go_back()
-    page.get_by_role("button", name="Roll back to the previously active model").click()
+    page.get_by_role("button", name="Roll back to v1").click()
     expect(page.locator(".messages")).to_contain_text("Rolled back: version 1 is active again.")
     assert any("Roll back" in message for message in page.dialogs)
     expect(page.locator(f"#model-{v1.pk}")).to_contain_text("Active")

@@ -148,3 +148,18 @@ def test_the_runs_list_offers_no_cancel_to_project_admins(client, project, snaps
     run = training_run_create(project=project, snapshot_id=snapshot.pk, config={})
     listing = logged_in(client, factories.member(project, "admin")).get(reverse("run-list", args=[project.pk]))
     assert reverse("run-cancel", args=[project.pk, run.pk]).encode() not in listing.content
+
+
+def test_roll_back_is_offered_only_when_there_is_a_version_to_roll_back_to(client, project, ml_engineer):
+    from rewardtrain.registry.services import model_version_promote
+
+    client = logged_in(client, ml_engineer)
+    url = reverse("model-list", args=[project.pk])
+    rollback = reverse("model-rollback", args=[project.pk]).encode()
+    v1, v2 = (ModelVersion.objects.create(project=project, version=v, artifact_dir="m") for v in (1, 2))
+    assert rollback not in client.get(url).content  # no active model
+    model_version_promote(model_version=v1)
+    assert rollback not in client.get(url).content  # the first active model: nothing before it
+    model_version_promote(model_version=v2)
+    page = client.get(url).content.decode()
+    assert "Roll back to v1</button>" in page
