@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from annotation.permissions import DATA_ROLES, project_role_required
+from annotation.permissions import DATA_ROLES, MANAGE_ROLES, has_role, project_role_required
 
 from ..active.selectors import (acquisition_labels_chart, acquisition_pool_size, acquisition_round_of_project,
                                 acquisition_round_picks, acquisition_rounds_of_project)
@@ -34,6 +34,7 @@ def _list(request, form, status=200):
     return render(request, "rewardtrain/active/rounds.html", {
         "project": request.project, "rounds": rounds, "form": form,
         "pool_size": acquisition_pool_size(project=request.project),
+        "can_import": has_role(user=request.user, project=request.project, roles=MANAGE_ROLES),
         "active_model": ModelVersion.objects.filter(project=request.project, status=ModelVersion.Status.ACTIVE).first(),
         "live": any(r.status in AcquisitionRound.ACTIVE for r in rounds),
         "labels_chart": charts.line_chart(series=acquisition_labels_chart(rounds=rounds), title="Labels per round",

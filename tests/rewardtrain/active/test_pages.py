@@ -62,3 +62,16 @@ def test_in_flight_round_polls_and_annotators_are_kept_out(client, project, anno
     client.force_login(annotator)
     assert client.get(reverse("acquisition-list", args=[project.pk])).status_code == 403
     assert client.post(reverse("acquisition-new", args=[project.pk]), {"strategy": "random", "size": 1}).status_code == 403
+
+
+def test_empty_pool_links_to_the_import_page_only_for_those_who_may_import(client, project, project_admin,
+                                                                              ml_engineer):
+    """An ML engineer may not import, so the empty-pool hint must not send them to a 403."""
+    import_url = reverse("project-import", args=[project.pk])
+    client.force_login(ml_engineer)
+    page = client.get(reverse("acquisition-list", args=[project.pk])).content.decode()
+    assert "The pool is empty" in page and f'href="{import_url}"' not in page
+    assert client.get(import_url).status_code == 403
+    client.force_login(project_admin)
+    page = client.get(reverse("acquisition-list", args=[project.pk])).content.decode()
+    assert f'href="{import_url}"' in page
