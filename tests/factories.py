@@ -132,3 +132,12 @@ def snapshot_with_both_splits(project, pairs: int = 8):
     snapshot = snapshot_create(project=project, filters=filters_build(project=project), val_fraction=0.5)
     assert snapshot.train_rows and snapshot.val_rows, "choose other prompts: one split is empty"
     return snapshot
+
+
+def api_for(user):
+    """A DRF test client signed in as `user`."""
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(user)
+    return api

@@ -8,23 +8,17 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
-from rest_framework.test import APIClient
 
 from annotation.models import AuditEvent, Membership, PiiApplyJob
 from annotation.services.audit import audit_record
 from rewardtrain.models import Alert, ModelVersion
 from tests import factories
+from tests.factories import api_for
 
 
 @pytest.fixture(autouse=True)
 def media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
-
-
-def api_for(user):
-    api = APIClient()
-    api.force_authenticate(user)
-    return api
 
 
 def test_a_scripted_sequence_is_read_back_in_order(client, project, project_admin, tmp_path):

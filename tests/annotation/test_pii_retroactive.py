@@ -9,7 +9,6 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
-from rest_framework.test import APIClient
 
 from annotation.models import AuditEvent, Judgement, PiiApplyJob, PiiFinding, Project, Prompt, Response
 from annotation.pii.services import project_set_pii_policy
@@ -19,7 +18,7 @@ from rewardtrain.snapshots.exports import FORMATS, artifact_chunks
 from rewardtrain.snapshots.filters import filters_build
 from rewardtrain.snapshots.services import snapshot_create
 from tests import factories
-from tests.factories import jsonl
+from tests.factories import api_for, jsonl
 
 EMAIL, PHONE, KEY = "jane.doe@example.com", "020 7946 0958", "AKIAIOSFODNN7EXAMPLE"
 Policy = Project.PiiPolicy
@@ -28,12 +27,6 @@ Policy = Project.PiiPolicy
 @pytest.fixture(autouse=True)
 def media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
-
-
-def api_for(user):
-    api = APIClient()
-    api.force_authenticate(user)
-    return api
 
 
 def rows():

@@ -2,18 +2,12 @@
 descriptions without a bound, and bidirectional control characters that make a project name lie."""
 import pytest
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from annotation.models import Criterion, Membership, Project
 from tests import factories
+from tests.factories import api_for
 
 from .test_manage import settings_post
-
-
-def api_for(user) -> APIClient:
-    api = APIClient()
-    api.force_authenticate(user)
-    return api
 
 
 def test_adding_an_existing_member_with_another_role_says_the_role_was_added_beside_theirs(client, project,

@@ -5,7 +5,6 @@ import random
 
 import pytest
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from annotation.models import Judgement, ModelAgreementState, TaskModelPreference
 from annotation.services.tasks import task_create
@@ -13,6 +12,7 @@ from rewardtrain.models import ModelVersion
 from rewardtrain.registry.services import model_version_archive
 from rewardtrain.scoring.model_agreement import model_agreements_refresh_due
 from tests import factories
+from tests.factories import api_for
 from tests.rewardtrain.ml.conftest import WORDS
 
 from .conftest import register
@@ -25,12 +25,6 @@ def choose(kind, shown, good):
     bad = [r for r in shown if r != good][0]
     return {"careful": [[good], [bad]], "contrarian": [[bad], [good]], "left": [[shown[0]], [shown[1]]],
             "tie": [shown]}[kind]
-
-
-def api_for(user) -> APIClient:
-    api = APIClient()
-    api.force_authenticate(user)
-    return api
 
 
 @pytest.fixture
