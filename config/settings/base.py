@@ -298,6 +298,8 @@ VERDICT_TRAINING_DDP = os.environ.get("VERDICT_TRAINING_DDP", "auto")
 # pairs that seed the D-optimal information matrix and the bootstrap heads of "disagreement", and how
 # long a round may go without progress before the beat fails it.
 VERDICT_ACQUISITION_CHUNK_TASKS = int(os.environ.get("VERDICT_ACQUISITION_CHUNK_TASKS", "1000"))
+# Pool tasks one round scores at most (a seeded uniform sample of larger pools); 0 = the whole pool.
+VERDICT_ACQUISITION_MAX_CANDIDATES = int(os.environ.get("VERDICT_ACQUISITION_MAX_CANDIDATES", "20000"))
 VERDICT_ACQUISITION_LABELLED_MAX = int(os.environ.get("VERDICT_ACQUISITION_LABELLED_MAX", "512"))
 VERDICT_ACQUISITION_STALE_SECONDS = int(os.environ.get("VERDICT_ACQUISITION_STALE_SECONDS", "3600"))
 
