@@ -314,6 +314,9 @@ VERDICT_SCORING_TORCH_THREADS = int(os.environ.get("VERDICT_SCORING_TORCH_THREAD
 # a CPU, 16384 on a GPU). See rewardtrain/scoring/cache.py.
 VERDICT_SCORING_BF16 = os.environ.get("VERDICT_SCORING_BF16", "auto")
 VERDICT_SCORING_BATCH_TOKENS = int(os.environ.get("VERDICT_SCORING_BATCH_TOKENS", "0"))
+# Score through torch.compile (inductor; minutes of compiling on a model's first call in a process, eager
+# fallback on failure). Off: on the 2-core CPU it measured no faster than eager batches (BENCHMARKS.md).
+VERDICT_SCORING_COMPILE = env_bool("VERDICT_SCORING_COMPILE", False)
 # Every best-of-N answer is added to per-model, per-day statistics (ScoreDaily) after it is sent; a scoring
 # process writes them at most every FLUSH_SECONDS.
 VERDICT_SCORE_STATS = env_bool("VERDICT_SCORE_STATS", True)
