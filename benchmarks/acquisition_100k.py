@@ -1,25 +1,27 @@
-"""Acquisition rounds at pool scale: bulk-loading a 100k-task pool, scoring a pool on Celery workers,
-and the strategies' selection over 100k tasks.
+"""Acquisition rounds at pool scale: a 100k-task pool bulk-loaded, rounds scored on real Celery workers
+(1, then 2 worker processes) through the service the API calls, and the strategies' selection at 100k.
 
-    nice -n 5 .venv/bin/python benchmarks/acquisition_100k.py [--insert 100000] [--pool 10000]
-        [--workers 2] [--chunk 500] [--strategy uncertainty] [--size 100] [--select-tasks 100000]
+    nice -n 5 .venv/bin/python benchmarks/acquisition_100k.py [--insert 100000] [--max-candidates 1500]
+        [--workers 1,2] [--chunk 250] [--strategy uncertainty] [--size 100] [--select-tasks 100000]
+        [--db verdict_bench_acquire]
 
-Three measurements, in a database of their own (verdict_bench_acquire, dropped and re-created):
+In a database of its own (--db, dropped and re-created), one project:
 
-1. insert: ``--insert`` pool tasks (HH-harmless prompts with their chosen and rejected responses,
-   each prompt made unique) written with bulk inserts (prompts, responses, tasks, slots).
-2. round: a second project with a ``--pool``-task pool and an active model version trained for two
-   steps from the packaged all-MiniLM-L6-v2 (so the scoring cost is MiniLM's); one acquisition
-   round through the service the API calls, on a real Celery worker with ``--workers`` processes
-   (prefork, one torch thread each) over Redis: wall time from "start" to succeeded (including each
-   worker process loading the model once, a few seconds) and the scoring rate (texts/s, all workers).
-3. select: ``rewardtrain.ml.acquisition.select`` of every strategy over ``--select-tasks`` tasks, on
-   the round's real rewards and features repeated (with a little noise) to that size.
+1. insert: ``--insert`` pool tasks (HH-harmless prompts with their chosen and rejected responses, each
+   prompt made unique) written with bulk inserts (prompts, responses, tasks, slots).
+2. pool load: the query a round starts with (the project's POOL task ids, by id) and the seeded
+   candidate sample (rewardtrain.active.services.candidate_sample), timed on the 100k pool.
+3. rounds: an active model version (all-MiniLM-L6-v2 with a reward head, two training steps) and, for
+   each entry of ``--workers``, a real Celery worker with that many prefork processes (one torch thread
+   each) over Redis and one ``acquisition_round_create`` round on the 100k pool with ``max_candidates``
+   = ``--max-candidates`` (the per-round cap; 0 scores the whole pool): wall time from create to
+   succeeded (including each worker process loading the model once), chunks fanned out, the
+   scoring rate (texts/s over all processes) and the worker processes' peak RSS.
+4. select: ``rewardtrain.ml.acquisition.select`` of every strategy over ``--select-tasks`` tasks, on a
+   round's real rewards and features repeated (with a little noise) to that size.
 
-Scoring 100k tasks (200k texts) with MiniLM on a 2-core CPU takes a long time, so by default the
-round is measured in full on 10k tasks and the 100k round time is extrapolated from its scoring
-rate plus the selection time measured at 100k; the script prints which numbers are measured and
-which extrapolated. ``--pool 100000`` measures the whole thing.
+Then what the uncapped round would cost: 200k texts at the measured per-process rate, divided by
+workers. The script prints which numbers are measured and which are extrapolated.
 """
 import argparse
 import json
@@ -86,9 +88,11 @@ def minilm_model_version(project, rows: list[dict], tmp: str):
             handle.write(json.dumps(row) + "\n")
     out = os.path.join(tmp, "model")
     train(TrainConfig(data=data, out=out, max_steps=2, save_every=0, max_length=256, seed=0))
-    prefix = f"models/bench-{project.pk}"
+    prefix = f"models/bench-{project.pk}-{time.time_ns()}"
     storage_upload_dir(local=out, prefix=prefix)
-    return ModelVersion.objects.create(project=project, version=1, artifact_dir=prefix,
+    version = (ModelVersion.objects.filter(project=project).order_by("-version").values_list("version", flat=True)
+               .first() or 0) + 1
+    return ModelVersion.objects.create(project=project, version=version, artifact_dir=prefix,
                                        status=ModelVersion.Status.ACTIVE)
 
 
@@ -145,57 +149,99 @@ def select_timings(features, rewards, n_tasks: int, size: int) -> dict:
     return out
 
 
+def worker_peak_rss_mb(proc: subprocess.Popen) -> list[float]:
+    """Peak RSS (VmHWM) of the worker's pool processes, read before it is stopped."""
+    import psutil
+
+    out = []
+    for child in psutil.Process(proc.pid).children(recursive=True):
+        try:
+            with open(f"/proc/{child.pid}/status") as handle:
+                hwm = next(line for line in handle if line.startswith("VmHWM"))
+            out.append(round(int(hwm.split()[1]) / 1024))
+        except (OSError, StopIteration):
+            pass
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--insert", type=int, default=100_000, help="pool tasks bulk-inserted (step 1)")
-    parser.add_argument("--pool", type=int, default=10_000, help="pool tasks scored by the round (step 2)")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--chunk", type=int, default=500, help="pool tasks per chunk (one Celery task each)")
+    parser.add_argument("--insert", type=int, default=100_000, help="pool tasks bulk-inserted")
+    parser.add_argument("--max-candidates", type=int, default=1500, help="per-round cap (0 = the whole pool)")
+    parser.add_argument("--workers", default="1,2", help="a round per entry, with that many worker processes")
+    parser.add_argument("--chunk", type=int, default=250, help="pool tasks per chunk (one Celery task each)")
     parser.add_argument("--strategy", default="uncertainty")
     parser.add_argument("--size", type=int, default=100)
     parser.add_argument("--select-tasks", type=int, default=100_000)
+    parser.add_argument("--db", default=DB)
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep --db and the pool an earlier run inserted there (skips step 1)")
     args = parser.parse_args()
 
     os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/2")
     os.environ["VERDICT_ACQUISITION_CHUNK_TASKS"] = str(args.chunk)
     var = Path(tempfile.mkdtemp(prefix="bench-acquire-"))
     os.environ["VERDICT_VAR_DIR"] = str(var)  # storage shared with the worker processes
-    setup(DB, fresh=True)
+    started = time.perf_counter()
+    load_start = os.getloadavg()
+    print(f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}; {os.cpu_count()} cores; load average "
+          f"{load_start}", flush=True)
+    setup(args.db, fresh=not args.reuse)
+    from annotation.models import Project, Task
     from annotation.services.projects import project_create
-    from rewardtrain.active.services import acquisition_round_create
+    from rewardtrain.active.services import acquisition_round_create, candidate_sample
+    from rewardtrain.models import AcquisitionRound, ModelVersion
 
     rows = _rows()
-    result = {"insert": {}, "round": {}, "select": {}}
+    result = {"insert": {}, "pool_load": {}, "rounds": [], "select": {}}
 
-    big = project_create(name="bench-pool-100k")
-    seconds = bulk_pool(big, args.insert, rows)
-    result["insert"] = {"tasks": args.insert, "seconds": round(seconds, 1), "tasks_per_s": round(args.insert / seconds)}
-    print(f"insert: {args.insert} pool tasks in {seconds:.1f} s", flush=True)
+    project = Project.objects.filter(name="bench-pool-100k").first() if args.reuse else None
+    if project is None:
+        project = project_create(name="bench-pool-100k")
+        seconds = bulk_pool(project, args.insert, rows)
+        result["insert"] = {"tasks": args.insert, "seconds": round(seconds, 1),
+                            "tasks_per_s": round(args.insert / seconds)}
+        print(f"insert: {args.insert} pool tasks in {seconds:.1f} s", flush=True)
+    else:  # an earlier run's pool (and model, rounds): the model is trained again, the old one archived
+        AcquisitionRound.objects.filter(project=project, status__in=AcquisitionRound.ACTIVE).update(
+            status=AcquisitionRound.Status.FAILED, error="left over by an earlier benchmark run")
+        ModelVersion.objects.filter(project=project).update(status=ModelVersion.Status.ARCHIVED)
+        result["insert"] = {"reused": True}
 
-    project = project_create(name="bench-round")
-    bulk_pool(project, args.pool, rows)
+    tick = time.perf_counter()
+    pool = list(Task.objects.filter(project=project, status=Task.Status.POOL).order_by("id").values_list("id", flat=True))
+    query_s = time.perf_counter() - tick
+    tick = time.perf_counter()
+    candidate_sample(pool, max_candidates=args.max_candidates, seed=0)
+    result["pool_load"] = {"tasks": len(pool), "query_seconds": round(query_s, 2),
+                           "sample_seconds": round(time.perf_counter() - tick, 3)}
+    print(f"pool load: {result['pool_load']}", flush=True)
+
     with tempfile.TemporaryDirectory() as tmp:
         model = minilm_model_version(project, rows, tmp)
-    log_path = var / "worker.log"
-    with open(log_path, "w") as log:
-        worker = start_worker(args.workers, log)
-        try:
-            tick = time.perf_counter()
-            round_ = acquisition_round_create(project=project, strategy=args.strategy, size=args.size)
-            round_ = _wait(round_, 6 * 3600)
-            wall = time.perf_counter() - tick
-        finally:
-            worker.terminate()
-            worker.wait(timeout=60)
-    scoring = (round_.updated_at - round_.started_at).total_seconds()  # last write: the selection's
-    texts = 2 * args.pool
-    result["round"] = {
-        "pool_tasks": args.pool, "texts": texts, "workers": args.workers, "chunk_tasks": args.chunk,
-        "chunks": round_.chunks_total, "strategy": args.strategy, "size": args.size,
-        "wall_seconds": round(wall, 1), "claimed_to_done_seconds": round(scoring, 1),
-        "texts_per_s": round(texts / wall, 1), "picked": round_.picked}
-    print(f"round: {args.pool} tasks ({texts} texts) with {args.workers} worker processes in {wall:.1f} s "
-          f"= {texts / wall:.1f} texts/s", flush=True)
+    for n_workers in [int(w) for w in args.workers.split(",") if w]:
+        log_path = var / f"worker-{n_workers}.log"
+        with open(log_path, "w") as log:
+            worker = start_worker(n_workers, log)
+            try:
+                tick = time.perf_counter()
+                round_ = acquisition_round_create(project=project, strategy=args.strategy, size=args.size,
+                                                  max_candidates=args.max_candidates)
+                round_ = _wait(round_, 6 * 3600)
+                wall = time.perf_counter() - tick
+                rss = worker_peak_rss_mb(worker)
+            finally:
+                worker.terminate()
+                worker.wait(timeout=60)
+        texts = 2 * round_.params["candidates"]
+        entry = {"workers": n_workers, "pool_tasks": round_.pool_size, "candidates": round_.params["candidates"],
+                 "texts": texts, "chunk_tasks": args.chunk, "chunks": round_.chunks_total, "strategy": args.strategy,
+                 "size": args.size, "picked": round_.picked, "wall_seconds": round(wall, 1),
+                 "started_to_done_seconds": round((round_.finished_at - round_.started_at).total_seconds(), 1),
+                 "texts_per_s": round(texts / wall, 2), "texts_per_s_per_process": round(texts / wall / n_workers, 2),
+                 "worker_peak_rss_mb": rss, "load_average_after": os.getloadavg()}
+        result["rounds"].append(entry)
+        print(f"round with {n_workers} worker process(es): {entry}", flush=True)
 
     # The chunks' files are deleted once the round succeeds: score a sample again for select().
     from rewardtrain.scoring.cache import loaded_model
@@ -208,13 +254,21 @@ def main() -> None:
                         "seconds": select_timings(f, r[:, 0], args.select_tasks, args.size)}
     print(f"select over {args.select_tasks} tasks, size {args.size}: {result['select']['seconds']}", flush=True)
 
-    rate = texts / wall
-    sel = result["select"]["seconds"].get(args.strategy, 0.0)
-    result["extrapolated_100k"] = {
-        "note": "measured scoring rate at --pool, times 200k texts, plus select() measured at --select-tasks",
-        "seconds": round(200_000 / rate + sel, 0), "per_worker_texts_per_s": round(rate / args.workers, 1)}
+    # Per-process rate: the best measured (the 1-process round has no second process to share cores with).
+    per_process = max(e["texts_per_s_per_process"] for e in result["rounds"]) if result["rounds"] else 0
+    full_texts = 2 * args.insert
+    if per_process:
+        result["extrapolated_uncapped"] = {
+            "note": "not measured: 2 texts per pool task at the best measured per-process rate, divided by "
+                    "processes, plus select() measured at --select-tasks",
+            "texts": full_texts, "per_process_texts_per_s": per_process,
+            "hours_by_processes": {str(w): round((full_texts / (per_process * w)
+                                                  + result["select"]["seconds"].get(args.strategy, 0.0)) / 3600, 2)
+                                   for w in (1, 2, 4, 8, 16, 32)}}
     result["peak_rss_mb_main"] = round(peak_rss_mb())
-    result["load_average"] = os.getloadavg()
+    result["total_wall_seconds"] = round(time.perf_counter() - started, 1)
+    result["load_average_start"] = load_start
+    result["load_average_end"] = os.getloadavg()
     print(json.dumps(result, indent=2))
     shutil.rmtree(var, ignore_errors=True)  # the model copy and the worker's log
 

@@ -313,6 +313,8 @@ VERDICT_TRAINING_DDP = os.environ.get("VERDICT_TRAINING_DDP", "auto")
 # pairs that seed the D-optimal information matrix and the bootstrap heads of "disagreement", and how
 # long a round may go without progress before the beat fails it.
 VERDICT_ACQUISITION_CHUNK_TASKS = int(os.environ.get("VERDICT_ACQUISITION_CHUNK_TASKS", "1000"))
+# Pool tasks one round scores at most (a seeded uniform sample of larger pools); 0 = the whole pool.
+VERDICT_ACQUISITION_MAX_CANDIDATES = int(os.environ.get("VERDICT_ACQUISITION_MAX_CANDIDATES", "20000"))
 VERDICT_ACQUISITION_LABELLED_MAX = int(os.environ.get("VERDICT_ACQUISITION_LABELLED_MAX", "512"))
 VERDICT_ACQUISITION_STALE_SECONDS = int(os.environ.get("VERDICT_ACQUISITION_STALE_SECONDS", "3600"))
 
@@ -327,6 +329,9 @@ VERDICT_SCORING_TORCH_THREADS = int(os.environ.get("VERDICT_SCORING_TORCH_THREAD
 # a CPU, 16384 on a GPU). See rewardtrain/scoring/cache.py.
 VERDICT_SCORING_BF16 = os.environ.get("VERDICT_SCORING_BF16", "auto")
 VERDICT_SCORING_BATCH_TOKENS = int(os.environ.get("VERDICT_SCORING_BATCH_TOKENS", "0"))
+# Score through torch.compile (inductor; minutes of compiling on a model's first call in a process, eager
+# fallback on failure). Off: on the 2-core CPU it measured no faster than eager batches (BENCHMARKS.md).
+VERDICT_SCORING_COMPILE = env_bool("VERDICT_SCORING_COMPILE", False)
 # Every best-of-N answer is added to per-model, per-day statistics (ScoreDaily) after it is sent; a scoring
 # process writes them at most every FLUSH_SECONDS.
 VERDICT_SCORE_STATS = env_bool("VERDICT_SCORE_STATS", True)

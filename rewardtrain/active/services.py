@@ -5,8 +5,9 @@ A round moves queued → scoring → selecting → succeeded (or failed, with th
 1. ``acquisition_round_create`` checks the request (a known strategy, size ≥ 1, an active model, a
    non-empty pool, no other round of the project in flight: also a database constraint) and
    enqueues ``acquisition_round_execute`` on commit.
-2. ``acquisition_round_execute`` claims the round, cuts the pool (the project's POOL tasks at that
-   moment, by id) into chunks of ``VERDICT_ACQUISITION_CHUNK_TASKS`` and fans out a Celery chord:
+2. ``acquisition_round_execute`` claims the round, takes the candidates (the project's POOL tasks at
+   that moment, by id; on a pool larger than the round's ``max_candidates`` a uniform random sample
+   of that many, seeded with the round's seed, see ``candidate_sample``), cuts them into chunks of ``VERDICT_ACQUISITION_CHUNK_TASKS`` and fans out a Celery chord:
    one ``acquisition_chunk_score`` per chunk, then ``acquisition_round_select``. A 1M-task pool
    is a matter of adding workers; in eager mode (tests) the chord runs inline.
 3. ``acquisition_chunk_score`` scores its tasks' responses with the active model (the warm
@@ -62,10 +63,34 @@ def _setting(name: str, default):
 
 
 ROUND_MAX_SIZE = 1_000_000  # the API's bound too; more would overflow the column (a 500, not a 400)
+MAX_CANDIDATES_LIMIT = 100_000_000
 
 
-def acquisition_params_check(*, strategy, size, epsilon=0.1, diversity=0.3, seed=0) -> dict:
-    """The round's parameters, checked; AcquisitionError names the field."""
+def default_max_candidates() -> int:
+    """VERDICT_ACQUISITION_MAX_CANDIDATES: pool tasks a round scores at most (0 = the whole pool)."""
+    return int(_setting("VERDICT_ACQUISITION_MAX_CANDIDATES", 20_000))
+
+
+def candidate_sample(pool: list[int], *, max_candidates: int, seed: int) -> list[int]:
+    """The pool tasks a round scores: all of them when ``max_candidates`` is 0 or the pool is no
+    larger; else a uniform random sample of ``max_candidates`` without replacement, in id order,
+    the same for the same (pool, seed).
+
+    Scoring is what a round costs (a forward pass per response), while the strategies only need
+    enough candidates to find informative ones: the most uncertain of 20,000 random tasks is about
+    as uncertain as the most uncertain of 1,000,000, and a uniform sample keeps the pool's mix of
+    prompts. Scoring a random subset each round ("subsampled pool", as BAL-PM and most batch
+    active-learning work on large pools do) bounds a round's cost; later rounds draw other samples."""
+    if max_candidates <= 0 or len(pool) <= max_candidates:
+        return pool
+    rng = np.random.default_rng(seed)
+    chosen = np.sort(rng.choice(len(pool), size=max_candidates, replace=False))
+    return [pool[i] for i in chosen.tolist()]
+
+
+def acquisition_params_check(*, strategy, size, epsilon=0.1, diversity=0.3, seed=0, max_candidates=None) -> dict:
+    """The round's parameters, checked; AcquisitionError names the field. ``max_candidates`` None
+    takes VERDICT_ACQUISITION_MAX_CANDIDATES; 0 scores the whole pool."""
     if strategy not in STRATEGIES:
         raise AcquisitionError(f"strategy: unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}.")
     if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= ROUND_MAX_SIZE:
@@ -75,16 +100,26 @@ def acquisition_params_check(*, strategy, size, epsilon=0.1, diversity=0.3, seed
             raise AcquisitionError(f"{name}: must be a number from 0 to 1, got {value!r}.")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise AcquisitionError(f"seed: must be a whole number, got {seed!r}.")
-    return {"epsilon": float(epsilon), "diversity": float(diversity), "seed": seed}
+    if max_candidates is None:
+        max_candidates = default_max_candidates()
+    if isinstance(max_candidates, bool) or not isinstance(max_candidates, int) or not 0 <= max_candidates <= MAX_CANDIDATES_LIMIT:
+        raise AcquisitionError(f"max_candidates: must be a whole number from 0 (the whole pool) to "
+                               f"{MAX_CANDIDATES_LIMIT:,}, got {max_candidates!r}.")
+    if 0 < max_candidates < size:
+        raise AcquisitionError(f"max_candidates: {max_candidates:,} candidates cannot yield {size:,} picks; "
+                               "use at least the round's size, or 0 for the whole pool.")
+    return {"epsilon": float(epsilon), "diversity": float(diversity), "seed": seed, "max_candidates": max_candidates}
 
 
 def acquisition_round_create(*, project: Project, strategy: str, size: int, user=None,
                              trigger: str = AcquisitionRound.Trigger.MANUAL, epsilon: float = 0.1,
-                             diversity: float = 0.3, seed: int | None = None) -> AcquisitionRound:
+                             diversity: float = 0.3, seed: int | None = None,
+                             max_candidates: int | None = None) -> AcquisitionRound:
     """A queued round scored with the project's active model; AcquisitionError (nothing saved) when it
-    cannot start. The work runs on a worker (``acquisition_round_execute``, enqueued on commit)."""
+    cannot start. The work runs on a worker (``acquisition_round_execute``, enqueued on commit).
+    ``max_candidates``: pool tasks scored at most, a seeded uniform sample (None: the setting; 0: all)."""
     params = acquisition_params_check(strategy=strategy, size=size, epsilon=epsilon, diversity=diversity,
-                                      seed=0 if seed is None else seed)
+                                      seed=0 if seed is None else seed, max_candidates=max_candidates)
     with transaction.atomic():
         Project.objects.select_for_update().filter(pk=project.pk).first()
         model = ModelVersion.objects.filter(project=project, status=ModelVersion.Status.ACTIVE).first()
@@ -139,13 +174,20 @@ def acquisition_round_execute(*, round_id: int, inline: bool = False) -> str:
         round_ = AcquisitionRound.objects.get(pk=round_id)
         pool = list(Task.objects.filter(project_id=round_.project_id, status=Task.Status.POOL)
                     .order_by("id").values_list("id", flat=True))
-        step = max(1, int(round_.params.get("chunk_tasks", 1000)))
-        chunks = [pool[i:i + step] for i in range(0, len(pool), step)]
+        params = dict(round_.params)
+        # The sample is recorded: the chunks keep its task ids, params say how many of how many.
+        candidates = candidate_sample(pool, max_candidates=int(params.get("max_candidates", 0)),
+                                      seed=int(params.get("seed", 0)))
+        params["candidates"] = len(candidates)
+        step = max(1, int(params.get("chunk_tasks", 1000)))
+        chunks = [candidates[i:i + step] for i in range(0, len(candidates), step)]
         if round_.strategy == "random":
-            chunks = []  # random picks read no scores: nothing to compute
+            chunks = []  # random picks read no scores: nothing to compute, the whole pool is the sample
+            params["candidates"] = len(pool)
         AcquisitionChunk.objects.bulk_create(AcquisitionChunk(round=round_, index=i, task_ids=ids)
                                              for i, ids in enumerate(chunks))
-        AcquisitionRound.objects.filter(pk=round_id).update(pool_size=len(pool), chunks_total=len(chunks))
+        AcquisitionRound.objects.filter(pk=round_id).update(pool_size=len(pool), chunks_total=len(chunks),
+                                                            params=params)
     if not pool:
         _fail(round_id, "The pool was empty when the round started (another round or an admin opened its tasks).")
         return "failed"

@@ -10,7 +10,8 @@ from annotation.permissions import DATA_ROLES
 from rewardtrain.ml.acquisition import STRATEGIES
 
 from ..active.selectors import acquisition_round_picks, acquisition_rounds_of_project
-from ..active.services import ROUND_MAX_SIZE, AcquisitionConflict, AcquisitionError, acquisition_round_create
+from ..active.services import (MAX_CANDIDATES_LIMIT, ROUND_MAX_SIZE, AcquisitionConflict, AcquisitionError,
+                               acquisition_round_create)
 from ..models import AcquisitionPick, AcquisitionRound
 from .training import ObjectProjectMixin
 
@@ -24,6 +25,10 @@ class AcquisitionRoundIn(serializers.Serializer):
                                        help_text="How strongly picks similar to earlier picks are damped; 0 = off.")
     seed = serializers.IntegerField(required=False, default=None, allow_null=True,
                                     help_text="Random seed; defaults to the round's number in the project.")
+    max_candidates = serializers.IntegerField(
+        required=False, default=None, allow_null=True, min_value=0, max_value=MAX_CANDIDATES_LIMIT,
+        help_text="Pool tasks scored at most: a larger pool is sampled uniformly at random (seeded); 0 = the "
+                  "whole pool; default VERDICT_ACQUISITION_MAX_CANDIDATES (20,000).")
 
 
 class AcquisitionPickOut(serializers.ModelSerializer):

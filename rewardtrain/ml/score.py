@@ -4,6 +4,8 @@ mean/std the trainer measured on its training data)."""
 from __future__ import annotations
 
 import json
+import logging
+import shutil
 
 import numpy as np
 import torch
@@ -15,22 +17,41 @@ from .formatting import Formatter
 from .hardware import Precision, pick_device, scoring_precision
 from .model import OVERALL, RewardScorer, load_reward_model
 
+log = logging.getLogger(__name__)
+
+
+def compile_scorer(scorer: RewardScorer, device) -> tuple[object | None, str]:
+    """(``torch.compile``-d scorer or None, why): inductor with dynamic shapes (one graph for every
+    batch shape) and freezing (weights folded in as constants, prepacked for oneDNN on a CPU).
+    Compilation itself happens on the first call; :func:`predict` falls back to eager if it fails."""
+    if not hasattr(torch, "compile"):
+        return None, "this torch has no torch.compile"
+    if device.type == "cpu" and not (shutil.which("cc") or shutil.which("gcc") or shutil.which("g++")):
+        return None, "no C/C++ compiler on this host for inductor's CPU kernels"
+    try:
+        return torch.compile(scorer, dynamic=True, options={"freezing": True}), "inductor, dynamic shapes, freezing"
+    except Exception as exc:  # noqa: BLE001 - an unusable compiler must never stop scoring
+        return None, f"torch.compile failed: {type(exc).__name__}: {exc}"
+
 
 @torch.inference_mode()
 def predict(
-    scorer: RewardScorer, ids, types, pad_id: int, batch_tokens: int, device, precision: Precision | None = None
+    scorer: RewardScorer, ids, types, pad_id: int, batch_tokens: int, device, precision: Precision | None = None,
+    forward=None,
 ) -> np.ndarray:
     """(texts, heads) raw rewards; batches are length-sorted so little padding is computed.
-    ``precision`` defaults to :func:`~rewardtrain.ml.hardware.scoring_precision` for ``device``."""
+    ``precision`` defaults to :func:`~rewardtrain.ml.hardware.scoring_precision` for ``device``;
+    ``forward`` (e.g. a compiled ``scorer``) computes the batches instead of ``scorer`` itself."""
     was_training = scorer.training
     scorer.eval()
     precision = precision or scoring_precision(device)
+    forward = scorer if forward is None else forward
     out = np.zeros((len(ids), scorer.model.config.num_labels), dtype=np.float32)
     for rows in inference_batches([len(i) for i in ids], batch_tokens):
         input_ids, mask, token_types = pad_rows([ids[r] for r in rows], [types[r] for r in rows], pad_id)
         token_types = None if token_types is None else token_types.to(device)
         with precision.autocast(device):
-            scores = scorer(input_ids.to(device), mask.to(device), token_types)
+            scores = forward(input_ids.to(device), mask.to(device), token_types)
         out[rows] = scores.float().cpu().numpy()
     scorer.train(was_training)
     return out
@@ -50,7 +71,8 @@ class RewardModel:
     ``precision`` says which was chosen and why.
     """
 
-    def __init__(self, folder: str, *, device: str | None = None, batch_tokens: int = 16384, bf16: bool | None = None):
+    def __init__(self, folder: str, *, device: str | None = None, batch_tokens: int = 16384, bf16: bool | None = None,
+                 compile: bool = False):
         model, self.tokenizer, self.format, self.heads, self.meta = load_reward_model(folder)
         self.device = pick_device(device)
         self.precision = scoring_precision(self.device, bf16)
@@ -62,6 +84,12 @@ class RewardModel:
         # Fitted on the validation split at training time (rewardtrain.ml.calibration); 1.0 when
         # the folder has none, i.e. plain sigmoid of the reward difference.
         self.temperature = float((self.meta.get("calibration") or {}).get("temperature", 1.0))
+        # ``compile``: score through torch.compile (compiled on the first call, seconds to minutes);
+        # ``compiled`` says what was used and why, e.g. "eager (no C/C++ compiler ...)".
+        self._compiled, self.compiled = None, "eager (not asked for)"
+        if compile:
+            self._compiled, reason = compile_scorer(self.scorer, self.device)
+            self.compiled = reason if self._compiled is not None else f"eager ({reason})"
 
     def preference_probability(self, r_a, r_b):
         """P(response a is preferred to b) = sigmoid((r_a - r_b) / T), from raw rewards."""
@@ -75,7 +103,14 @@ class RewardModel:
         return Formatter(self.tokenizer, self.format)
 
     def score_encoded(self, ids, types) -> np.ndarray:
-        return predict(self.scorer, ids, types, self.tokenizer.pad_token_id, self.batch_tokens, self.device, self.precision)
+        args = (self.scorer, ids, types, self.tokenizer.pad_token_id, self.batch_tokens, self.device, self.precision)
+        if self._compiled is not None:
+            try:
+                return predict(*args, forward=self._compiled)
+            except Exception as exc:  # noqa: BLE001 - a compiler failure falls back to eager, once
+                log.warning("torch.compile scoring failed, scoring eagerly from now on: %s: %s", type(exc).__name__, exc)
+                self._compiled, self.compiled = None, f"eager (compiled scoring failed: {type(exc).__name__})"
+        return predict(*args)
 
     def normalize(self, scores: np.ndarray) -> np.ndarray:
         """Raw (n, heads) rewards as z-scores against the training data's reward mean and std."""

@@ -76,12 +76,15 @@ def model_options() -> dict:
       elsewhere; ``off``: always fp32 (scores equal plain transformers exactly).
     * VERDICT_SCORING_BATCH_TOKENS: padded tokens per forward pass; 0 (default) is 1024 on a CPU, where
       small batches ran faster than large ones, and 16384 on a GPU.
+    * VERDICT_SCORING_COMPILE (off by default): torch.compile the scorer (rewardtrain.ml.score.compile_scorer);
+      the first call in each process compiles (155 s on the loaded 2-core CPU) and a failure falls back to
+      eager. Measured no faster than eager batches in fp32 on that CPU, so it is not on by default.
     """
     import torch
 
     bf16 = str(getattr(settings, "VERDICT_SCORING_BF16", "auto")).lower() not in ("off", "0", "false", "no")
     tokens = int(getattr(settings, "VERDICT_SCORING_BATCH_TOKENS", 0)) or (16384 if torch.cuda.is_available() else 1024)
-    return {"bf16": bf16, "batch_tokens": tokens}
+    return {"bf16": bf16, "batch_tokens": tokens, "compile": bool(getattr(settings, "VERDICT_SCORING_COMPILE", False))}
 
 
 def _set_threads() -> None:

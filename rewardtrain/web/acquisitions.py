@@ -1,6 +1,8 @@
 """Active-learning pages: the rounds of a project (chart, start form) and a round with its picks.
-Project admins and ML engineers; a round in flight refreshes itself through htmx."""
+Project admins and ML engineers; a round in flight refreshes itself through htmx; a round's picks
+are shown PICKS_PER_PAGE at a time (a round may open thousands of tasks)."""
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -12,6 +14,8 @@ from ..active.services import AcquisitionError, acquisition_round_create
 from ..models import AcquisitionRound, ModelVersion
 from . import charts
 from .forms import AcquisitionForm
+
+PICKS_PER_PAGE = 100
 
 
 def _score_chart(round_: AcquisitionRound):
@@ -68,7 +72,8 @@ def acquisition_detail(request, project_id, round_id):
     round_ = acquisition_round_of_project(project=request.project, round_id=round_id)
     finished = round_.status in AcquisitionRound.FINISHED
     context = {"project": request.project, "round": round_, "finished": finished,
-               "picks": acquisition_round_picks(round_=round_) if finished else [],
+               "picks": Paginator(acquisition_round_picks(round_=round_), PICKS_PER_PAGE).get_page(
+                   request.GET.get("page")) if finished else None,
                "score_chart": _score_chart(round_)}
     template = "rewardtrain/active/_round_live.html" if request.htmx else "rewardtrain/active/round.html"
     return render(request, template, context)

@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 
 from annotation.models import Batch, Membership, PreferencePair, Project
 from annotation.selectors.pairs import OVERALL_NAME
-from rewardtrain.active.services import ROUND_MAX_SIZE
+from rewardtrain.active.services import MAX_CANDIDATES_LIMIT, ROUND_MAX_SIZE, default_max_candidates
 from rewardtrain.ml.acquisition import STRATEGIES
 from rewardtrain.models import DatasetSnapshot
 from rewardtrain.snapshots.filters import criterion_labels
@@ -114,6 +114,14 @@ class AcquisitionForm(forms.Form):
     diversity = forms.FloatField(min_value=0, max_value=1, initial=0.3,
                                  widget=forms.NumberInput(attrs={"step": "0.05"}),
                                  help_text="How strongly picks similar to earlier picks are damped; 0 = off.")
+    max_candidates = forms.IntegerField(min_value=0, max_value=MAX_CANDIDATES_LIMIT, required=False,
+                                        label="Candidates scored at most",
+                                        help_text="A larger pool is sampled uniformly at random; 0 = the whole "
+                                                  "pool; empty = the server's default.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["max_candidates"].initial = default_max_candidates()
 
 
 class ScoringJobForm(forms.Form):

@@ -24,6 +24,9 @@ class Command(BaseCommand):
         parser.add_argument("--epsilon", type=float, default=0.1, help="share of uniform random picks (0-1)")
         parser.add_argument("--diversity", type=float, default=0.3, help="damping of similar picks (0-1; 0 = off)")
         parser.add_argument("--seed", type=int, default=None)
+        parser.add_argument("--max-candidates", type=int, default=None,
+                            help="pool tasks scored at most, a seeded uniform sample of a larger pool; 0 = the "
+                                 "whole pool (default: VERDICT_ACQUISITION_MAX_CANDIDATES)")
         parser.add_argument("--no-wait", action="store_true", help="return once the round is queued")
         parser.add_argument("--in-process", action="store_true",
                             help="score the pool in this process instead of on workers")
@@ -34,7 +37,8 @@ class Command(BaseCommand):
         try:
             with transaction.atomic():
                 round_ = acquisition_round_create(project=project_obj, strategy=o["strategy"], size=o["size"],
-                                                  epsilon=o["epsilon"], diversity=o["diversity"], seed=o["seed"])
+                                                  epsilon=o["epsilon"], diversity=o["diversity"], seed=o["seed"],
+                                                  max_candidates=o["max_candidates"])
         except AcquisitionError as exc:
             raise CommandError(str(exc))
         except OperationalError as exc:  # the row is committed; only the message to the workers failed
@@ -49,7 +53,9 @@ class Command(BaseCommand):
         round_ = self._follow(round_)
         if round_.status != AcquisitionRound.Status.SUCCEEDED:
             raise CommandError(f"Round {round_.pk} {round_.status}: {round_.error}")
-        self.stdout.write(self.style.SUCCESS(f"Opened {round_.picked} of {round_.pool_size} pool task(s)."))
+        scored = round_.params.get("candidates", round_.pool_size)
+        sampled = f" (scored a random sample of {scored:,})" if scored < round_.pool_size else ""
+        self.stdout.write(self.style.SUCCESS(f"Opened {round_.picked} of {round_.pool_size:,} pool task(s){sampled}."))
         for pick in acquisition_round_picks(round_=round_)[:10]:
             rewards = ", ".join(f"{r:+.3f}" for r in pick.rewards)
             self.stdout.write(f"  #{pick.rank:<3} task {pick.task_id:<8} score {pick.score:.4f}"

@@ -45,8 +45,10 @@ def test_pool_to_judged_picks_through_the_api(project, project_admin, ml_enginee
     model = register_active_model(project, trained_bert["dir"], status=ModelVersion.Status.CANDIDATE)
     assert ml.post(f"/api/v1/models/{model.pk}/promote/").status_code == 200
 
-    bad = ml.post(url, {"strategy": "best", "size": 0}, format="json")
-    assert bad.status_code == 400 and set(bad.json()["error"]["fields"]) == {"strategy", "size"}
+    bad = ml.post(url, {"strategy": "best", "size": 0, "max_candidates": -1}, format="json")
+    assert bad.status_code == 400 and set(bad.json()["error"]["fields"]) == {"strategy", "size", "max_candidates"}
+    too_few = ml.post(url, {"strategy": "uncertainty", "size": 5, "max_candidates": 4}, format="json")
+    assert too_few.status_code == 400 and "4 candidates cannot yield 5 picks" in too_few.json()["error"]["message"]
     assert not AcquisitionRound.objects.exists()
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -58,6 +60,7 @@ def test_pool_to_judged_picks_through_the_api(project, project_admin, ml_enginee
 
     detail = admin.get(f"/api/v1/acquisitions/{body['id']}/").json()
     assert (detail["status"], detail["picked"], detail["pool_size"]) == ("succeeded", 2, 8)
+    assert (detail["params"]["max_candidates"], detail["params"]["candidates"]) == (20_000, 8)  # the default cap
     picked = [p["task"] for p in detail["picks"]]
     hard_ids = set(Task.objects.filter(external_id__in=["pool-6", "pool-7"]).values_list("id", flat=True))
     assert set(picked) == hard_ids

@@ -31,3 +31,13 @@ def test_acquire_eager_worker_path_and_clear_errors(project, active_model, pool,
         call_command("acquire", project.name, "--strategy", "best", "--size", "2")
     with pytest.raises(CommandError, match="No project"):
         call_command("acquire", "nope", "--strategy", "random", "--size", "2")
+
+
+def test_acquire_max_candidates_scores_a_sample(project, active_model, pool, capsys):
+    call_command("acquire", str(project.pk), "--strategy", "uncertainty", "--size", "2", "--max-candidates", "4",
+                 "--in-process")
+    round_ = AcquisitionRound.objects.get()
+    assert (round_.status, round_.params["candidates"]) == ("succeeded", 4)
+    assert "Opened 2 of 8 pool task(s) (scored a random sample of 4)." in capsys.readouterr().out
+    with pytest.raises(CommandError, match="max_candidates: must be a whole number from 0"):
+        call_command("acquire", str(project.pk), "--strategy", "uncertainty", "--size", "2", "--max-candidates", "-5")

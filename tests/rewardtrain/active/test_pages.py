@@ -40,6 +40,7 @@ def test_start_a_round_from_the_page_and_read_its_picks(client, project, project
     assert detail.count("<tr>") == 10  # a header and the nine picks
     assert "<td>1</td>" in detail and "<td>9</td>" in detail and "<td>0</td>" not in detail  # ranks read 1..9
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in detail and "<script>alert" not in detail
+    assert "Picks 1–9 of 9" in detail and "page 1 of" not in detail  # one page: no pager
 
     listing = client.get(reverse("acquisition-list", args=[project.pk])).content.decode()
     assert f"Round {round_.pk}</a>" in listing and "how unsure the model is" in listing
@@ -75,3 +76,30 @@ def test_empty_pool_links_to_the_import_page_only_for_those_who_may_import(clien
     client.force_login(project_admin)
     page = client.get(reverse("acquisition-list", args=[project.pk])).content.decode()
     assert f'href="{import_url}"' in page
+
+
+def test_picks_are_paginated_and_the_form_caps_the_candidates(client, project, project_admin, active_model, pool,
+                                                               monkeypatch, django_capture_on_commit_callbacks):
+    from rewardtrain.web import acquisitions
+
+    monkeypatch.setattr(acquisitions, "PICKS_PER_PAGE", 3)
+    client.force_login(project_admin)
+    form = client.get(reverse("acquisition-list", args=[project.pk])).content.decode()
+    assert 'name="max_candidates"' in form and 'value="20000"' in form  # the server's default, shown
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("acquisition-new", args=[project.pk]),
+                    {"strategy": "uncertainty", "size": 7, "epsilon": 0, "diversity": 0.3, "max_candidates": 7})
+    round_ = AcquisitionRound.objects.get()
+    assert (round_.status, round_.params["candidates"], round_.picked) == ("succeeded", 7, 7)
+    url = reverse("acquisition-detail", args=[project.pk, round_.pk])
+    first = client.get(url).content.decode()
+    assert "of which a uniform random sample of <span id=\"candidates\">7</span> scored" in first
+    assert first.count("<tr>") == 4 and "Picks 1–3 of 7" in first and "page 1 of 3" in first
+    assert '<a class="button" href="?page=2">Next →</a>' in first and "← Previous" not in first
+    ranks = [p.rank for p in round_.picks.order_by("rank")]
+    last = client.get(url + "?page=3").content.decode()
+    assert last.count("<tr>") == 2 and "Picks 7–7 of 7" in last and f"<td>{ranks[-1] + 1}</td>" in last
+    assert "← Previous" in last and "Next →" not in last
+    assert "Picks 7–7 of 7" in client.get(url + "?page=99").content.decode()  # out of range: the last page
+    listing = client.get(reverse("acquisition-list", args=[project.pk])).content.decode()
+    assert "(scored a sample of 7)" in listing

@@ -205,3 +205,47 @@ def test_the_acquisition_policy_is_set_from_the_page_and_the_api_and_checked(cli
     with pytest.raises(PolicyError, match="acquire_strategy must be one of random, uncertainty"):
         training_policy_update(project=project, acquire_strategy="best")
     assert TrainingPolicy.objects.get(project=project).acquire_size == 5
+
+
+def test_candidate_sample_is_uniform_seeded_and_bounded():
+    pool = list(range(1000, 1100))
+    sample = services.candidate_sample(pool, max_candidates=10, seed=3)
+    assert len(sample) == 10 and sample == sorted(sample) and set(sample) <= set(pool)
+    assert services.candidate_sample(pool, max_candidates=10, seed=3) == sample  # recorded seed → same sample
+    assert services.candidate_sample(pool, max_candidates=10, seed=4) != sample
+    assert services.candidate_sample(pool, max_candidates=0, seed=3) == pool  # 0 = the whole pool
+    assert services.candidate_sample(pool, max_candidates=100, seed=3) == pool
+    # Uniform: over many seeds every task is drawn about equally often (10 % each).
+    counts = {t: 0 for t in pool}
+    for seed in range(2000):
+        for t in services.candidate_sample(pool, max_candidates=10, seed=seed):
+            counts[t] += 1
+    assert 120 < min(counts.values()) and max(counts.values()) < 290
+
+
+def test_a_capped_round_scores_a_recorded_sample_of_the_pool(
+        project, active_model, pool, settings, django_capture_on_commit_callbacks):
+    settings.VERDICT_ACQUISITION_CHUNK_TASKS = 2
+    settings.VERDICT_ACQUISITION_MAX_CANDIDATES = 5  # the default cap: 5 of the 8 pool tasks are scored
+    round_ = run_round(django_capture_on_commit_callbacks, project, strategy="uncertainty", size=3, seed=11)
+    assert round_.status == "succeeded", round_.error
+    assert (round_.pool_size, round_.params["max_candidates"], round_.params["candidates"],
+            round_.chunks_total) == (8, 5, 5, 3)
+    scored = [t for c in AcquisitionChunk.objects.filter(round=round_).order_by("index") for t in c.task_ids]
+    pool_ids = sorted(t.pk for t in pool)
+    assert scored == services.candidate_sample(pool_ids, max_candidates=5, seed=11)
+    assert {p.task_id for p in round_.picks.all()} <= set(scored) and round_.picked == 3
+    assert sum(round_.pool_scores["pool"]) == 5  # the histogram covers what was scored
+
+    # Per round: 0 scores the whole (remaining) pool, whatever the setting says.
+    whole = run_round(django_capture_on_commit_callbacks, project, strategy="uncertainty", size=1, max_candidates=0)
+    assert (whole.status, whole.pool_size, whole.params["candidates"], whole.chunks_total) == ("succeeded", 5, 5, 3)
+
+
+def test_max_candidates_is_checked(project, active_model, pool):
+    for bad in (-1, 1.5, True, "10"):
+        with pytest.raises(AcquisitionError, match="max_candidates: must be a whole number from 0 "):
+            services.acquisition_round_create(project=project, strategy="uncertainty", size=2, max_candidates=bad)
+    with pytest.raises(AcquisitionError, match="max_candidates: 2 candidates cannot yield 3 picks"):
+        services.acquisition_round_create(project=project, strategy="uncertainty", size=3, max_candidates=2)
+    assert not AcquisitionRound.objects.exists()
