@@ -2,6 +2,10 @@
 
     .venv/bin/python benchmarks/rm_quality.py [--data ../shared/data/hh-harmless-dev.jsonl]
         [--folds 5] [--only-folds 0,1] [--recipes default,trl,...] [--work DIR] [--table]
+        [--jobs 1] [--threads 1]
+
+On a shared machine run one job with one torch thread (``--jobs 1 --threads 1``) at ``nice``; the
+train seconds are then not speed measurements (``benchmarks/trainer_vs_trl.py`` measures speed).
 
 Every prompt goes to one of ``--folds`` test folds by a SHA-256 hash of its text, so no prompt
 is ever both trained on and tested on.  For each fold, the other folds are split again by prompt
@@ -52,6 +56,18 @@ RECIPES: dict[str, dict] = {
                                            "best_checkpoint": True}},
     "mean-2ep-length": {"kind": "ours", "config": {"pooling": "mean", "lr": 1e-4, "epochs": 2.0,
                                                    "best_checkpoint": True, "length_head": True}},
+    # One change at a time against "default" (issue-13 defaults); a recipe's max_length, when
+    # given, replaces --max-length.
+    "lr1e-4": {"kind": "ours", "config": {**ISSUE_DEFAULTS, "lr": 1e-4}},
+    "lr2e-5": {"kind": "ours", "config": {**ISSUE_DEFAULTS, "lr": 2e-5}},
+    "mean": {"kind": "ours", "config": {**ISSUE_DEFAULTS, "pooling": "mean"}},
+    "2ep-best": {"kind": "ours", "config": {**ISSUE_DEFAULTS, "epochs": 2.0, "best_checkpoint": True}},
+    "len256": {"kind": "ours", "config": {**ISSUE_DEFAULTS, "max_length": 256}},
+    "dropout": {"kind": "ours", "config": {**ISSUE_DEFAULTS, "disable_dropout": False}},
+    # Weaker length decorrelation: the length head with a smaller penalty weight (lambda).
+    "length-0.1": {"kind": "ours", "config": {**ISSUE_DEFAULTS, "length_head": True, "length_penalty": 0.1}},
+    "length-0.3": {"kind": "ours", "config": {**ISSUE_DEFAULTS, "length_head": True, "length_penalty": 0.3}},
+    "length-1": {"kind": "ours", "config": {**ISSUE_DEFAULTS, "length_head": True, "length_penalty": 1.0}},
 }
 
 
@@ -124,7 +140,7 @@ def run_ours(recipe: dict, fold_dir: str, out: str, max_length: int, seed: int) 
 
     config = TrainConfig(
         data=os.path.join(fold_dir, "train.jsonl"), eval_data=os.path.join(fold_dir, "val.jsonl"), out=out,
-        max_length=max_length, seed=seed, save_every=0, resume=False, **recipe["config"],
+        seed=seed, save_every=0, resume=False, **{"max_length": max_length, **recipe["config"]},
     )
     result = train(config)
     t = result.metrics["train"]
@@ -210,7 +226,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--table", action="store_true", help="only print the table of what has finished")
     parser.add_argument("--jobs", type=int, default=1, help="runs at once (each with cpus/jobs torch threads)")
-    parser.add_argument("--threads", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads per run (default: cpus/jobs); 1 on a shared machine")
     parser.add_argument("--recipe", help=argparse.SUPPRESS)  # child mode
     parser.add_argument("--fold", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -231,7 +248,7 @@ def main() -> None:
     os.makedirs(args.work, exist_ok=True)
     print(f"{date.today().isoformat()} {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
           f"{len(rows)} rows, {args.folds} folds", flush=True)
-    threads = max(1, (os.cpu_count() or 1) // args.jobs)
+    threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
     tasks = []
     for fold in folds:  # fold-major: a grid cut short still has every recipe on the same folds
         sizes = write_fold(rows, args.folds, fold, os.path.join(args.work, f"fold{fold}"))
