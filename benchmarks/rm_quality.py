@@ -112,13 +112,17 @@ def pair_rewards(model_dir: str, path: str):
     return scores[:n], scores[n:], lengths[:n], lengths[n:], rm.meta
 
 
-def test_metrics(model_dir: str, fold_dir: str) -> dict:
+def test_metrics(model_dir: str, fold_dir: str, save: str | None = None) -> dict:
+    """The table's metrics; with ``save``, every val/test reward and length goes to that .npz too."""
     import numpy as np
 
     from rewardtrain.ml.calibration import expected_calibration_error, fit_temperature
 
-    vc, vr, _, _, meta = pair_rewards(model_dir, os.path.join(fold_dir, "val.jsonl"))
+    vc, vr, vlc, vlr, meta = pair_rewards(model_dir, os.path.join(fold_dir, "val.jsonl"))
     tc, tr, lc, lr, _ = pair_rewards(model_dir, os.path.join(fold_dir, "test.jsonl"))
+    if save:
+        np.savez(save, val_chosen=vc, val_rejected=vr, val_len_chosen=vlc, val_len_rejected=vlr,
+                 test_chosen=tc, test_rejected=tr, test_len_chosen=lc, test_len_rejected=lr)
     temperature = fit_temperature(vc - vr)
     delta = tc - tr
     rewards, lengths = np.concatenate([tc, tr]), np.concatenate([lc, lr])
@@ -175,7 +179,7 @@ def child(args) -> None:
     runner = run_trl if recipe["kind"] == "trl" else run_ours
     result = {"recipe": args.recipe, "fold": args.fold, **runner(recipe, fold_dir, out, args.max_length, args.seed)}
     result["wall_seconds"] = time.perf_counter() - start
-    result.update(test_metrics(out, fold_dir))
+    result.update(test_metrics(out, fold_dir, save=out + ".rewards.npz"))
     with open(os.path.join(args.work, "results.jsonl"), "a", encoding="utf-8") as handle:
         handle.write(json.dumps(result) + "\n")
 
