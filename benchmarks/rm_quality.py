@@ -219,6 +219,64 @@ def table(work: str, recipes: list[str] | None = None, reference: str = "trl") -
     return "\n".join(lines)
 
 
+def length_tradeoff(work: str, recipe: str, alphas: list[float], target: float = 0.15) -> str:
+    """Accuracy against length correlation when a share of the reward's length slope is removed.
+
+    Per fold, the slope b of reward on response length (characters) is fitted by least squares on
+    the validation responses; the test rewards become r - alpha * b * length.  alpha = 0 is the
+    model as trained, alpha = 1 removes the (validation) linear length trend entirely.  A linear
+    correction like this could be stored with the model and applied at scoring time; nothing is
+    retrained, so the curve costs no training runs.
+    """
+    import glob
+
+    import numpy as np
+
+    per_alpha: dict[float, list[tuple[float, float]]] = {a: [] for a in alphas}
+    folds = []
+    for path in sorted(glob.glob(os.path.join(work, "fold*", f"{recipe}.rewards.npz"))):
+        d = np.load(path)
+        folds.append(os.path.basename(os.path.dirname(path)))
+        vr = np.concatenate([d["val_chosen"], d["val_rejected"]])
+        vl = np.concatenate([d["val_len_chosen"], d["val_len_rejected"]])
+        slope = np.polyfit(vl, vr, 1)[0]
+        for a in alphas:
+            tc = d["test_chosen"] - a * slope * d["test_len_chosen"]
+            tr = d["test_rejected"] - a * slope * d["test_len_rejected"]
+            rewards = np.concatenate([tc, tr])
+            lengths = np.concatenate([d["test_len_chosen"], d["test_len_rejected"]])
+            per_alpha[a].append((float((tc > tr).mean()), float(np.corrcoef(rewards, lengths)[0, 1])))
+    if not folds:
+        return f"no {recipe}.rewards.npz under {work}"
+    # alpha chosen per fold on validation only: the smallest (step 0.05) whose validation |r| <= target
+    targeted: list[tuple[float, float, float]] = []
+    for path in sorted(glob.glob(os.path.join(work, "fold*", f"{recipe}.rewards.npz"))):
+        d = np.load(path)
+        vr = np.concatenate([d["val_chosen"], d["val_rejected"]])
+        vl = np.concatenate([d["val_len_chosen"], d["val_len_rejected"]])
+        slope = np.polyfit(vl, vr, 1)[0]
+        a = next((a for a in np.arange(0, 1.0001, 0.05) if abs(np.corrcoef(vr - a * slope * vl, vl)[0, 1]) <= target), 1.0)
+        tc = d["test_chosen"] - a * slope * d["test_len_chosen"]
+        tr = d["test_rejected"] - a * slope * d["test_len_rejected"]
+        lengths = np.concatenate([d["test_len_chosen"], d["test_len_rejected"]])
+        targeted.append((float(a), float((tc > tr).mean()), float(np.corrcoef(np.concatenate([tc, tr]), lengths)[0, 1])))
+    base = [acc for acc, _ in per_alpha[alphas[0]]]
+    lines = [f"{recipe}, folds {', '.join(folds)}; alpha = share of the validation length slope removed",
+             "| alpha | accuracy | Δ acc vs alpha=" + f"{alphas[0]:g}" + " | length r | per fold (acc; r) |",
+             "|---:|---:|---:|---:|---|"]
+    for a in alphas:
+        accs = [acc for acc, _ in per_alpha[a]]
+        rs = [r for _, r in per_alpha[a]]
+        per_fold = ", ".join(f"{acc:.3f}; {r:+.2f}" for acc, r in per_alpha[a])
+        lines.append(f"| {a:g} | {_mean_sd(accs)} | {_mean_sd([x - y for x, y in zip(accs, base)])} | "
+                     f"{_mean_sd(rs)} | {per_fold} |")
+    accs = [acc for _, acc, _ in targeted]
+    lines.append(f"| val \\|r\\| ≤ {target:g} ({', '.join(f'{a:.2f}' for a, _, _ in targeted)}) | {_mean_sd(accs)} | "
+                 f"{_mean_sd([x - y for x, y in zip(accs, base)])} | {_mean_sd([r for _, _, r in targeted])} | "
+                 + ", ".join(f"{acc:.3f}; {r:+.2f}" for _, acc, r in targeted) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default=DEFAULT_DATA)
@@ -229,6 +287,9 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=512)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--table", action="store_true", help="only print the table of what has finished")
+    parser.add_argument("--length-tradeoff", metavar="RECIPE",
+                        help="only print accuracy vs length r when removing part of RECIPE's length slope")
+    parser.add_argument("--alphas", default="0,0.25,0.5,0.6,0.7,0.8,1", help="with --length-tradeoff")
     parser.add_argument("--jobs", type=int, default=1, help="runs at once (each with cpus/jobs torch threads)")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch threads per run (default: cpus/jobs); 1 on a shared machine")
@@ -241,6 +302,9 @@ def main() -> None:
     unknown = [r for r in recipes if r not in RECIPES]
     if unknown:
         parser.error(f"unknown recipes {unknown}; known: {sorted(RECIPES)}")
+    if args.length_tradeoff:
+        print(length_tradeoff(args.work, args.length_tradeoff, [float(a) for a in args.alphas.split(",")]))
+        return
     if args.table:
         print(table(args.work, recipes))
         return
