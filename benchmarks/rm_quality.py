@@ -2,6 +2,10 @@
 
     .venv/bin/python benchmarks/rm_quality.py [--data ../shared/data/hh-harmless-dev.jsonl]
         [--folds 5] [--only-folds 0,1] [--recipes default,trl,...] [--work DIR] [--table]
+        [--jobs 1] [--threads 1]
+
+On a shared machine run one job with one torch thread (``--jobs 1 --threads 1``) at ``nice``; the
+train seconds are then not speed measurements (``benchmarks/trainer_vs_trl.py`` measures speed).
 
 Every prompt goes to one of ``--folds`` test folds by a SHA-256 hash of its text, so no prompt
 is ever both trained on and tested on.  For each fold, the other folds are split again by prompt
@@ -52,6 +56,18 @@ RECIPES: dict[str, dict] = {
                                            "best_checkpoint": True}},
     "mean-2ep-length": {"kind": "ours", "config": {"pooling": "mean", "lr": 1e-4, "epochs": 2.0,
                                                    "best_checkpoint": True, "length_head": True}},
+    # One change at a time against "default" (issue-13 defaults); a recipe's max_length, when
+    # given, replaces --max-length.
+    "lr1e-4": {"kind": "ours", "config": {**ISSUE_DEFAULTS, "lr": 1e-4}},
+    "lr2e-5": {"kind": "ours", "config": {**ISSUE_DEFAULTS, "lr": 2e-5}},
+    "mean": {"kind": "ours", "config": {**ISSUE_DEFAULTS, "pooling": "mean"}},
+    "2ep-best": {"kind": "ours", "config": {**ISSUE_DEFAULTS, "epochs": 2.0, "best_checkpoint": True}},
+    "len256": {"kind": "ours", "config": {**ISSUE_DEFAULTS, "max_length": 256}},
+    "dropout": {"kind": "ours", "config": {**ISSUE_DEFAULTS, "disable_dropout": False}},
+    # Weaker length decorrelation: the length head with a smaller penalty weight (lambda).
+    "length-0.1": {"kind": "ours", "config": {**ISSUE_DEFAULTS, "length_head": True, "length_penalty": 0.1}},
+    "length-0.3": {"kind": "ours", "config": {**ISSUE_DEFAULTS, "length_head": True, "length_penalty": 0.3}},
+    "length-1": {"kind": "ours", "config": {**ISSUE_DEFAULTS, "length_head": True, "length_penalty": 1.0}},
 }
 
 
@@ -96,13 +112,17 @@ def pair_rewards(model_dir: str, path: str):
     return scores[:n], scores[n:], lengths[:n], lengths[n:], rm.meta
 
 
-def test_metrics(model_dir: str, fold_dir: str) -> dict:
+def test_metrics(model_dir: str, fold_dir: str, save: str | None = None) -> dict:
+    """The table's metrics; with ``save``, every val/test reward and length goes to that .npz too."""
     import numpy as np
 
     from rewardtrain.ml.calibration import expected_calibration_error, fit_temperature
 
-    vc, vr, _, _, meta = pair_rewards(model_dir, os.path.join(fold_dir, "val.jsonl"))
+    vc, vr, vlc, vlr, meta = pair_rewards(model_dir, os.path.join(fold_dir, "val.jsonl"))
     tc, tr, lc, lr, _ = pair_rewards(model_dir, os.path.join(fold_dir, "test.jsonl"))
+    if save:
+        np.savez(save, val_chosen=vc, val_rejected=vr, val_len_chosen=vlc, val_len_rejected=vlr,
+                 test_chosen=tc, test_rejected=tr, test_len_chosen=lc, test_len_rejected=lr)
     temperature = fit_temperature(vc - vr)
     delta = tc - tr
     rewards, lengths = np.concatenate([tc, tr]), np.concatenate([lc, lr])
@@ -124,7 +144,7 @@ def run_ours(recipe: dict, fold_dir: str, out: str, max_length: int, seed: int) 
 
     config = TrainConfig(
         data=os.path.join(fold_dir, "train.jsonl"), eval_data=os.path.join(fold_dir, "val.jsonl"), out=out,
-        max_length=max_length, seed=seed, save_every=0, resume=False, **recipe["config"],
+        seed=seed, save_every=0, resume=False, **{"max_length": max_length, **recipe["config"]},
     )
     result = train(config)
     t = result.metrics["train"]
@@ -159,7 +179,7 @@ def child(args) -> None:
     runner = run_trl if recipe["kind"] == "trl" else run_ours
     result = {"recipe": args.recipe, "fold": args.fold, **runner(recipe, fold_dir, out, args.max_length, args.seed)}
     result["wall_seconds"] = time.perf_counter() - start
-    result.update(test_metrics(out, fold_dir))
+    result.update(test_metrics(out, fold_dir, save=out + ".rewards.npz"))
     with open(os.path.join(args.work, "results.jsonl"), "a", encoding="utf-8") as handle:
         handle.write(json.dumps(result) + "\n")
 
@@ -199,6 +219,64 @@ def table(work: str, recipes: list[str] | None = None, reference: str = "trl") -
     return "\n".join(lines)
 
 
+def length_tradeoff(work: str, recipe: str, alphas: list[float], target: float = 0.15) -> str:
+    """Accuracy against length correlation when a share of the reward's length slope is removed.
+
+    Per fold, the slope b of reward on response length (characters) is fitted by least squares on
+    the validation responses; the test rewards become r - alpha * b * length.  alpha = 0 is the
+    model as trained, alpha = 1 removes the (validation) linear length trend entirely.  A linear
+    correction like this could be stored with the model and applied at scoring time; nothing is
+    retrained, so the curve costs no training runs.
+    """
+    import glob
+
+    import numpy as np
+
+    per_alpha: dict[float, list[tuple[float, float]]] = {a: [] for a in alphas}
+    folds = []
+    for path in sorted(glob.glob(os.path.join(work, "fold*", f"{recipe}.rewards.npz"))):
+        d = np.load(path)
+        folds.append(os.path.basename(os.path.dirname(path)))
+        vr = np.concatenate([d["val_chosen"], d["val_rejected"]])
+        vl = np.concatenate([d["val_len_chosen"], d["val_len_rejected"]])
+        slope = np.polyfit(vl, vr, 1)[0]
+        for a in alphas:
+            tc = d["test_chosen"] - a * slope * d["test_len_chosen"]
+            tr = d["test_rejected"] - a * slope * d["test_len_rejected"]
+            rewards = np.concatenate([tc, tr])
+            lengths = np.concatenate([d["test_len_chosen"], d["test_len_rejected"]])
+            per_alpha[a].append((float((tc > tr).mean()), float(np.corrcoef(rewards, lengths)[0, 1])))
+    if not folds:
+        return f"no {recipe}.rewards.npz under {work}"
+    # alpha chosen per fold on validation only: the smallest (step 0.05) whose validation |r| <= target
+    targeted: list[tuple[float, float, float]] = []
+    for path in sorted(glob.glob(os.path.join(work, "fold*", f"{recipe}.rewards.npz"))):
+        d = np.load(path)
+        vr = np.concatenate([d["val_chosen"], d["val_rejected"]])
+        vl = np.concatenate([d["val_len_chosen"], d["val_len_rejected"]])
+        slope = np.polyfit(vl, vr, 1)[0]
+        a = next((a for a in np.arange(0, 1.0001, 0.05) if abs(np.corrcoef(vr - a * slope * vl, vl)[0, 1]) <= target), 1.0)
+        tc = d["test_chosen"] - a * slope * d["test_len_chosen"]
+        tr = d["test_rejected"] - a * slope * d["test_len_rejected"]
+        lengths = np.concatenate([d["test_len_chosen"], d["test_len_rejected"]])
+        targeted.append((float(a), float((tc > tr).mean()), float(np.corrcoef(np.concatenate([tc, tr]), lengths)[0, 1])))
+    base = [acc for acc, _ in per_alpha[alphas[0]]]
+    lines = [f"{recipe}, folds {', '.join(folds)}; alpha = share of the validation length slope removed",
+             "| alpha | accuracy | Δ acc vs alpha=" + f"{alphas[0]:g}" + " | length r | per fold (acc; r) |",
+             "|---:|---:|---:|---:|---|"]
+    for a in alphas:
+        accs = [acc for acc, _ in per_alpha[a]]
+        rs = [r for _, r in per_alpha[a]]
+        per_fold = ", ".join(f"{acc:.3f}; {r:+.2f}" for acc, r in per_alpha[a])
+        lines.append(f"| {a:g} | {_mean_sd(accs)} | {_mean_sd([x - y for x, y in zip(accs, base)])} | "
+                     f"{_mean_sd(rs)} | {per_fold} |")
+    accs = [acc for _, acc, _ in targeted]
+    lines.append(f"| val \\|r\\| ≤ {target:g} ({', '.join(f'{a:.2f}' for a, _, _ in targeted)}) | {_mean_sd(accs)} | "
+                 f"{_mean_sd([x - y for x, y in zip(accs, base)])} | {_mean_sd([r for _, _, r in targeted])} | "
+                 + ", ".join(f"{acc:.3f}; {r:+.2f}" for _, acc, r in targeted) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default=DEFAULT_DATA)
@@ -209,8 +287,12 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=512)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--table", action="store_true", help="only print the table of what has finished")
+    parser.add_argument("--length-tradeoff", metavar="RECIPE",
+                        help="only print accuracy vs length r when removing part of RECIPE's length slope")
+    parser.add_argument("--alphas", default="0,0.25,0.5,0.6,0.7,0.8,1", help="with --length-tradeoff")
     parser.add_argument("--jobs", type=int, default=1, help="runs at once (each with cpus/jobs torch threads)")
-    parser.add_argument("--threads", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads per run (default: cpus/jobs); 1 on a shared machine")
     parser.add_argument("--recipe", help=argparse.SUPPRESS)  # child mode
     parser.add_argument("--fold", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -220,6 +302,9 @@ def main() -> None:
     unknown = [r for r in recipes if r not in RECIPES]
     if unknown:
         parser.error(f"unknown recipes {unknown}; known: {sorted(RECIPES)}")
+    if args.length_tradeoff:
+        print(length_tradeoff(args.work, args.length_tradeoff, [float(a) for a in args.alphas.split(",")]))
+        return
     if args.table:
         print(table(args.work, recipes))
         return
@@ -231,7 +316,7 @@ def main() -> None:
     os.makedirs(args.work, exist_ok=True)
     print(f"{date.today().isoformat()} {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
           f"{len(rows)} rows, {args.folds} folds", flush=True)
-    threads = max(1, (os.cpu_count() or 1) // args.jobs)
+    threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
     tasks = []
     for fold in folds:  # fold-major: a grid cut short still has every recipe on the same folds
         sizes = write_fold(rows, args.folds, fold, os.path.join(args.work, f"fold{fold}"))
