@@ -166,6 +166,15 @@ class Batch(models.Model):
         return self.name
 
 
+class JobStatus(models.TextChoices):
+    """The life of a background job whose outcome is success or failure (imports, snapshot and scoring jobs)."""
+
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
 class ImportJob(models.Model):
     """An upload too large to import inside the request: the file waits in storage and a worker runs the
     same all-or-nothing import on it. While it runs, live progress is in the cache (the import is one
@@ -175,11 +184,7 @@ class ImportJob(models.Model):
         TASKS = "tasks", "Tasks to annotate"
         PAIRS = "pairs", "Judged pairs"
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+    Status = JobStatus
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="import_jobs")
     kind = models.CharField(max_length=16, choices=Kind.choices)

@@ -3,7 +3,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from annotation.models import Project
+from annotation.models import JobStatus, Project
 
 
 class SnapshotImmutable(Exception):
@@ -70,11 +70,7 @@ class DatasetSnapshot(models.Model):
 class SnapshotJob(models.Model):
     """The asynchronous cut of a snapshot; the snapshot row itself appears only when complete."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+    Status = JobStatus
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="snapshot_jobs")
     params = models.JSONField(default=dict, blank=True, help_text="Filters, aggregation, seed and val fraction.")
@@ -376,11 +372,7 @@ class ScoringJob(models.Model):
         CURATE = "curate", "Curate"
         AB = "ab", "Policy A/B"
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+    Status = JobStatus
 
     FINISHED = (Status.SUCCEEDED, Status.FAILED)
 
